@@ -1,0 +1,328 @@
+"""The whole pipeline's config: OmegaConf structured configs, YAML + ``key=value`` overrides,
+validation that reports every problem at once, and plugin resolution by name.
+
+Sections that pick a plugin have the shape ``{name: <PLUGIN_NAME>, params: {...}}``; ``params`` is
+validated against that plugin class's ``Config`` dataclass.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from dig_core.errors import ConfigError
+from dig_core.plugins.manager import PluginManager, get_plugin_manager, unknown_name_message
+from dig_core.spec import Vocabulary
+
+
+def _default_vocabulary() -> dict[str, Any]:
+    return Vocabulary.default().to_dict()
+
+
+@dataclass
+class SceneConfig:
+    width: int = 480
+    height: int = 320
+    min_objects: int = 3
+    max_objects: int = 10
+    bounds: float = 3.0  # objects lie in [-bounds, bounds]^2
+    min_dist: float = 0.25  # minimum gap between footprints
+    margin: float = 0.4  # minimum separation along the camera's left/right and front/back axes
+    camera_jitter: float = 0.5
+    light_jitter: float = 1.0
+    max_attempts: int = 50  # placement tries per object before restarting the scene
+    max_restarts: int = 20  # whole-scene restarts before giving up with an error
+    vocabulary: dict[str, Any] = field(default_factory=_default_vocabulary)
+
+
+@dataclass
+class PerturbationsConfig:
+    #: relative weights of edit types (0 = off); names are perturbation PLUGIN_NAMEs
+    weights: dict[str, float] = field(
+        default_factory=lambda: {"shape": 1.0, "color": 1.0, "size": 1.0, "material": 1.0,
+                                 "add": 1.0, "remove": 1.0, "move": 0.0}
+    )
+    #: per-perturbation parameters, validated by each plugin's Config
+    params: dict[str, Any] = field(default_factory=dict)
+    max_attempts: int = 100  # edit draws per pair before the pair's scene is resampled
+
+
+@dataclass
+class PluginRef:
+    name: Optional[str] = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StageConfig:
+    name: str = "dig-1"
+    k_min: int = 1
+    k_max: int = 1
+    count_in_prompt: bool = True
+    pairs: int = 2
+
+
+def _demo_stages() -> list[StageConfig]:
+    return [
+        StageConfig("dig-1", 1, 1, True, 2),
+        StageConfig("dig-2", 2, 2, True, 2),
+        StageConfig("dig-mix", 1, 4, False, 2),
+    ]
+
+
+@dataclass
+class CurriculumConfig:
+    stages: list[StageConfig] = field(default_factory=_demo_stages)
+    advance: PluginRef = field(default_factory=lambda: PluginRef("fixed"))
+
+
+@dataclass
+class ValidityConfig:
+    min_visible_pixels: int = 100
+    min_box_change: float = 8.0
+    max_resamples: int = 20  # rejected renders per pair before giving up with an error
+
+
+@dataclass
+class GenerateConfig:
+    workers: int = 0  # 0 = choose from the CPU count
+    threads: int = 0  # renderer threads per worker; 0 = CPU count / workers
+    executor: str = "local"
+    ray_address: Optional[str] = None  # None = start a local Ray instance
+    image_format: str = "png"
+    progress: bool = True
+
+
+@dataclass
+class DigConfig:
+    seed: int = 0
+    scene: SceneConfig = field(default_factory=SceneConfig)
+    perturbations: PerturbationsConfig = field(default_factory=PerturbationsConfig)
+    curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
+    renderer: PluginRef = field(default_factory=lambda: PluginRef("blender"))
+    validity: ValidityConfig = field(default_factory=ValidityConfig)
+    generate: GenerateConfig = field(default_factory=GenerateConfig)
+    task: PluginRef = field(default_factory=lambda: PluginRef("dig"))
+    reward: PluginRef = field(default_factory=lambda: PluginRef("dig"))
+    trainer: PluginRef = field(default_factory=PluginRef)
+    evaluator: PluginRef = field(default_factory=PluginRef)
+
+
+#: config sections that name one plugin: section -> plugin kind
+PLUGIN_SECTIONS = {
+    "renderer": "renderer",
+    "task": "task",
+    "reward": "reward",
+    "curriculum.advance": "advance_rule",
+    "trainer": "trainer",
+    "evaluator": "evaluator",
+}
+
+
+# -- loading ----------------------------------------------------------------------------------------
+def _leaves(d: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Flatten nested dicts to dotted keys; lists and empty dicts are leaves."""
+    if isinstance(d, dict) and d:
+        out: list[tuple[str, Any]] = []
+        for k, v in d.items():
+            out.extend(_leaves(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return [(prefix, d)]
+
+
+def _parse_override(item: str) -> tuple[str, Any]:
+    if "=" not in item or not item.split("=", 1)[0].strip():
+        raise ValueError(f"override {item!r} is not key=value (e.g. scene.max_objects=6)")
+    key, raw = item.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def _apply(cfg: DictConfig, key: str, value: Any, where: str, errors: list[str]) -> None:
+    try:
+        OmegaConf.update(cfg, key, value, merge=True, force_add=False)
+    except OmegaConfBaseException as e:
+        msg = str(e).split("\n")[0]
+        if "Key '" in msg and ("not in struct" in msg or "not in" in msg):
+            parent = key.rsplit(".", 1)[0] if "." in key else ""
+            node = OmegaConf.select(cfg, parent) if parent else cfg
+            allowed = sorted(node.keys()) if isinstance(node, DictConfig) else []
+            errors.append(f"{where}: unknown key {key!r}; allowed here: {allowed}")
+        else:
+            errors.append(f"{where}: {key}={value!r}: {msg}")
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    pm: PluginManager | None = None,
+    validate: bool = True,
+) -> DictConfig:
+    """Defaults <- YAML file <- ``key=value`` overrides, then full validation.
+
+    Raises :class:`ConfigError` with every problem found (file, key, value and what is allowed).
+    """
+    cfg = OmegaConf.structured(DigConfig)
+    errors: list[str] = []
+    if path is not None:
+        p = Path(path)
+        try:
+            data = yaml.safe_load(p.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {p}") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{p}: not valid YAML: {e}") from None
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{p}: the top level must be a mapping, got {type(data).__name__}")
+        for key, value in _leaves(data):
+            _apply(cfg, key, value, str(p), errors)
+    for item in overrides:
+        try:
+            key, value = _parse_override(item)
+        except ValueError as e:
+            errors.append(str(e))
+            continue
+        _apply(cfg, key, value, "override", errors)
+    if validate:
+        errors.extend(semantic_errors(cfg, pm or get_plugin_manager()))
+    if errors:
+        raise ConfigError(errors)
+    return cfg
+
+
+# -- validation -------------------------------------------------------------------------------------
+def plugin_params(cls: type, params: Any, where: str, errors: list[str]) -> Any:
+    """Validate ``params`` against ``cls.Config``; append problems to ``errors``; return the config
+    object (an instance of ``cls.Config``) or None."""
+    schema = OmegaConf.structured(cls.Config)
+    data = OmegaConf.to_container(params, resolve=True) if isinstance(params, (DictConfig, ListConfig)) else params
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        errors.append(f"{where}: params must be a mapping, got {data!r}")
+        return None
+    n = len(errors)
+    for key, value in _leaves(data):
+        if key:
+            _apply(schema, key, value, where, errors)
+    if len(errors) > n:
+        return None
+    obj = OmegaConf.to_object(schema)
+    check = getattr(cls, "validate_config", None)
+    if check is not None:
+        errors.extend(f"{where}: {e}" for e in check(obj))
+    return obj
+
+
+def semantic_errors(cfg: DictConfig, pm: PluginManager) -> list[str]:
+    errors: list[str] = []
+    s = cfg.scene
+    if s.width < 16 or s.height < 16:
+        errors.append(f"scene.width/height must be >= 16, got {s.width}x{s.height}")
+    if s.min_objects < 1:
+        errors.append(f"scene.min_objects must be >= 1, got {s.min_objects}")
+    if s.max_objects < s.min_objects:
+        errors.append(f"scene.max_objects ({s.max_objects}) must be >= scene.min_objects ({s.min_objects})")
+    if s.bounds <= 0:
+        errors.append(f"scene.bounds must be > 0, got {s.bounds}")
+    for key in ("max_attempts", "max_restarts"):
+        if s[key] < 1:
+            errors.append(f"scene.{key} must be >= 1, got {s[key]}")
+    try:
+        vocab = Vocabulary.from_dict(OmegaConf.to_container(s.vocabulary))
+        for part in ("shapes", "materials", "colors", "sizes"):
+            if not getattr(vocab, part):
+                errors.append(f"scene.vocabulary.{part} must not be empty")
+        for name, rgb in vocab.colors.items():
+            if len(rgb) != 3 or not all(0 <= c <= 255 for c in rgb):
+                errors.append(f"scene.vocabulary.colors.{name}: expected 3 ints in 0-255, got {rgb}")
+    except (KeyError, TypeError, ValueError) as e:
+        errors.append(f"scene.vocabulary: malformed ({e}); expected shapes, materials, colors, sizes")
+
+    perts = pm.registries["perturbation"]
+    weights = OmegaConf.to_container(cfg.perturbations.weights)
+    for name, w in weights.items():
+        if name not in perts:
+            errors.append(f"perturbations.weights: {unknown_name_message('perturbation', name, perts)}")
+        elif not isinstance(w, (int, float)) or w < 0:
+            errors.append(f"perturbations.weights.{name} must be a number >= 0, got {w!r}")
+    if not any(isinstance(w, (int, float)) and w > 0 for w in weights.values()):
+        errors.append("perturbations.weights: at least one weight must be > 0")
+    for name, params in (cfg.perturbations.params or {}).items():
+        if name not in perts:
+            errors.append(f"perturbations.params: {unknown_name_message('perturbation', name, perts)}")
+        else:
+            plugin_params(perts[name].cls, params, f"perturbations.params.{name}", errors)
+
+    stages = cfg.curriculum.stages
+    if len(stages) == 0:
+        errors.append("curriculum.stages must list at least one stage")
+    names = [st.name for st in stages]
+    for i, st in enumerate(stages):
+        where = f"curriculum.stages[{i}] ({st.name})"
+        if names.count(st.name) > 1:
+            errors.append(f"{where}: duplicate stage name")
+        if st.k_min < 1 or st.k_max < st.k_min:
+            errors.append(f"{where}: need 1 <= k_min <= k_max, got k_min={st.k_min}, k_max={st.k_max}")
+        if st.pairs < 0:
+            errors.append(f"{where}: pairs must be >= 0, got {st.pairs}")
+
+    v = cfg.validity
+    if v.min_visible_pixels < 1:
+        errors.append(f"validity.min_visible_pixels must be >= 1, got {v.min_visible_pixels}")
+    if v.max_resamples < 1:
+        errors.append(f"validity.max_resamples must be >= 1, got {v.max_resamples}")
+
+    g = cfg.generate
+    if g.workers < 0:
+        errors.append(f"generate.workers must be >= 0 (0 = auto), got {g.workers}")
+    if g.image_format not in ("png",):
+        errors.append(f"generate.image_format: unknown format {g.image_format!r}; allowed: ['png']")
+    execs = pm.registries["executor"]
+    if g.executor not in execs:
+        errors.append(f"generate.executor: {unknown_name_message('executor', g.executor, execs)}")
+
+    for section, kind in PLUGIN_SECTIONS.items():
+        ref = OmegaConf.select(cfg, section)
+        if ref.name is None:
+            continue
+        reg = pm.registries[kind]
+        if ref.name not in reg:
+            errors.append(f"{section}.name: {unknown_name_message(kind, ref.name, reg)}")
+            continue
+        plugin_params(reg[ref.name].cls, ref.params, f"{section}.params", errors)
+    return errors
+
+
+# -- use ----------------------------------------------------------------------------------------------
+def instantiate(cfg: DictConfig, section: str, kind: str, pm: PluginManager | None = None) -> Any:
+    """Build the plugin named in ``cfg.<section>`` with its validated params."""
+    pm = pm or get_plugin_manager()
+    ref = OmegaConf.select(cfg, section)
+    if ref is None or ref.name is None:
+        raise ConfigError(f"{section}.name is not set")
+    cls = pm.get(kind, ref.name)
+    errors: list[str] = []
+    params = plugin_params(cls, ref.params, f"{section}.params", errors)
+    if errors:
+        raise ConfigError(errors)
+    return cls(params)
+
+
+def to_yaml(cfg: DictConfig) -> str:
+    return OmegaConf.to_yaml(cfg, resolve=True)
+
+
+def to_plain(cfg: DictConfig) -> dict[str, Any]:
+    return json.loads(json.dumps(OmegaConf.to_container(cfg, resolve=True)))

@@ -1,0 +1,66 @@
+"""Hook specifications: every way a plugin extends DiG.
+
+Each ``register_*`` hook is called once by :class:`dig_core.plugins.PluginManager` when the registry
+for that kind is first needed. An implementation returns a list of **classes** (not instances), each
+with a unique ``PLUGIN_NAME`` and an optional ``Config`` dataclass for its parameters. Two classes with
+the same name are an error; config selects a class by that name.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("dig")
+
+
+@hookspec
+def register_perturbations() -> list[type]:
+    """Called by the edit sampler's registry. Return :class:`dig_core.perturbations.Perturbation`
+    subclasses; each edits one object (or adds one) and returns a ``Difference`` record."""
+
+
+@hookspec
+def register_renderers() -> list[type]:
+    """Called when ``renderer.name`` is resolved. Return :class:`dig_core.render.Renderer`
+    subclasses that render a scene (and a pair) to RGB plus a per-pixel instance map."""
+
+
+@hookspec
+def register_tasks() -> list[type]:
+    """Called when ``task.name`` is resolved. Return task classes that build prompts for a pair and
+    parse a model's answer into boxes."""
+
+
+@hookspec
+def register_rewards() -> list[type]:
+    """Called when ``reward.name`` is resolved. Return reward classes that score parsed boxes
+    against ground-truth boxes."""
+
+
+@hookspec
+def register_advance_rules() -> list[type]:
+    """Called when ``curriculum.advance.name`` is resolved. Return curriculum advance-rule classes
+    that answer "advance to the next stage now?" from logged rewards."""
+
+
+@hookspec
+def register_executors() -> list[type]:
+    """Called when ``generate.executor`` is resolved. Return executor classes that run generation
+    work items (local processes, Ray, ...)."""
+
+
+@hookspec
+def register_trainers() -> list[type]:
+    """Called when ``trainer.name`` is resolved. Return trainer classes (export, reward module,
+    launcher) for a DiG dataset."""
+
+
+@hookspec
+def register_evaluators() -> list[type]:
+    """Called when ``evaluator.name`` is resolved. Return benchmark evaluator classes."""
+
+
+@hookspec
+def register_commands(cli) -> None:
+    """Called once when the ``dig`` CLI starts. Add click commands to the ``cli`` group; return
+    nothing."""

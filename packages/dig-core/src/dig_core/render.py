@@ -1,0 +1,100 @@
+"""Renderer interface, and what core does with every renderer's output: masks -> boxes, validity.
+
+A renderer plugin returns, per scene, an RGB image and an **instance map**: an integer array of the
+image's shape whose value is ``object_id + 1`` where that object is the visible surface and 0 for
+background. Core (not each renderer) turns instance maps into difference boxes and decides whether
+a pair is valid, so every renderer labels the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dig_core.perturbations.base import Difference
+from dig_core.plugins.base import Plugin
+from dig_core.spec import SceneSpec
+
+
+@dataclass
+class RenderResult:
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+    instances: np.ndarray  # (H, W) int32: object_id + 1 of the visible object, 0 = background
+
+    def mask(self, object_id: int) -> np.ndarray:
+        return self.instances == (object_id + 1)
+
+
+class Renderer(Plugin):
+    """Base class of renderer plugins.
+
+    Lifetime: one instance per worker process; :meth:`render_pair` is called for many pairs, so
+    keep loaded state (a Blender scene) between calls. :meth:`close` is called when the worker ends.
+    """
+
+    def render(self, scene: SceneSpec) -> RenderResult:
+        raise NotImplementedError(f"{type(self).__name__} must implement render()")
+
+    def render_pair(self, scene_a: SceneSpec, scene_b: SceneSpec) -> tuple[RenderResult, RenderResult]:
+        """Render both scenes. Override to reuse what rendering ``scene_a`` loaded."""
+        return self.render(scene_a), self.render(scene_b)
+
+    def info(self) -> dict[str, Any]:
+        """Versions and settings recorded in the dataset manifest."""
+        return {"name": self.PLUGIN_NAME}
+
+    def close(self) -> None:
+        pass
+
+
+def mask_box(mask: np.ndarray) -> list[int] | None:
+    """Tight pixel box ``[x0, y0, x1, y1]`` (x1/y1 exclusive) of a boolean mask, or None if empty."""
+    ys = np.flatnonzero(mask.any(axis=1))
+    if ys.size == 0:
+        return None
+    xs = np.flatnonzero(mask.any(axis=0))
+    return [int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1]
+
+
+def difference_mask(diff: Difference, a: RenderResult, b: RenderResult) -> np.ndarray:
+    """Union of the edited object's visible pixels in A (if it exists there) and B (if it does)."""
+    m = np.zeros(a.instances.shape, dtype=bool)
+    if diff.in_a:
+        m |= a.mask(diff.object_id)
+    if diff.in_b:
+        m |= b.mask(diff.object_id)
+    return m
+
+
+@dataclass
+class Validity:
+    """Thresholds a rendered pair must pass (``validity`` config section)."""
+
+    min_visible_pixels: int = 100
+    min_box_change: float = 8.0  # mean |I_a - I_b| inside a box, 0-255 scale, averaged over channels
+
+
+def label_pair(
+    diffs: list[Difference], a: RenderResult, b: RenderResult, validity: Validity
+) -> tuple[list[Difference], str | None]:
+    """Fill every difference's ``box``; return ``(diffs, None)`` if the pair is valid, else
+    ``(diffs, reason)`` where reason is a short key (``not_visible`` / ``no_change``) for reports."""
+    diff_img = np.abs(a.image.astype(np.int16) - b.image.astype(np.int16)).mean(axis=2)
+    out: list[Difference] = []
+    reason: str | None = None
+    for d in diffs:
+        for side, present, res in (("a", d.in_a, a), ("b", d.in_b, b)):
+            if present and int(res.mask(d.object_id).sum()) < validity.min_visible_pixels:
+                reason = reason or "not_visible"
+        box = mask_box(difference_mask(d, a, b))
+        d = Difference(d.type, d.object_id, d.before, d.after, box)
+        out.append(d)
+        if box is None:
+            reason = reason or "not_visible"
+            continue
+        x0, y0, x1, y1 = box
+        if float(diff_img[y0:y1, x0:x1].mean()) < validity.min_box_change:
+            reason = reason or "no_change"
+    return out, reason
