@@ -85,7 +85,7 @@ def label_pair(
     out: list[Difference] = []
     reason: str | None = None
     for d in diffs:
-        for side, present, res in (("a", d.in_a, a), ("b", d.in_b, b)):
+        for present, res in ((d.in_a, a), (d.in_b, b)):
             if present and int(res.mask(d.object_id).sum()) < validity.min_visible_pixels:
                 reason = reason or "not_visible"
         box = mask_box(difference_mask(d, a, b))

@@ -30,12 +30,12 @@ class Vocabulary:
     sizes: dict[str, float]
 
     @classmethod
-    def default(cls) -> "Vocabulary":
+    def default(cls) -> Vocabulary:
         text = resources.files("dig_core").joinpath("data/vocabulary.json").read_text()
         return cls.from_dict(json.loads(text))
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Vocabulary":
+    def from_dict(cls, d: dict[str, Any]) -> Vocabulary:
         return cls(
             shapes={str(k): float(v) for k, v in dict(d["shapes"]).items()},
             materials=[str(m) for m in d["materials"]],
@@ -60,7 +60,7 @@ class ObjectSpec:
     position: list[float]  # [x, y, z]
     rotation: float = 0.0  # degrees about z
 
-    def replace(self, **changes: Any) -> "ObjectSpec":
+    def replace(self, **changes: Any) -> ObjectSpec:
         d = asdict(self)
         d.update(changes)
         return ObjectSpec(**d)
@@ -117,10 +117,10 @@ class SceneSpec:
     def next_object_id(self) -> int:
         return max((o.id for o in self.objects), default=-1) + 1
 
-    def copy(self) -> "SceneSpec":
+    def copy(self) -> SceneSpec:
         return copy.deepcopy(self)
 
-    def with_object(self, obj: ObjectSpec) -> "SceneSpec":
+    def with_object(self, obj: ObjectSpec) -> SceneSpec:
         """A copy with ``obj`` replacing the object of the same id, or appended if new."""
         new = self.copy()
         for i, o in enumerate(new.objects):
@@ -130,7 +130,7 @@ class SceneSpec:
         new.objects.append(copy.deepcopy(obj))
         return new
 
-    def without_object(self, object_id: int) -> "SceneSpec":
+    def without_object(self, object_id: int) -> SceneSpec:
         new = self.copy()
         new.objects = [o for o in new.objects if o.id != object_id]
         return new
@@ -143,7 +143,7 @@ class SceneSpec:
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "SceneSpec":
+    def from_dict(cls, d: dict[str, Any]) -> SceneSpec:
         try:
             _check_keys("scene", d, cls)
             _check_keys("camera", d["camera"], Camera)
@@ -165,7 +165,7 @@ class SceneSpec:
             raise SpecError(f"scene spec is malformed: {e}") from None
 
     @classmethod
-    def from_json(cls, text: str) -> "SceneSpec":
+    def from_json(cls, text: str) -> SceneSpec:
         try:
             d = json.loads(text)
         except json.JSONDecodeError as e:

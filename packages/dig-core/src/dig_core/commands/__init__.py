@@ -7,8 +7,11 @@ from dig_core import hookimpl
 
 @hookimpl
 def register_commands(cli) -> None:
+    from dig_core.commands.audit_cmd import audit
     from dig_core.commands.config_cmd import config
+    from dig_core.commands.generate_cmd import generate
     from dig_core.commands.plugins_cmd import plugins
+    from dig_core.commands.show_cmd import show
 
-    for command in (config, plugins):
+    for command in (generate, config, plugins, show, audit):
         cli.add_command(command)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import pluggy
 

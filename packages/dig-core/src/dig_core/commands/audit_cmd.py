@@ -1,0 +1,47 @@
+"""``dig audit``: check labels against pixels."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from dig_core.dataset import read_annotations
+
+
+@click.command()
+@click.argument("dataset", type=click.Path(file_okay=False))
+@click.option("--min-box-change", default=8.0, show_default=True,
+              help="A box whose mean |I_a - I_b| (0-255) is below this is suspicious.")
+@click.option("--min-inside-share", default=0.5, show_default=True,
+              help="A pair with less than this share of its pixel change inside the boxes is suspicious.")
+@click.option("--json-out", type=click.Path(dir_okay=False), default=None, help="Also write per-pair results as JSONL.")
+def audit(dataset: str, min_box_change: float, min_inside_share: float, json_out: str | None) -> None:
+    """For every pair of DATASET: the pixel change inside each ground-truth box and the share of all
+    pixel change that falls inside the boxes. Prints a summary table and the suspicious pairs."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from dig_core.audit import audit_dataset
+    from dig_core.dataset import atomic_write_text
+
+    records = list(read_annotations(dataset))
+    results = list(tqdm(audit_dataset(dataset, records, min_box_change=min_box_change,
+                                      min_inside_share=min_inside_share),
+                        total=len(records), unit="pair", desc="dig audit", disable=None))
+    if not results:
+        click.echo(f"{dataset} has no pairs")
+        return
+    box = np.array([c for r in results for c in r.box_change] or [0.0])
+    share = np.array([r.inside_share for r in results])
+    click.echo(f"{'measure':<34}{'min':>8}{'median':>8}{'mean':>8}")
+    click.echo(f"{'box change (mean |a-b|, 0-255)':<34}{box.min():8.1f}{np.median(box):8.1f}{box.mean():8.1f}")
+    click.echo(f"{'share of change inside boxes':<34}{share.min():8.2f}{np.median(share):8.2f}{share.mean():8.2f}")
+    bad = [r for r in results if r.suspicious]
+    click.echo(f"pairs: {len(results)}, boxes: {box.size}, suspicious: {len(bad)}")
+    for r in bad:
+        click.echo(f"  {r.id}: " + "; ".join(r.reasons))
+    if json_out:
+        lines = [json.dumps({"id": r.id, "box_change": r.box_change, "inside_share": r.inside_share,
+                             "changed_pixels": r.changed_pixels, "reasons": r.reasons}) for r in results]
+        atomic_write_text(json_out, "\n".join(lines) + "\n")

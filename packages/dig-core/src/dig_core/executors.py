@@ -1,0 +1,115 @@
+"""Executors run generation work items: ``local`` (processes on this machine) and ``ray``.
+
+An executor gets a picklable ``factory`` that builds a worker (an object with ``make(item)``) once
+per worker process, and yields results **in item order**, whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from dig_core import hookimpl
+from dig_core.plugins.base import Plugin
+
+_worker: Any = None
+
+
+def _init_worker(factory: Callable[[], Any]) -> None:
+    global _worker
+    _worker = factory()
+
+
+def _run_item(item: Any) -> Any:
+    return _worker.make(item)
+
+
+class Executor(Plugin):
+    """Base class of executor plugins (``generate.executor``). ``settings`` is the ``generate``
+    config section."""
+
+    def __init__(self, settings: Any = None):
+        super().__init__(None)
+        self.settings = settings
+
+    def map(self, factory: Callable[[], Any], items: Iterable[Any], workers: int) -> Iterator[Any]:
+        raise NotImplementedError(f"{type(self).__name__} must implement map()")
+
+
+class LocalExecutor(Executor):
+    """One worker in this process (workers=1) or a pool of spawned worker processes."""
+
+    PLUGIN_NAME = "local"
+
+    def map(self, factory, items, workers):
+        items = list(items)
+        if not items:
+            return
+        if workers <= 1:
+            worker = factory()
+            try:
+                for item in items:
+                    yield worker.make(item)
+            finally:
+                close = getattr(worker, "close", None)
+                if close:
+                    close()
+            return
+        ctx = mp.get_context("spawn")  # never fork a process that may hold a renderer
+        with ctx.Pool(min(workers, len(items)), initializer=_init_worker, initargs=(factory,)) as pool:
+            yield from pool.imap(_run_item, items, chunksize=1)
+
+
+class _RayWorker:
+    def __init__(self, factory):
+        self.worker = factory()
+
+    def make(self, item):
+        return self.worker.make(item)
+
+
+class RayExecutor(Executor):
+    """Workers as Ray actors. Connects to ``generate.ray_address`` or starts a local instance bound
+    to loopback (and shuts it down afterwards)."""
+
+    PLUGIN_NAME = "ray"
+
+    def map(self, factory, items, workers):
+        try:
+            import ray
+            from ray.util import ActorPool
+        except ImportError:
+            from dig_core.errors import DigError
+
+            raise DigError("generate.executor=ray needs Ray: pip install 'dig-core[ray]'") from None
+        items = list(items)
+        if not items:
+            return
+        started = False
+        if not ray.is_initialized():
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+            address = getattr(self.settings, "ray_address", None)
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=os.cpu_count(), include_dashboard=False,
+                         _node_ip_address="127.0.0.1", log_to_driver=False)
+            started = True
+        actors = []
+        try:
+            actor_cls = ray.remote(num_cpus=0)(_RayWorker)
+            actors = [actor_cls.remote(factory) for _ in range(max(1, min(workers, len(items))))]
+            pool = ActorPool(actors)
+            yield from pool.map(lambda a, it: a.make.remote(it), items)
+        finally:
+            for a in actors:
+                ray.kill(a)
+            if started:
+                ray.shutdown()
+
+
+@hookimpl
+def register_executors():
+    return [LocalExecutor, RayExecutor]
