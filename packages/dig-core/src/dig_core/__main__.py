@@ -1,0 +1,5 @@
+"""``python -m dig_core`` runs the ``dig`` CLI."""
+
+from dig_core.cli import main
+
+main()

@@ -1,0 +1,64 @@
+"""Plugin kinds that core resolves by name but does not ship an implementation of yet
+(trainers, evaluators): registered from a fixture, selected through config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from dig_core import hookimpl
+from dig_core.config import instantiate, load_config
+from dig_core.errors import ConfigError
+from dig_core.plugins import Plugin, get_plugin_manager
+
+
+class EchoTrainer(Plugin):
+    PLUGIN_NAME = "echo-trainer"
+
+    @dataclass
+    class Config:
+        steps: int = 1
+
+
+class EchoEvaluator(Plugin):
+    PLUGIN_NAME = "echo-eval"
+
+
+class FixturePlugin:
+    @hookimpl
+    def register_trainers(self):
+        return [EchoTrainer]
+
+    @hookimpl
+    def register_evaluators(self):
+        return [EchoEvaluator]
+
+
+@pytest.fixture
+def fixture_plugin():
+    pm = get_plugin_manager()
+    pm.register(FixturePlugin(), "fixture-kinds")
+    yield pm
+    pm.unregister("fixture-kinds")
+
+
+def test_trainer_and_evaluator_resolve_by_name(fixture_plugin):
+    cfg = load_config(None, ["trainer.name=echo-trainer", "trainer.params.steps=5", "evaluator.name=echo-eval"])
+    trainer = instantiate(cfg, "trainer", "trainer")
+    assert isinstance(trainer, EchoTrainer) and trainer.config.steps == 5
+    assert isinstance(instantiate(cfg, "evaluator", "evaluator"), EchoEvaluator)
+
+
+def test_bad_trainer_params_and_unknown_names(fixture_plugin):
+    with pytest.raises(ConfigError) as e:
+        load_config(None, ["trainer.name=echo-trainer", "trainer.params.steps=many", "evaluator.name=nope"])
+    text = str(e.value)
+    assert "trainer.params" in text and "steps" in text
+    assert "unknown evaluator 'nope'; available: echo-eval" in text
+
+
+def test_unregistered_fixture_is_gone(fixture_plugin):
+    fixture_plugin.unregister("fixture-kinds")
+    assert "echo-trainer" not in fixture_plugin.available("trainer")
+    fixture_plugin.register(FixturePlugin(), "fixture-kinds")
