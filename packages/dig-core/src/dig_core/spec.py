@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import numbers
 from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
 from typing import Any
@@ -184,6 +185,13 @@ def _check_keys(where: str, d: Any, cls: type) -> None:
         raise SpecError(f"scene spec {where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
 
 
+def _is_point(position: Any) -> bool:
+    """Three finite real numbers (bools and strings are not coordinates)."""
+    if not isinstance(position, (list, tuple)) or len(position) != 3:
+        return False
+    return all(isinstance(c, numbers.Real) and not isinstance(c, bool) and math.isfinite(c) for c in position)
+
+
 def footprint_distance(a: ObjectSpec, b: ObjectSpec, vocab: Vocabulary) -> float:
     """Gap on the ground plane between two objects' footprint circles (negative = overlap)."""
     dx = a.position[0] - b.position[0]
@@ -211,7 +219,7 @@ def scene_problems(scene: SceneSpec, vocab: Vocabulary, min_dist: float = 0.0) -
             if value not in allowed:
                 problems.append(f"{tag}: unknown {attr} {value!r}; allowed: {sorted(allowed)}")
                 bad_value = True
-        if len(o.position) != 3 or not all(math.isfinite(float(c)) for c in o.position):
+        if not _is_point(o.position):
             problems.append(f"{tag}: position must be three finite numbers, got {o.position!r}")
             continue
         x, y, z = (float(c) for c in o.position)
