@@ -1,0 +1,209 @@
+"""The DiG reward (paper §3.3, eq. 1-3), registered as reward plugin ``dig``.
+
+    r_format = 1 if the parser returns at least one box else 0
+    r_acc    = lambda_f1 * F1 + lambda_iou * mIoU
+    r        = (1 - alpha) * r_acc + alpha * r_format
+
+Predicted and ground-truth boxes are matched one-to-one by the Hungarian algorithm
+(``scipy.optimize.linear_sum_assignment``) maximising the total IoU; an assigned pair counts as a
+true detection (one of the n_m "matched pairs") when its IoU >= ``min_match_iou``. precision =
+n_m/N, recall = n_m/M, mIoU = mean IoU of the counted pairs (0 if none). ``min_match_iou = 0`` is
+the literal reading of the paper: every assigned pair counts. See docs/reward.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import ClassVar
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from dig_core import hookimpl
+from dig_core.plugins.base import Plugin
+
+#: names of the per-sample components, in logging order
+COMPONENTS = ("format", "precision", "recall", "f1", "miou", "n_pred", "n_gt", "n_match", "reward")
+
+# Among assignments with the same total IoU, prefer the one with more counted pairs. Far below any
+# IoU difference that matters, so the matching still maximises the total IoU.
+_TIE_BREAK = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class RewardResult:
+    """Every component of one sample's reward (``as_dict`` for logging)."""
+
+    format: float
+    precision: float
+    recall: float
+    f1: float
+    miou: float
+    n_pred: int
+    n_gt: int
+    n_match: int
+    reward: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Matching:
+    """The counted pairs of a matching: ``pred[i]`` <-> ``gt[j]`` with IoU ``ious[k]``."""
+
+    pred: tuple[int, ...]
+    gt: tuple[int, ...]
+    ious: tuple[float, ...]
+
+
+def iou_matrix(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """IoU of every predicted box (rows) with every ground-truth box (columns); boxes are
+    ``[x0, y0, x1, y1]`` with ``x0 < x1``, ``y0 < y1``."""
+    p = pred[:, None, :]
+    g = gt[None, :, :]
+    iw = np.minimum(p[..., 2], g[..., 2]) - np.maximum(p[..., 0], g[..., 0])
+    ih = np.minimum(p[..., 3], g[..., 3]) - np.maximum(p[..., 1], g[..., 1])
+    inter = np.clip(iw, 0.0, None) * np.clip(ih, 0.0, None)
+    area_p = (pred[:, 2] - pred[:, 0]) * (pred[:, 3] - pred[:, 1])
+    area_g = (gt[:, 2] - gt[:, 0]) * (gt[:, 3] - gt[:, 1])
+    union = area_p[:, None] + area_g[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def _iou1(p: Sequence[float], g: Sequence[float]) -> float:
+    iw = min(p[2], g[2]) - max(p[0], g[0])
+    ih = min(p[3], g[3]) - max(p[1], g[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    union = (p[2] - p[0]) * (p[3] - p[1]) + (g[2] - g[0]) * (g[3] - g[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def match_boxes(pred: Sequence[Sequence[float]], gt: Sequence[Sequence[float]], min_iou: float) -> Matching:
+    """Hungarian matching maximising total IoU; the pairs with IoU >= ``min_iou`` (> 0)."""
+    n, m = len(pred), len(gt)
+    if n == 0 or m == 0:
+        return Matching((), (), ())
+    if n == 1 and m == 1:
+        v = _iou1(pred[0], gt[0])
+        return Matching((0,), (0,), (v,)) if v >= min_iou and v > 0 else Matching((), (), ())
+    iou = iou_matrix(np.asarray(pred, dtype=np.float64), np.asarray(gt, dtype=np.float64))
+    # Rows / columns without any overlap only ever take part in zero-IoU pairs: leave them out,
+    # so a box that overlaps nothing cannot change which pairs the solver picks.
+    overlap = iou > 0
+    rows = np.flatnonzero(overlap.any(axis=1))
+    cols = np.flatnonzero(overlap.any(axis=0))
+    if rows.size == 0:
+        return Matching((), (), ())
+    sub = iou[np.ix_(rows, cols)]
+    if rows.size == 1 or cols.size == 1:
+        k = int(sub.argmax())
+        r, c = divmod(k, sub.shape[1])
+        ri, ci = np.array([r]), np.array([c])
+    else:
+        weight = sub + _TIE_BREAK * (sub >= min_iou) if min_iou > 0 else sub
+        ri, ci = linear_sum_assignment(weight, maximize=True)
+    vals = sub[ri, ci]
+    keep = (vals >= min_iou) & (vals > 0)
+    return Matching(tuple(rows[ri[keep]].tolist()), tuple(cols[ci[keep]].tolist()), tuple(vals[keep].tolist()))
+
+
+@dataclass
+class DigRewardConfig:
+    #: lambda_1: weight of the detection F1 in r_acc
+    lambda_f1: float = 0.5
+    #: lambda_2: weight of the mean IoU of counted pairs in r_acc
+    lambda_iou: float = 0.5
+    #: alpha: weight of the format reward in r (1 - alpha goes to r_acc)
+    alpha: float = 0.1
+    #: an assigned pair counts as a detection when IoU >= this (0 = every assigned pair counts)
+    min_match_iou: float = 0.5
+
+
+class DigReward(Plugin):
+    """Scores parsed boxes against ground truth: :meth:`score` for one sample,
+    :meth:`score_completions` for a batch of raw completions."""
+
+    PLUGIN_NAME: ClassVar[str] = "dig"
+    Config: ClassVar[type] = DigRewardConfig
+
+    @classmethod
+    def validate_config(cls, cfg: DigRewardConfig) -> list[str]:
+        errors = []
+        for name in ("lambda_f1", "lambda_iou", "alpha", "min_match_iou"):
+            v = getattr(cfg, name)
+            if not (0.0 <= v <= 1.0):
+                errors.append(f"{name} must be in [0, 1], got {v}")
+        if not errors and not math.isclose(cfg.lambda_f1 + cfg.lambda_iou, 1.0, abs_tol=1e-9):
+            errors.append(
+                f"lambda_f1 + lambda_iou must be 1 (so a perfect answer scores 1 and the reward stays in "
+                f"[0, 1]), got {cfg.lambda_f1} + {cfg.lambda_iou} = {cfg.lambda_f1 + cfg.lambda_iou}"
+            )
+        return errors
+
+    def __init__(self, config: DigRewardConfig | None = None):
+        super().__init__(config)
+        errors = self.validate_config(self.config)
+        if errors:
+            raise ValueError("; ".join(errors))
+
+    def match(self, pred: Sequence[Sequence[float]], gt: Sequence[Sequence[float]]) -> Matching:
+        """The counted pairs. With ``min_match_iou = 0`` every assigned pair counts, including
+        zero-IoU ones, so n_m = min(N, M); :meth:`score` handles that case."""
+        return match_boxes(pred, gt, self.config.min_match_iou)
+
+    def score(self, pred: Sequence[Sequence[float]], gt: Sequence[Sequence[float]]) -> RewardResult:
+        """Reward of predicted boxes ``pred`` (the parser's output) against ``gt``."""
+        c = self.config
+        n, m = len(pred), len(gt)
+        fmt = 1.0 if n > 0 else 0.0
+        matching = match_boxes(pred, gt, c.min_match_iou)
+        total = math.fsum(matching.ious)
+        n_match = min(n, m) if c.min_match_iou <= 0 else len(matching.ious)
+        if n_match == 0:
+            precision = recall = f1 = miou = 0.0
+        else:
+            precision, recall = n_match / n, n_match / m
+            f1 = 2 * precision * recall / (precision + recall)
+            miou = min(total / n_match, 1.0)
+        r_acc = c.lambda_f1 * f1 + c.lambda_iou * miou
+        reward = (1.0 - c.alpha) * r_acc + c.alpha * fmt
+        reward = min(max(reward, 0.0), 1.0)  # rounding only: the weights keep it in [0, 1]
+        return RewardResult(fmt, precision, recall, f1, miou, n, m, n_match, reward)
+
+    def score_completion(self, task, completion: str, gt: Sequence[Sequence[float]], width: float,
+                         height: float, scale=None) -> RewardResult:
+        """Parse ``completion`` with ``task`` and score it."""
+        return self.score(task.parse(completion, width, height, scale), gt)
+
+    def score_completions(self, task, completions: Sequence[str], gts: Sequence[Sequence[Sequence[float]]],
+                          sizes: Sequence[tuple[float, float]],
+                          scales: Sequence | None = None) -> list[RewardResult]:
+        """Batch API: one :class:`RewardResult` per completion; ``sizes[i] = (width, height)`` of
+        sample i's original image, ``scales[i]`` its model-input scale (or None)."""
+        if not (len(completions) == len(gts) == len(sizes)) or (scales is not None and len(scales) != len(gts)):
+            raise ValueError("completions, gts, sizes (and scales) must have the same length")
+        parse, score = task.parse, self.score
+        if scales is None:
+            return [score(parse(t, w, h), g) for t, g, (w, h) in zip(completions, gts, sizes)]
+        return [score(parse(t, w, h, s), g) for t, g, (w, h), s in zip(completions, gts, sizes, scales)]
+
+    def rewards(self, task, completions, gts, sizes, scales=None) -> list[float]:
+        """Just the scalar rewards of :meth:`score_completions` (what GRPO needs)."""
+        return [r.reward for r in self.score_completions(task, completions, gts, sizes, scales)]
+
+
+def summarize(results: Sequence[RewardResult]) -> dict[str, float]:
+    """Mean of every component over ``results`` (for logging a batch); ``{}`` when empty."""
+    if not results:
+        return {}
+    return {k: sum(getattr(r, k) for r in results) / len(results) for k in COMPONENTS}
+
+
+@hookimpl
+def register_rewards() -> list[type]:
+    return [DigReward]
