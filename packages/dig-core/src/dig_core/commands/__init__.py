@@ -11,7 +11,8 @@ def register_commands(cli) -> None:
     from dig_core.commands.config_cmd import config
     from dig_core.commands.generate_cmd import generate
     from dig_core.commands.plugins_cmd import plugins
+    from dig_core.commands.score import score
     from dig_core.commands.show_cmd import show
 
-    for command in (generate, config, plugins, show, audit):
+    for command in (generate, config, plugins, show, audit, score):
         cli.add_command(command)
