@@ -15,7 +15,7 @@ import numpy as np
 
 from dig_core.perturbations.base import Difference
 from dig_core.plugins.base import Plugin
-from dig_core.spec import SceneSpec
+from dig_core.spec import SceneSpec, Vocabulary
 
 
 @dataclass
@@ -33,6 +33,10 @@ class Renderer(Plugin):
     Lifetime: one instance per worker process; :meth:`render_pair` is called for many pairs, so
     keep loaded state (a Blender scene) between calls. :meth:`close` is called when the worker ends.
     """
+
+    def setup(self, vocab: Vocabulary, threads: int) -> None:
+        """Called once per worker before rendering: the scene vocabulary (colors/sizes) and the CPU
+        threads this worker may use."""
 
     def render(self, scene: SceneSpec) -> RenderResult:
         raise NotImplementedError(f"{type(self).__name__} must implement render()")

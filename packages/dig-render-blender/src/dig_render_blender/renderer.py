@@ -1,0 +1,556 @@
+"""The ``blender`` renderer: CLEVR-like scenes in headless Blender (bpy), Cycles on the CPU.
+
+One :class:`BlenderRenderer` owns one Blender scene (``dig_<n>``) for its whole life. Objects are
+kept by spec id and only what changed between two renders is touched (shape = swap the shared
+mesh, size = scale, color = the object's color, material = the object's material slot, add /
+remove = create / delete one object), so Cycles' persistent data (``render.use_persistent_data``)
+is reused across renders.
+
+Pixels come back through a multilayer EXR that Blender writes with ``Image.save_render`` to a
+private temp folder (no compositor): ``Combined`` becomes the RGB image (linear Rec.709 ->
+sRGB, i.e. Blender's "Standard" view transform, no dither) and Cycles' ``Object Index`` pass
+(``obj.pass_index = object_id + 1``) becomes the instance map.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from dig_core.render import Renderer, RenderResult
+from dig_core.spec import Light, ObjectSpec, SceneSpec, Vocabulary
+
+from dig_render_blender import __version__
+from dig_render_blender.exr import read_exr
+
+MAX_OBJECT_ID = 32766  # Object.pass_index is a short: object_id + 1 must fit
+_COUNTER = itertools.count()
+
+
+@dataclass
+class BlenderConfig:
+    """``renderer.params`` of the ``blender`` renderer."""
+
+    samples: int = 16  # Cycles samples per pixel (path tracing)
+    denoise: bool = True  # OpenImageDenoise on the final image (albedo + normal guided)
+    threads: int = 0  # CPU threads for Cycles; 0 = what setup() gives (else the CPU count)
+    seed_from_scene: bool = True  # Cycles seed = scene.seed; False = always `seed`
+    seed: int = 0  # the fixed Cycles seed when seed_from_scene is false
+    max_bounces: int = 4  # total light bounces (CLEVR needs a few for metal inter-reflections)
+    diffuse_bounces: int = 2
+    glossy_bounces: int = 4
+    filter_width: float = 1.5  # pixel filter (Blackman-Harris) width in pixels, Cycles' default
+    ground_color: float = 0.5  # linear gray of the ground plane (and, dimmed, the world)
+    ground_roughness: float = 0.35
+    world_strength: float = 0.35  # ambient light from a uniform gray world
+    mesh_detail: int = 64  # segments of spheres and cylinders
+    quiet: bool = True  # silence Blender's per-sample progress lines on stdout (4.5 prints them)
+    temp_dir: str = ""  # where pass files are written; "" = /dev/shm if present, else the system temp
+
+
+def _srgb_to_linear(c: float) -> float:
+    c = c / 255.0
+    return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+
+def linear_to_srgb8(rgb: np.ndarray) -> np.ndarray:
+    """Linear Rec.709 floats -> sRGB uint8 (Blender's "Standard" view transform, no dither)."""
+    x = np.clip(rgb, 0.0, 1.0)
+    s = np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1.0 / 2.4) - 0.055)
+    return np.clip(np.rint(s * 255.0), 0, 255).astype(np.uint8)
+
+
+@contextlib.contextmanager
+def _quiet_stdout(quiet: bool):
+    """Send file descriptor 1 to /dev/null while Blender renders (its progress goes to C stdout)."""
+    if not quiet:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _look_at_quat(location: Any, target: Any):
+    from mathutils import Vector
+
+    direction = Vector(target) - Vector(location)
+    return direction.to_track_quat("-Z", "Y")
+
+
+def _set_input(node: Any, names: tuple[str, ...], value: Any) -> None:
+    """Set the first existing input of ``names`` (Principled BSDF input names differ by version)."""
+    for name in names:
+        sock = node.inputs.get(name)
+        if sock is not None:
+            sock.default_value = value
+            return
+
+
+def _node_tree(idblock: Any) -> Any:
+    """The node tree of a material/world, creating it on versions that still need ``use_nodes``."""
+    if idblock.node_tree is None or not idblock.node_tree.nodes:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # use_nodes is deprecated in 5.0
+            idblock.use_nodes = True
+    return idblock.node_tree
+
+
+class BlenderRenderer(Renderer):
+    """Cycles (CPU) renderer of CLEVR-like :class:`SceneSpec` scenes with exact instance maps.
+
+    Use: ``r = BlenderRenderer(BlenderConfig(...)); r.setup(vocab, threads)``, then
+    ``r.render(scene)`` / ``r.render_pair(a, b)`` many times, then ``r.close()``.
+    """
+
+    PLUGIN_NAME = "blender"
+    Config = BlenderConfig
+
+    def __init__(self, config: BlenderConfig | None = None):
+        super().__init__(config)
+        problems = self.validate_config(self.config)
+        if problems:
+            from dig_core.errors import ConfigError
+
+            raise ConfigError([f"renderer.params: {p}" for p in problems])
+        self.vocab: Vocabulary | None = None
+        self.threads = 0
+        self._bpy: Any = None
+        self._scene: Any = None
+        self._prefix = f"dig{next(_COUNTER)}_{os.getpid()}"
+        self._tmp: str | None = None
+        self._objects: dict[int, tuple[Any, ObjectSpec]] = {}
+        self._lights: dict[str, tuple[Any, Light]] = {}
+        self._meshes: dict[str, Any] = {}
+        self._materials: dict[str, Any] = {}
+        self._camera_state: tuple | None = None
+        self._ids: list[tuple[Any, Any]] = []  # every datablock this renderer created, removed in close()
+        self.last_timings: dict[str, float] = {}
+
+    # -- config -----------------------------------------------------------------------------------
+    @classmethod
+    def validate_config(cls, cfg: Any) -> list[str]:
+        errors: list[str] = []
+        if cfg.samples < 1:
+            errors.append(f"samples must be >= 1, got {cfg.samples}")
+        if cfg.threads < 0:
+            errors.append(f"threads must be >= 0 (0 = from setup), got {cfg.threads}")
+        for key in ("max_bounces", "diffuse_bounces", "glossy_bounces"):
+            if getattr(cfg, key) < 0:
+                errors.append(f"{key} must be >= 0, got {getattr(cfg, key)}")
+        if not 0.01 <= cfg.filter_width <= 10:
+            errors.append(f"filter_width must be in [0.01, 10] pixels, got {cfg.filter_width}")
+        if not 0 <= cfg.ground_color <= 1:
+            errors.append(f"ground_color must be a linear gray in [0, 1], got {cfg.ground_color}")
+        if not 0 <= cfg.ground_roughness <= 1:
+            errors.append(f"ground_roughness must be in [0, 1], got {cfg.ground_roughness}")
+        if cfg.world_strength < 0:
+            errors.append(f"world_strength must be >= 0, got {cfg.world_strength}")
+        if cfg.mesh_detail < 8:
+            errors.append(f"mesh_detail must be >= 8, got {cfg.mesh_detail}")
+        if not 0 <= cfg.seed < 2**31:
+            errors.append(f"seed must be in [0, 2^31), got {cfg.seed}")
+        return errors
+
+    # -- lifetime ---------------------------------------------------------------------------------
+    def setup(self, vocab: Vocabulary, threads: int) -> None:
+        self.vocab = vocab
+        self.threads = int(threads)
+        if self._scene is not None:
+            self._apply_threads()
+
+    def _ensure(self) -> None:
+        if self._scene is not None:
+            return
+        if self.vocab is None:
+            self.vocab = Vocabulary.default()
+        import bpy
+
+        self._bpy = bpy
+        base = self.config.temp_dir or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
+        self._tmp = tempfile.mkdtemp(prefix="dig-blender-", dir=base)
+        self._build_scene()
+
+    def close(self) -> None:
+        bpy = self._bpy
+        if bpy is not None and self._scene is not None:
+            for obj, _ in self._objects.values():
+                bpy.data.objects.remove(obj)
+            for obj, _ in self._lights.values():
+                data = obj.data
+                bpy.data.objects.remove(obj)
+                bpy.data.lights.remove(data)
+            self._objects.clear()
+            self._lights.clear()
+            for collection, idb in reversed(self._ids):
+                try:
+                    collection.remove(idb)
+                except ReferenceError:
+                    pass  # already removed
+            self._ids.clear()
+            self._meshes.clear()
+            self._materials.clear()
+            self._scene = None
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __del__(self):  # best effort; the pipeline calls close()
+        try:
+            if self._tmp:
+                shutil.rmtree(self._tmp, ignore_errors=True)
+        except Exception:
+            pass
+
+    # -- building ---------------------------------------------------------------------------------
+    def _new(self, collection: Any, name: str, *args: Any) -> Any:
+        idb = collection.new(f"{self._prefix}_{name}", *args)
+        self._ids.append((collection, idb))
+        return idb
+
+    def _build_scene(self) -> None:
+        bpy = self._bpy
+        cfg = self.config
+        sc = self._new(bpy.data.scenes, "scene")
+        self._scene = sc
+        r = sc.render
+        r.engine = "CYCLES"
+        r.resolution_percentage = 100
+        r.use_persistent_data = True
+        r.use_compositing = False
+        r.use_sequencer = False
+        r.film_transparent = False
+        r.dither_intensity = 0.0
+        r.use_motion_blur = False
+        c = sc.cycles
+        c.device = "CPU"
+        c.samples = cfg.samples
+        c.use_adaptive_sampling = False
+        c.use_denoising = cfg.denoise
+        if cfg.denoise:
+            c.denoiser = "OPENIMAGEDENOISE"
+            c.denoising_input_passes = "RGB_ALBEDO_NORMAL"
+            c.denoising_prefilter = "ACCURATE"
+            if hasattr(c, "denoising_quality"):
+                c.denoising_quality = "HIGH"
+        c.max_bounces = cfg.max_bounces
+        c.diffuse_bounces = cfg.diffuse_bounces
+        c.glossy_bounces = cfg.glossy_bounces
+        c.transmission_bounces = 0
+        c.volume_bounces = 0
+        c.transparent_max_bounces = 0
+        c.caustics_reflective = False
+        c.caustics_refractive = False
+        c.filter_width = cfg.filter_width
+        c.use_animated_seed = False
+        c.seed = cfg.seed
+        vs = sc.view_settings
+        sc.display_settings.display_device = "sRGB"
+        vs.view_transform = "Standard"
+        vs.look = "None"
+        vs.exposure = 0.0
+        vs.gamma = 1.0
+        vs.use_curve_mapping = False
+        vl = sc.view_layers[0]
+        vl.use_pass_combined = True
+        vl.use_pass_z = False
+        vl.use_pass_object_index = True
+        im = r.image_settings
+        if hasattr(im, "media_type"):  # Blender 5.0: multilayer EXR is a media type
+            im.media_type = "MULTI_LAYER_IMAGE"
+        im.file_format = "OPEN_EXR_MULTILAYER"
+        im.color_depth = "32"  # float: the index pass must survive exactly
+        im.exr_codec = "NONE"  # fastest to write, and what exr.read_exr reads
+        self._apply_threads()
+
+        world = self._new(bpy.data.worlds, "world")
+        sc.world = world
+        bg = _node_tree(world).nodes.get("Background")
+        g = cfg.ground_color
+        bg.inputs["Color"].default_value = (g, g, g, 1.0)
+        bg.inputs["Strength"].default_value = cfg.world_strength
+
+        cam_data = self._new(bpy.data.cameras, "camera")
+        cam_data.sensor_fit = "HORIZONTAL"
+        cam_data.clip_start = 0.1
+        cam_data.clip_end = 1000.0
+        cam = self._new(bpy.data.objects, "camera", cam_data)
+        sc.collection.objects.link(cam)
+        sc.camera = cam
+        self._camera = cam
+
+        ground_mat = self._material("ground", base=(g, g, g), metallic=0.0, roughness=cfg.ground_roughness,
+                                    specular=0.5, object_color=False)
+        plane = self._mesh_plane("ground", 100.0)
+        plane.materials.append(ground_mat)
+        ground = self._new(bpy.data.objects, "ground", plane)
+        ground.pass_index = 0
+        sc.collection.objects.link(ground)
+
+        # shared unit meshes (half-extent 1): objects scale them by vocab.rest_height(shape, size)
+        n = cfg.mesh_detail
+        self._meshes = {"cube": self._mesh_cube(), "sphere": self._mesh_sphere(n), "cylinder": self._mesh_cylinder(n)}
+        # CLEVR's two materials; the color is the object's own color (Object Info), so a color
+        # edit changes one object property and recompiles no shader
+        self._materials = {
+            "rubber": self._material("rubber", metallic=0.0, roughness=0.75, specular=0.35),
+            "metal": self._material("metal", metallic=1.0, roughness=0.25, specular=0.5),
+        }
+        for mesh in self._meshes.values():
+            mesh.materials.append(self._materials["rubber"])  # one slot; objects link their own
+
+    def _apply_threads(self) -> None:
+        n = self.config.threads or self.threads or (os.cpu_count() or 1)
+        self._scene.render.threads_mode = "FIXED"
+        self._scene.render.threads = max(1, min(int(n), 1024))
+
+    def _material(self, name: str, metallic: float, roughness: float, specular: float,
+                  base: tuple[float, float, float] = (0.8, 0.8, 0.8), object_color: bool = True) -> Any:
+        mat = self._new(self._bpy.data.materials, name)
+        tree = _node_tree(mat)
+        bsdf = next(n for n in tree.nodes if n.bl_idname == "ShaderNodeBsdfPrincipled")
+        bsdf.inputs["Base Color"].default_value = (*base, 1.0)
+        bsdf.inputs["Metallic"].default_value = metallic
+        bsdf.inputs["Roughness"].default_value = roughness
+        _set_input(bsdf, ("Specular IOR Level", "Specular"), specular)
+        if object_color:
+            info = tree.nodes.new("ShaderNodeObjectInfo")
+            tree.links.new(info.outputs["Color"], bsdf.inputs["Base Color"])
+        return mat
+
+    def _mesh_from(self, name: str, verts: list, faces: list, smooth: list[bool]) -> Any:
+        mesh = self._new(self._bpy.data.meshes, name)
+        mesh.from_pydata(verts, [], faces)
+        mesh.polygons.foreach_set("use_smooth", smooth)
+        mesh.update()
+        return mesh
+
+    def _mesh_plane(self, name: str, half: float) -> Any:
+        v = [(-half, -half, 0.0), (half, -half, 0.0), (half, half, 0.0), (-half, half, 0.0)]
+        return self._mesh_from(name, v, [(0, 1, 2, 3)], [False])
+
+    def _mesh_cube(self) -> Any:
+        v = [(x, y, z) for x in (-1.0, 1.0) for y in (-1.0, 1.0) for z in (-1.0, 1.0)]
+        f = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
+        return self._mesh_from("cube", v, f, [False] * 6)
+
+    def _mesh_sphere(self, n: int) -> Any:
+        rings = max(4, n // 2)
+        v = [(0.0, 0.0, 1.0)]
+        for i in range(1, rings):
+            th = math.pi * i / rings
+            v += [(math.sin(th) * math.cos(2 * math.pi * j / n), math.sin(th) * math.sin(2 * math.pi * j / n),
+                   math.cos(th)) for j in range(n)]
+        v.append((0.0, 0.0, -1.0))
+        bottom = len(v) - 1
+        f = [(0, 1 + j, 1 + (j + 1) % n) for j in range(n)]
+        for i in range(rings - 2):
+            a, b = 1 + i * n, 1 + (i + 1) * n
+            f += [(a + j, b + j, b + (j + 1) % n, a + (j + 1) % n) for j in range(n)]
+        last = 1 + (rings - 2) * n
+        f += [(last + j, bottom, last + (j + 1) % n) for j in range(n)]
+        if _inward(v, f[0]):  # make every normal point outwards
+            f = [tuple(reversed(face)) for face in f]
+        return self._mesh_from("sphere", v, f, [True] * len(f))
+
+    def _mesh_cylinder(self, n: int) -> Any:
+        ring = [(math.cos(2 * math.pi * j / n), math.sin(2 * math.pi * j / n)) for j in range(n)]
+        side = [(x, y, -1.0) for x, y in ring] + [(x, y, 1.0) for x, y in ring]
+        # caps use their own vertices so the smooth side's normals are not bent by the flat caps
+        bottom = [(x, y, -1.0) for x, y in ring]
+        top = [(x, y, 1.0) for x, y in ring]
+        v = side + bottom + top
+        f = [(j, (j + 1) % n, n + (j + 1) % n, n + j) for j in range(n)]
+        f.append(tuple(2 * n + j for j in reversed(range(n))))
+        f.append(tuple(3 * n + j for j in range(n)))
+        return self._mesh_from("cylinder", v, f, [True] * n + [False, False])
+
+    # -- syncing a spec into the Blender scene --------------------------------------------------
+    def _sync(self, spec: SceneSpec) -> None:
+        sc = self._scene
+        cfg = self.config
+        if (sc.render.resolution_x, sc.render.resolution_y) != (spec.width, spec.height):
+            sc.render.resolution_x = spec.width
+            sc.render.resolution_y = spec.height
+        seed = (spec.seed % 2**31) if cfg.seed_from_scene else cfg.seed
+        if sc.cycles.seed != seed:
+            sc.cycles.seed = seed
+            # with persistent data Cycles does not see a changed seed unless the scene is tagged
+            # (checked on 4.5 and 5.0: without this, every later render keeps the first seed)
+            sc.update_tag()
+        cam = spec.camera
+        state = (tuple(cam.location), tuple(cam.look_at), cam.lens_mm, cam.sensor_width_mm)
+        if state != self._camera_state:
+            self._camera.location = cam.location
+            self._camera.rotation_mode = "QUATERNION"
+            self._camera.rotation_quaternion = _look_at_quat(cam.location, cam.look_at)
+            self._camera.data.lens = cam.lens_mm
+            self._camera.data.sensor_width = cam.sensor_width_mm
+            self._camera_state = state
+        self._sync_lights(spec.lights)
+        self._sync_objects(spec.objects)
+
+    def _sync_lights(self, lights: list[Light]) -> None:
+        bpy = self._bpy
+        wanted = {light.name: light for light in lights}
+        if len(wanted) != len(lights):
+            raise ValueError(f"light names must be unique, got {[light.name for light in lights]}")
+        for name in list(self._lights):
+            if name not in wanted:
+                obj, _ = self._lights.pop(name)
+                data = obj.data
+                bpy.data.objects.remove(obj)
+                bpy.data.lights.remove(data)
+        for name, light in wanted.items():
+            if name in self._lights:
+                obj, old = self._lights[name]
+                if old == light:
+                    continue
+            else:
+                data = bpy.data.lights.new(f"{self._prefix}_light_{name}", "AREA")
+                data.shape = "SQUARE"
+                obj = bpy.data.objects.new(f"{self._prefix}_light_{name}", data)
+                obj.rotation_mode = "QUATERNION"
+                self._scene.collection.objects.link(obj)
+            obj.location = light.location
+            obj.rotation_quaternion = _look_at_quat(light.location, (0.0, 0.0, 0.0))
+            obj.data.energy = light.energy
+            obj.data.size = light.size
+            self._lights[name] = (obj, Light(light.name, list(light.location), light.energy, light.size))
+
+    def _sync_objects(self, objects: list[ObjectSpec]) -> None:
+        bpy = self._bpy
+        vocab = self.vocab
+        wanted: dict[int, ObjectSpec] = {}
+        for o in objects:
+            if o.id in wanted:
+                raise ValueError(f"duplicate object id {o.id}")
+            if not 0 <= o.id <= MAX_OBJECT_ID - 1:
+                raise ValueError(f"object id {o.id} out of range [0, {MAX_OBJECT_ID - 1}] (instance maps store id + 1)")
+            for attr, allowed in (("shape", self._meshes), ("material", self._materials),
+                                  ("color", vocab.colors), ("size", vocab.sizes)):
+                if getattr(o, attr) not in allowed:
+                    raise ValueError(f"object {o.id}: unknown {attr} {getattr(o, attr)!r}; allowed: {sorted(allowed)}")
+            wanted[o.id] = o
+        for oid in list(self._objects):
+            if oid not in wanted:
+                obj, _ = self._objects.pop(oid)
+                bpy.data.objects.remove(obj)
+        for oid, o in wanted.items():
+            if oid in self._objects:
+                obj, old = self._objects[oid]
+                if old == o:
+                    continue
+            else:
+                obj = bpy.data.objects.new(f"{self._prefix}_obj{oid}", self._meshes[o.shape])
+                obj.pass_index = oid + 1
+                obj.rotation_mode = "XYZ"
+                self._scene.collection.objects.link(obj)
+                obj.material_slots[0].link = "OBJECT"
+                old = None
+            if old is None or old.shape != o.shape:
+                obj.data = self._meshes[o.shape]
+                obj.material_slots[0].link = "OBJECT"
+                old = None  # the slot is new: set the material again
+            if old is None or old.material != o.material:
+                obj.material_slots[0].material = self._materials[o.material]
+            if old is None or old.color != o.color:
+                obj.color = (*(_srgb_to_linear(c) for c in vocab.colors[o.color]), 1.0)
+            if old is None or old.size != o.size or old.shape != o.shape:
+                s = vocab.rest_height(o.shape, o.size)
+                obj.scale = (s, s, s)
+            if old is None or list(old.position) != list(o.position):
+                obj.location = o.position
+            if old is None or old.rotation != o.rotation:
+                obj.rotation_euler = (0.0, 0.0, math.radians(o.rotation))
+            self._objects[oid] = (obj, o.replace())
+
+    # -- rendering --------------------------------------------------------------------------------
+    def render(self, scene: SceneSpec) -> RenderResult:
+        self._ensure()
+        bpy = self._bpy
+        t0 = time.perf_counter()
+        self._sync(scene)
+        t1 = time.perf_counter()
+        with _quiet_stdout(self.config.quiet):
+            bpy.ops.render.render(scene=self._scene.name)
+        t2 = time.perf_counter()
+        path = os.path.join(self._tmp, "passes.exr")
+        bpy.data.images["Render Result"].save_render(path, scene=self._scene)
+        result = self._read(path, scene)
+        t3 = time.perf_counter()
+        self.last_timings = {"sync": t1 - t0, "render": t2 - t1, "readback": t3 - t2}
+        return result
+
+    def _read(self, path: str, spec: SceneSpec) -> RenderResult:
+        chans = read_exr(path)
+        layer = self._scene.view_layers[0].name
+        rgb = np.stack([chans[f"{layer}.Combined.{c}"] for c in "RGB"], axis=-1)
+        index = next((chans[k] for k in (f"{layer}.Object Index.X", f"{layer}.IndexOB.X") if k in chans), None)
+        if index is None:  # 5.0 names the pass "Object Index", 4.5 "IndexOB"
+            raise RuntimeError(f"no object index pass in Blender's output; channels: {sorted(chans)}")
+        if rgb.shape[:2] != (spec.height, spec.width):
+            raise RuntimeError(f"Blender rendered {rgb.shape[1]}x{rgb.shape[0]}, expected {spec.width}x{spec.height}")
+        instances = np.rint(index).astype(np.int32)
+        if not np.array_equal(instances, index):  # the index pass must hold exact integers
+            raise RuntimeError("Cycles' object index pass is not integral: instance map would be inexact")
+        return RenderResult(image=linear_to_srgb8(rgb), instances=instances)
+
+    def render_pair(self, scene_a: SceneSpec, scene_b: SceneSpec) -> tuple[RenderResult, RenderResult]:
+        """Render A, then B by changing only the objects/lights/camera that differ."""
+        a = self.render(scene_a)
+        b = self.render(scene_b)
+        return a, b
+
+    def render_bare(self, scene: SceneSpec) -> float:
+        """Benchmark helper: sync ``scene`` and run Cycles with no readback; seconds of the render."""
+        self._ensure()
+        self._sync(scene)
+        t = time.perf_counter()
+        with _quiet_stdout(self.config.quiet):
+            self._bpy.ops.render.render(scene=self._scene.name)
+        return time.perf_counter() - t
+
+    def info(self) -> dict[str, Any]:
+        import bpy
+
+        return {
+            "name": self.PLUGIN_NAME,
+            "plugin_version": __version__,
+            "blender": bpy.app.version_string,
+            "engine": "CYCLES",
+            "device": "CPU",
+            "settings": asdict(self.config),
+            "threads": self.config.threads or self.threads or (os.cpu_count() or 1),
+            "view_transform": "Standard",
+            "instance_map": "cycles object index pass (first camera sample per pixel)",
+        }
+
+
+def _inward(verts: list, face: tuple) -> bool:
+    """Whether a face of a mesh centred on the origin winds inward."""
+    from mathutils import Vector
+
+    p = [Vector(verts[i]) for i in face[:3]]
+    normal = (p[1] - p[0]).cross(p[2] - p[0])
+    return normal.dot(sum(p, Vector()) / 3) < 0
+
+
+__all__ = ["BlenderConfig", "BlenderRenderer", "linear_to_srgb8"]
