@@ -51,6 +51,17 @@ def test_worked_example():
     assert lit.n_match == 2 and lit.miou == pytest.approx((0.81 + 1 / 3) / 2)
 
 
+def test_docs_worked_example():  # docs/reward.md
+    text = ("<think>The blue cube moved... I think two objects changed.</think>\n"
+            "[[104, 62, 160, 124], [290, 190, 330, 250], [20, 20, 60, 60]]")
+    gt = [[100, 60, 160, 120], [300, 200, 340, 260]]
+    task = DigTask()
+    r = REWARD.score_completion(task, text, gt, 480, 320)
+    assert (r.n_match, round(r.f1, 4), round(r.miou, 4), round(r.reward, 4)) == (1, 0.4, 0.8494, 0.6622)
+    loose = DigReward(DigRewardConfig(min_match_iou=0.3)).score_completion(task, text, gt, 480, 320)
+    assert (loose.n_match, round(loose.f1, 4), round(loose.miou, 4), round(loose.reward, 4)) == (2, 0.8, 0.652, 0.7534)
+
+
 def test_hungarian_maximises_total_iou():
     # greedy (best pair first) would take pred0-gt0 (0.6) and leave pred1 with IoU 0 on gt1
     gt = [[0, 0, 10, 10], [4, 0, 14, 10]]

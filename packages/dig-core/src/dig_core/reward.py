@@ -83,33 +83,57 @@ def _iou1(p: Sequence[float], g: Sequence[float]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def match_boxes(pred: Sequence[Sequence[float]], gt: Sequence[Sequence[float]], min_iou: float) -> Matching:
-    """Hungarian matching maximising total IoU; the pairs with IoU >= ``min_iou`` (> 0)."""
+_SMALL = 64  # up to this many pairs, IoUs are computed in Python (numpy's per-call cost dominates)
+
+
+def _positive_ious(pred, gt) -> dict[tuple[int, int], float]:
+    """``{(i, j): IoU}`` of the overlapping pairs."""
     n, m = len(pred), len(gt)
-    if n == 0 or m == 0:
-        return Matching((), (), ())
-    if n == 1 and m == 1:
-        v = _iou1(pred[0], gt[0])
-        return Matching((0,), (0,), (v,)) if v >= min_iou and v > 0 else Matching((), (), ())
+    if n * m <= _SMALL:
+        out = {}
+        for j, (gx0, gy0, gx1, gy1) in enumerate(gt):
+            ga = (gx1 - gx0) * (gy1 - gy0)
+            for i, (px0, py0, px1, py1) in enumerate(pred):
+                if px0 < gx1 and gx0 < px1 and py0 < gy1 and gy0 < py1:
+                    inter = ((px1 if px1 < gx1 else gx1) - (px0 if px0 > gx0 else gx0)) * (
+                        (py1 if py1 < gy1 else gy1) - (py0 if py0 > gy0 else gy0))
+                    union = (px1 - px0) * (py1 - py0) + ga - inter
+                    if inter > 0.0 and union > 0.0:
+                        out[i, j] = inter / union
+        return out
     iou = iou_matrix(np.asarray(pred, dtype=np.float64), np.asarray(gt, dtype=np.float64))
-    # Rows / columns without any overlap only ever take part in zero-IoU pairs: leave them out,
-    # so a box that overlaps nothing cannot change which pairs the solver picks.
-    overlap = iou > 0
-    rows = np.flatnonzero(overlap.any(axis=1))
-    cols = np.flatnonzero(overlap.any(axis=0))
-    if rows.size == 0:
+    ii, jj = np.nonzero(iou > 0)
+    return dict(zip(zip(ii.tolist(), jj.tolist()), iou[ii, jj].tolist()))
+
+
+def match_boxes(pred: Sequence[Sequence[float]], gt: Sequence[Sequence[float]], min_iou: float) -> Matching:
+    """Hungarian matching maximising total IoU; the pairs with IoU >= ``min_iou`` (and > 0).
+
+    Boxes that overlap nothing only ever take part in zero-IoU pairs and are left out of the
+    assignment, so such a box cannot change which pairs are picked. When no box overlaps two
+    others the overlapping pairs are the unique optimum and scipy is not needed."""
+    if not pred or not gt:
         return Matching((), (), ())
-    sub = iou[np.ix_(rows, cols)]
-    if rows.size == 1 or cols.size == 1:
-        k = int(sub.argmax())
-        r, c = divmod(k, sub.shape[1])
-        ri, ci = np.array([r]), np.array([c])
+    pos = _positive_ious(pred, gt)
+    if not pos:
+        return Matching((), (), ())
+    rows = sorted({i for i, _ in pos})
+    cols = sorted({j for _, j in pos})
+    if len(pos) == len(rows) == len(cols):  # every overlapping box overlaps exactly one other
+        pairs = sorted(pos.items())
+    elif len(rows) == 1 or len(cols) == 1:
+        best = max(pos.items(), key=lambda kv: kv[1])
+        pairs = [best]
     else:
-        weight = sub + _TIE_BREAK * (sub >= min_iou) if min_iou > 0 else sub
-        ri, ci = linear_sum_assignment(weight, maximize=True)
-    vals = sub[ri, ci]
-    keep = (vals >= min_iou) & (vals > 0)
-    return Matching(tuple(rows[ri[keep]].tolist()), tuple(cols[ci[keep]].tolist()), tuple(vals[keep].tolist()))
+        ri = {r: k for k, r in enumerate(rows)}
+        ci = {c: k for k, c in enumerate(cols)}
+        sub = np.zeros((len(rows), len(cols)))
+        for (i, j), v in pos.items():
+            sub[ri[i], ci[j]] = v + (_TIE_BREAK if 0 < min_iou <= v else 0.0)
+        r_idx, c_idx = linear_sum_assignment(sub, maximize=True)
+        pairs = [((rows[r], cols[c]), pos.get((rows[r], cols[c]), 0.0)) for r, c in zip(r_idx.tolist(), c_idx.tolist())]
+    kept = [(i, j, v) for (i, j), v in pairs if v >= min_iou and v > 0.0]
+    return Matching(tuple(k[0] for k in kept), tuple(k[1] for k in kept), tuple(k[2] for k in kept))
 
 
 @dataclass
@@ -162,7 +186,7 @@ class DigReward(Plugin):
         n, m = len(pred), len(gt)
         fmt = 1.0 if n > 0 else 0.0
         matching = match_boxes(pred, gt, c.min_match_iou)
-        total = math.fsum(matching.ious)
+        total = sum(matching.ious)
         n_match = min(n, m) if c.min_match_iou <= 0 else len(matching.ious)
         if n_match == 0:
             precision = recall = f1 = miou = 0.0
