@@ -190,3 +190,17 @@ def test_empty_or_garbage_scores_zero(reward, gt, junk):
     r = reward.score_completion(TASK, junk, gt, W, H)
     assert r.reward == 0.0 and r.format == 0.0 and r.n_pred == 0
     assert reward.score([], gt).reward == 0.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_box_strategy(), min_size=1, max_size=12), st.lists(_box_strategy(), min_size=1, max_size=12))
+def test_python_and_numpy_ious_agree(pred, gt):
+    from dig_core.reward import _positive_ious
+
+    iou = iou_matrix(np.array(pred, float), np.array(gt, float))
+    expected = {(i, j): iou[i, j] for i, j in zip(*np.nonzero(iou > 0))}
+    # small inputs take the Python path, large ones numpy: compare row by row and as a whole
+    got = {(i, j): v for i in range(len(pred)) for (_, j), v in _positive_ious(pred[i:i + 1], gt).items()}
+    assert got.keys() == expected.keys() and _positive_ious(pred, gt).keys() == expected.keys()
+    for k, v in expected.items():
+        assert got[k] == pytest.approx(v) and _positive_ious(pred, gt)[k] == pytest.approx(v)

@@ -73,16 +73,6 @@ def iou_matrix(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
-def _iou1(p: Sequence[float], g: Sequence[float]) -> float:
-    iw = min(p[2], g[2]) - max(p[0], g[0])
-    ih = min(p[3], g[3]) - max(p[1], g[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    union = (p[2] - p[0]) * (p[3] - p[1]) + (g[2] - g[0]) * (g[3] - g[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 _SMALL = 64  # up to this many pairs, IoUs are computed in Python (numpy's per-call cost dominates)
 
 
