@@ -75,7 +75,8 @@ def test_answer_region_rules():
     assert answer_region("<answer>x</answer> <answer>y</answer>") == "y"
     assert answer_region("<answer>unclosed [1,2,3,4]") == "unclosed [1,2,3,4]"
     assert answer_region("```json\nA\n``` text ```\nB\n```") == "B\n"
-    assert answer_region("<think>[1,2,3,4]") == "<think>[1,2,3,4]"  # unfinished thinking is all there is
+    assert answer_region("<think>maybe [1,2,3,4]") == ""  # truncated thinking: no answer
+    assert answer_region("no tags [1,2,3,4]") == "no tags [1,2,3,4]"
 
 
 def test_keyed_objects_ignore_other_lists():

@@ -3,7 +3,8 @@ boxes in original-image pixels (paper §3.1). Registered as task plugin ``dig``.
 
 Parser rules (see docs/reward.md, "Parser"); :meth:`DigTask.parse` never raises:
 
-1. Answer region: the text after the last ``</think>``; inside that, the last ``<answer>…</answer>``
+1. Answer region: the text after the last ``</think>`` (nothing when a ``<think>`` is never
+   closed; the whole text when there is no thinking); inside that, the last ``<answer>…</answer>``
    block (to the end if unclosed); inside that, the last ```` ``` ```` fence (```` ```json ```` or
    bare; to the end if unclosed). Special tokens such as ``<|image_pad|>`` are removed.
 2. Boxes: if the region mentions ``bbox`` (``{"bbox_2d": [...]}`` / ``{"bbox": [...]}`` objects),
@@ -77,6 +78,8 @@ def answer_region(text: str) -> str:
     i = text.rfind("</think>")
     if i >= 0:
         text = text[i + 8:]
+    elif "<think>" in text:  # thinking never finished (truncated): there is no answer yet
+        return ""
     i = text.rfind("<answer>")
     if i >= 0:
         text = text[i + 8:]
