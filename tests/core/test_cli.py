@@ -69,3 +69,31 @@ def test_dataset_errors_exit_1_without_traceback(tmp_path):
     (tmp_path / "annotations.jsonl").write_text("{oops\n")
     r = dig("audit", str(tmp_path))
     assert r.returncode == 1 and "annotations.jsonl:1" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_plugin_adds_a_command():
+    """register_commands: every plugin's commands (core's and a fixture's) land in the group."""
+    import click
+    from click.testing import CliRunner
+
+    from dig_core import hookimpl
+    from dig_core.plugins import get_plugin_manager
+
+    class HelloPlugin:
+        @hookimpl
+        def register_commands(self, cli):
+            @cli.command(name="hello-test")
+            def hello():
+                """Say hello."""
+                click.echo("hello from a plugin")
+
+    pm = get_plugin_manager()
+    pm.register(HelloPlugin(), "hello-test-plugin")
+    try:
+        group = click.Group("dig")
+        pm.pm.hook.register_commands(cli=group)
+        assert {"generate", "score", "hello-test"} <= set(group.commands)
+        result = CliRunner().invoke(group, ["hello-test"])
+        assert result.exit_code == 0 and "hello from a plugin" in result.output
+    finally:
+        pm.unregister("hello-test-plugin")

@@ -181,11 +181,6 @@ def test_registering_the_same_plugin_name_twice_is_an_error(twist):
         twist.register(TwistPlugin(), "twist-plugin")
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AttributeError,
-    reason="plugins/manager.py check() reads PluginValidationError.plugin_name; pluggy has .plugin "
-    "(name: self.pm.get_name(e.plugin)). Remove this mark once fixed.",
-)
 def test_a_misspelt_hook_fails_loudly(pm):
     pm.register(Misspelt(), "misspelt")
     with pytest.raises(PluginError, match="plugin 'misspelt' implements an unknown hook"):

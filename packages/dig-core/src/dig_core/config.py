@@ -37,7 +37,7 @@ class SceneConfig:
     camera_jitter: float = 0.5
     light_jitter: float = 1.0
     max_attempts: int = 50  # placement tries per object before restarting the scene
-    max_restarts: int = 20  # whole-scene restarts before giving up with an error
+    max_restarts: int = 200  # whole-scene restarts before giving up (a restart costs milliseconds)
     vocabulary: dict[str, Any] = field(default_factory=_default_vocabulary)
 
 

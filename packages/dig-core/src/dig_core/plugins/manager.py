@@ -94,7 +94,7 @@ class PluginManager:
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as e:
-            raise PluginError(f"plugin {e.plugin_name!r} implements an unknown hook: {e}") from None
+            raise PluginError(f"plugin {self.pm.get_name(e.plugin)!r} implements an unknown hook: {e}") from None
 
     # -- registries -----------------------------------------------------------------------------
     def _build(self) -> dict[str, dict[str, PluginInfo]]:

@@ -1,0 +1,74 @@
+"""Executors yield results in item order whatever the number of workers; registration by name."""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import pytest
+
+from dig_core import hookimpl
+from dig_core.config import load_config
+from dig_core.executors import Executor, LocalExecutor
+from dig_core.plugins import get_plugin_manager
+
+
+class SlowSquare:
+    """A worker whose later items finish first, so an unordered executor would be caught."""
+
+    def __init__(self, tag: str):
+        self.tag = tag
+        self.pid = os.getpid()
+
+    def make(self, item: int):
+        import time
+
+        time.sleep(0.02 * (5 - item % 5))
+        return (item, item * item, self.tag, self.pid)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_local_executor_keeps_item_order(workers):
+    out = list(LocalExecutor().map(functools.partial(SlowSquare, "t"), range(10), workers))
+    assert [o[:3] for o in out] == [(i, i * i, "t") for i in range(10)]
+    pids = {o[3] for o in out}
+    assert (pids == {os.getpid()}) if workers == 1 else (os.getpid() not in pids)
+
+
+def test_local_executor_with_no_items():
+    assert list(LocalExecutor().map(functools.partial(SlowSquare, "t"), [], 2)) == []
+
+
+@pytest.mark.ray
+def test_ray_executor_keeps_item_order():
+    from dig_core.executors import RayExecutor
+
+    out = list(RayExecutor().map(functools.partial(SlowSquare, "r"), range(6), 2))
+    assert [o[:3] for o in out] == [(i, i * i, "r") for i in range(6)]
+    assert len({o[3] for o in out}) == 2  # two actors, two processes
+
+
+class InlineExecutor(Executor):
+    PLUGIN_NAME = "inline-test"
+
+    def map(self, factory, items, workers):
+        w = factory()
+        return (w.make(i) for i in items)
+
+
+class InlinePlugin:
+    @hookimpl
+    def register_executors(self):
+        return [InlineExecutor]
+
+
+def test_a_registered_executor_is_selectable():
+    pm = get_plugin_manager()
+    pm.register(InlinePlugin(), "inline-test-plugin")
+    try:
+        cfg = load_config(None, ["generate.executor=inline-test"])
+        ex = pm.get("executor", cfg.generate.executor)(cfg.generate)
+        assert [o[1] for o in ex.map(functools.partial(SlowSquare, "i"), [2, 3], 1)] == [4, 9]
+    finally:
+        pm.unregister("inline-test-plugin")
+    assert "inline-test" not in pm.available("executor")

@@ -1,0 +1,180 @@
+"""`dig generate` end to end with real Blender renders (tiny, low-sample images)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.render
+
+# small but real: 128x96 images, 2 samples, 2 pairs per stage (6 pairs)
+TINY = [
+    "scene.width=128", "scene.height=96", "scene.max_objects=5",
+    "renderer.params.samples=2", "renderer.params.denoise=false",
+    "validity.min_visible_pixels=20", "validity.min_box_change=6",
+    "curriculum.stages[0].pairs=2", "curriculum.stages[1].pairs=2", "curriculum.stages[2].pairs=2",
+    "seed=11", "generate.progress=false",
+]
+
+
+def dig(*args: str, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    return subprocess.run([sys.executable, "-m", "dig_core", *args], capture_output=True, text=True, env=env, **kw)
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("gen") / "one-worker"
+    r = dig("generate", "--out", str(out), *TINY, "generate.workers=1", "generate.threads=2")
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def _lines(root: Path) -> list[dict]:
+    return [json.loads(x) for x in (root / "annotations.jsonl").read_text().splitlines()]
+
+
+def test_dataset_layout_and_manifest(baseline):
+    recs = _lines(baseline)
+    assert [r["id"] for r in recs] == [f"{s}-{i:05d}" for s in ("dig-1", "dig-2", "dig-mix") for i in range(2)]
+    manifest = json.loads((baseline / "dataset.json").read_text())
+    assert manifest["status"] == "complete" and manifest["counts"]["pairs"] == 6
+    assert manifest["config"]["seed"] == 11 and "generate" not in manifest["config"]
+    assert manifest["versions"]["dig-core"] and manifest["renderer"]["name"] == "blender"
+    files = sorted(p.name for p in (baseline / "images").iterdir())
+    assert files == sorted(f"{r['id']}_{s}.png" for r in recs for s in "ab")
+
+
+def test_k_matches_stage_and_boxes_are_sane(baseline):
+    for r in _lines(baseline):
+        k = len(r["boxes"])
+        assert k == len(r["differences"]) == len({d["object_id"] for d in r["differences"]})
+        assert k == {"dig-1": 1, "dig-2": 2}.get(r["stage"], k) and 1 <= k <= 4
+        for d, box in zip(r["differences"], r["boxes"]):
+            x0, y0, x1, y1 = box
+            assert d["box"] == box and 0 <= x0 < x1 <= 128 and 0 <= y0 < y1 <= 96
+
+
+def test_boxes_equal_instance_map_boxes(baseline):
+    """Re-render a pair's scene specs and derive boxes from the renderer's instance maps."""
+    from dig_core.perturbations.base import Difference
+    from dig_core.plugins import get_plugin_manager
+    from dig_core.render import Validity, label_pair
+    from dig_core.spec import SceneSpec, Vocabulary
+
+    renderer = get_plugin_manager().get("renderer", "blender")(None)
+    from dig_core.config import plugin_params
+
+    errors: list[str] = []
+    renderer = type(renderer)(plugin_params(type(renderer), {"samples": 2, "denoise": False}, "renderer.params", errors))
+    renderer.setup(Vocabulary.default(), 2)
+    rec = _lines(baseline)[-1]  # a dig-mix pair
+    a, b = SceneSpec.from_dict(rec["scene_a"]), SceneSpec.from_dict(rec["scene_b"])
+    ra, rb = renderer.render_pair(a, b)
+    diffs, reason = label_pair([Difference.from_dict({**d, "box": None}) for d in rec["differences"]], ra, rb,
+                               Validity(20, 6))
+    assert reason is None
+    assert [d.box for d in diffs] == rec["boxes"]
+    img_a = np.asarray(Image.open(baseline / rec["image_a"]))
+    assert img_a.shape == (96, 128, 3)
+    renderer.close()
+
+
+def test_same_dataset_with_two_workers(baseline, tmp_path):
+    out = tmp_path / "two-workers"
+    r = dig("generate", "--out", str(out), *TINY, "generate.workers=2", "generate.threads=1")
+    assert r.returncode == 0, r.stderr
+    assert (out / "annotations.jsonl").read_bytes() == (baseline / "annotations.jsonl").read_bytes()
+
+
+@pytest.mark.ray
+def test_ray_executor_gives_the_same_dataset(baseline, tmp_path):
+    out = tmp_path / "ray"
+    r = dig("generate", "--out", str(out), *TINY, "generate.executor=ray", "generate.workers=2", "generate.threads=1")
+    assert r.returncode == 0, r.stderr
+    assert (out / "annotations.jsonl").read_bytes() == (baseline / "annotations.jsonl").read_bytes()
+
+
+def test_resume_after_kill_9(baseline, tmp_path):
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "dig_core", "generate", "--out", str(out), *TINY, "generate.workers=1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    ann = out / "annotations.jsonl"
+    deadline = time.time() + 240
+    while time.time() < deadline and not (ann.exists() and ann.read_bytes().count(b"\n") >= 2):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    n_before = ann.read_bytes().count(b"\n")
+    assert 2 <= n_before < 6, "the run should have been killed part-way"
+    r = dig("generate", "--out", str(out), *TINY, "generate.workers=1")
+    assert r.returncode == 0, r.stderr
+    assert ann.read_bytes() == (baseline / "annotations.jsonl").read_bytes()
+    assert sorted(p.name for p in (out / "images").iterdir()) == sorted(p.name for p in (baseline / "images").iterdir())
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_rerun_of_complete_dataset_is_a_no_op(baseline):
+    before = (baseline / "annotations.jsonl").read_bytes()
+    r = dig("generate", "--out", str(baseline), *TINY, "generate.workers=1")
+    assert r.returncode == 0, r.stderr
+    assert (baseline / "annotations.jsonl").read_bytes() == before
+
+
+def test_resume_with_other_config_is_refused(baseline):
+    r = dig("generate", "--out", str(baseline), *TINY, "seed=12")
+    assert r.returncode == 1 and "different config" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_show_draws_a_sheet(baseline, tmp_path):
+    sheet = tmp_path / "sheet.png"
+    r = dig("show", str(baseline), "--n", "3", "--out", str(sheet))
+    assert r.returncode == 0, r.stderr
+    im = Image.open(sheet)
+    assert im.width >= 2 * 128 and im.height >= 3 * 96
+    r = dig("show", str(baseline), "--ids", "dig-2-00001,nope", "--out", str(sheet))
+    assert r.returncode == 1 and "nope" in r.stderr
+
+
+def test_audit_reports_change_inside_boxes(baseline, tmp_path):
+    r = dig("audit", str(baseline), "--json-out", str(tmp_path / "audit.jsonl"))
+    assert r.returncode == 0, r.stderr
+    assert "share of change inside boxes" in r.stdout and "pairs: 6" in r.stdout
+    rows = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert len(rows) == 6 and all(min(x["box_change"]) >= 6 for x in rows)
+    assert np.median([x["inside_share"] for x in rows]) > 0.5
+
+
+def test_audit_flags_a_wrong_box(baseline, tmp_path):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(baseline, bad)
+    recs = _lines(bad)
+    recs[0]["boxes"] = [[0, 0, 4, 4]]  # a corner where nothing changed
+    (bad / "annotations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    r = dig("audit", str(bad))
+    assert r.returncode == 0 and f"{recs[0]['id']}: box 0 changed only" in r.stdout
+
+
+def test_unwritable_out_dir(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    r = dig("generate", "--out", str(blocker / "ds"), *TINY)
+    assert r.returncode == 1 and "cannot write to output folder" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_impossible_scene_config_is_a_clear_error(tmp_path):
+    r = dig("generate", "--out", str(tmp_path / "ds"), *TINY, "scene.min_objects=40", "scene.max_objects=40",
+            "scene.bounds=1.5", "scene.max_restarts=2", "scene.max_attempts=5")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "40" in r.stderr
