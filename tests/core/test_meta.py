@@ -33,3 +33,10 @@ def test_every_hook_is_documented(hook):
 def test_every_hook_has_a_docstring():
     for hook in HOOKS:
         assert (getattr(hookspecs, hook).__doc__ or "").strip(), hook
+
+
+def test_docs_links_resolve():
+    import runpy
+
+    check = runpy.run_path(str(ROOT / "docs" / "check_docs.py"))
+    assert check["broken_links"]() == []
