@@ -78,3 +78,12 @@ def test_instantiate_builds_the_named_plugin():
     OmegaConf.update(cfg, "trainer.name", None)
     with pytest.raises(ConfigError, match="trainer.name is not set"):
         instantiate(cfg, "trainer", "trainer")
+
+
+def test_shipped_presets_validate():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "configs"
+    assert load_config(root / "demo.yaml") == load_config()  # demo.yaml is the defaults spelled out
+    paper = load_config(root / "paper.yaml")
+    assert [(s.name, s.pairs) for s in paper.curriculum.stages] == [("dig-1", 1600), ("dig-2", 1600), ("dig-mix", 1600)]
