@@ -18,6 +18,7 @@ import contextlib
 import itertools
 import math
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -68,6 +69,24 @@ def linear_to_srgb8(rgb: np.ndarray) -> np.ndarray:
     x = np.clip(rgb, 0.0, 1.0)
     s = np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1.0 / 2.4) - 0.055)
     return np.clip(np.rint(s * 255.0), 0, 255).astype(np.uint8)
+
+
+_BLENDER_SCRIPTS = re.compile(r"[/\\](bpy|blender)[/\\]\d+\.\d+[/\\]scripts([/\\]|$)")
+
+
+def import_bpy() -> Any:
+    """``import bpy``, also in a process spawned by one that had imported it.
+
+    ``import bpy`` puts Blender's ``<version>/scripts/modules`` (holding a pure-Python ``bpy``
+    package) on ``sys.path``, and multiprocessing's spawn copies the parent's ``sys.path`` into the
+    child, where ``import bpy`` then finds that package first and fails (``No module named
+    '_bpy'``). Dropping those folders before the first import fixes it; bpy adds them back.
+    """
+    if "bpy" not in sys.modules:
+        sys.path[:] = [p for p in sys.path if not _BLENDER_SCRIPTS.search(p)]
+    import bpy
+
+    return bpy
 
 
 @contextlib.contextmanager
@@ -181,9 +200,7 @@ class BlenderRenderer(Renderer):
             return
         if self.vocab is None:
             self.vocab = Vocabulary.default()
-        import bpy
-
-        self._bpy = bpy
+        self._bpy = import_bpy()
         base = self.config.temp_dir or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
         self._tmp = tempfile.mkdtemp(prefix="dig-blender-", dir=base)
         self._build_scene()
@@ -529,8 +546,7 @@ class BlenderRenderer(Renderer):
         return time.perf_counter() - t
 
     def info(self) -> dict[str, Any]:
-        import bpy
-
+        bpy = import_bpy()
         return {
             "name": self.PLUGIN_NAME,
             "plugin_version": __version__,
