@@ -67,7 +67,7 @@ def test_corrupt_line_is_named(tmp_path):
     lines = ann.read_text().splitlines()
     lines.insert(1, "{not json")
     ann.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DatasetError, match=r"annotations.jsonl:2: corrupt annotation line"):
+    with pytest.raises(DatasetError, match=r"annotations.jsonl:2: corrupt line"):
         list(read_annotations(tmp_path))
     lines[1] = json.dumps({"id": "x"})
     ann.write_text("\n".join(lines) + "\n")

@@ -70,9 +70,9 @@ def _annotations_path(root: str | Path) -> Path:
     return path
 
 
-def read_annotations(root: str | Path) -> Iterator[dict[str, Any]]:
-    """Yield every pair of a dataset; a corrupt line raises :class:`DatasetError` naming it."""
-    path = _annotations_path(root)
+def iter_jsonl(path: str | Path, error: type[Exception] = DatasetError) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for every non-blank line of a JSONL file; a line that is not a
+    JSON object raises ``error`` naming ``file:line``."""
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
@@ -80,13 +80,20 @@ def read_annotations(root: str | Path) -> Iterator[dict[str, Any]]:
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as e:
-                raise DatasetError(f"{path}:{lineno}: corrupt annotation line ({e.msg} at column {e.colno})") from None
+                raise error(f"{path}:{lineno}: corrupt line ({e.msg} at column {e.colno})") from None
             if not isinstance(rec, dict):
-                raise DatasetError(f"{path}:{lineno}: expected a JSON object, got {type(rec).__name__}")
-            missing = [k for k in ANNOTATION_KEYS if k not in rec]
-            if missing:
-                raise DatasetError(f"{path}:{lineno}: annotation {rec.get('id', '?')!r} lacks key(s) {missing}")
-            yield rec
+                raise error(f"{path}:{lineno}: expected a JSON object, got {type(rec).__name__}")
+            yield lineno, rec
+
+
+def read_annotations(root: str | Path) -> Iterator[dict[str, Any]]:
+    """Yield every pair of a dataset; a corrupt line raises :class:`DatasetError` naming it."""
+    path = _annotations_path(root)
+    for lineno, rec in iter_jsonl(path):
+        missing = [k for k in ANNOTATION_KEYS if k not in rec]
+        if missing:
+            raise DatasetError(f"{path}:{lineno}: annotation {rec.get('id', '?')!r} lacks key(s) {missing}")
+        yield rec
 
 
 def read_manifest(root: str | Path) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from dig_core.config import instantiate, load_config
-from dig_core.dataset import atomic_write_text, read_annotations
+from dig_core.dataset import atomic_write_text, iter_jsonl, read_annotations
 from dig_core.errors import DigError
 from dig_core.options import config_option, overrides_argument
 from dig_core.reward import COMPONENTS, RewardResult
@@ -55,25 +55,16 @@ def read_predictions(path: str | Path) -> tuple[list[Prediction], dict[str, list
         raise PredictionsError(f"predictions file not found: {path}")
     preds: dict[str, Prediction] = {}
     lines: dict[str, list[int]] = defaultdict(list)
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise PredictionsError(f"{where}: corrupt line ({e.msg} at column {e.colno})") from None
-            if not isinstance(rec, dict):
-                raise PredictionsError(f"{where}: expected a JSON object, got {type(rec).__name__}")
-            pid, completion = rec.get("id"), rec.get("completion")
-            if not isinstance(pid, str):
-                raise PredictionsError(f"{where}: 'id' must be a string, got {pid!r}")
-            if not isinstance(completion, str):
-                raise PredictionsError(f"{where}: 'completion' must be a string, got {type(completion).__name__}")
-            lines[pid].append(lineno)
-            if pid not in preds:
-                preds[pid] = Prediction(pid, completion, _scale(rec.get("scale"), where), lineno)
+    for lineno, rec in iter_jsonl(path, PredictionsError):
+        where = f"{path}:{lineno}"
+        pid, completion = rec.get("id"), rec.get("completion")
+        if not isinstance(pid, str):
+            raise PredictionsError(f"{where}: 'id' must be a string, got {pid!r}")
+        if not isinstance(completion, str):
+            raise PredictionsError(f"{where}: 'completion' must be a string, got {type(completion).__name__}")
+        lines[pid].append(lineno)
+        if pid not in preds:
+            preds[pid] = Prediction(pid, completion, _scale(rec.get("scale"), where), lineno)
     duplicates = {k: v for k, v in lines.items() if len(v) > 1}
     return list(preds.values()), duplicates
 
