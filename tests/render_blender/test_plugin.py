@@ -31,10 +31,11 @@ def test_zero_samples_is_a_config_error_naming_the_field():
 
 def test_several_bad_params_are_all_reported():
     errors: list[str] = []
-    plugin_params(BlenderRenderer, {"samples": -1, "threads": -2, "filter_width": 0}, "renderer.params", errors)
+    bad = {"samples": -1, "threads": -2, "filter_width": 0, "denoise_prefilter": "BEST"}
+    plugin_params(BlenderRenderer, bad, "renderer.params", errors)
     joined = "\n".join(errors)
-    assert len(errors) == 3
-    for field in ("samples", "threads", "filter_width"):
+    assert len(errors) == 4
+    for field in bad:
         assert field in joined
 
 
