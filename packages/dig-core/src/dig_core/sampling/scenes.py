@@ -16,11 +16,12 @@ from dig_core.spec import Camera, Light, ObjectSpec, SceneSpec, Vocabulary
 BASE_CAMERA = (7.48, -6.51, 5.34)
 
 #: CLEVR's key / fill / back area lights (positions), jittered by ``scene.light_jitter`` per axis,
-#: with energies in Blender watts (key brightest, fill softest) and area-light sizes
+#: with energies in Blender watts (key brightest, fill softest; chosen with the blender renderer for
+#: CLEVR-like exposure) and area-light sizes
 BASE_LIGHTS: tuple[tuple[str, tuple[float, float, float], float, float], ...] = (
-    ("key", (6.4467, -2.9052, 4.2584), 1000.0, 1.0),
-    ("fill", (-4.6711, -4.0136, 3.0112), 300.0, 1.0),
-    ("back", (-1.1685, 2.6460, 5.8157), 500.0, 1.0),
+    ("key", (6.4467, -2.9052, 4.2584), 400.0, 1.0),
+    ("fill", (-4.6711, -4.0136, 3.0112), 120.0, 1.0),
+    ("back", (-1.1685, 2.6460, 5.8157), 200.0, 1.0),
 )
 
 
