@@ -25,11 +25,9 @@ from dig_core import __version__
 from dig_core.config import DigConfig, instantiate, to_plain
 from dig_core.dataset import FORMAT_VERSION, DatasetWriter, image_names, read_annotations
 from dig_core.errors import DatasetError, SamplingError
-from dig_core.perturbations.base import EditContext
 from dig_core.plugins import get_plugin_manager
 from dig_core.render import Validity, label_pair
 from dig_core.seeds import derive_seed
-from dig_core.spec import Vocabulary
 
 
 @dataclass(frozen=True)
@@ -73,13 +71,12 @@ class PairMaker:
     """Worker side: builds its renderer once, then makes one valid pair per work item."""
 
     def __init__(self, config: dict[str, Any], threads: int):
-        from dig_core.sampling import build_perturbations
+        from dig_core.sampling import build_perturbations, edit_context, vocabulary_from_config
 
         self.cfg = OmegaConf.merge(OmegaConf.structured(DigConfig), config)
         pm = get_plugin_manager()
-        s = self.cfg.scene
-        self.vocab = Vocabulary.from_dict(OmegaConf.to_container(s.vocabulary))
-        self.ctx = EditContext(self.vocab, min_dist=s.min_dist, margin=s.margin, max_attempts=s.max_attempts)
+        self.vocab = vocabulary_from_config(self.cfg.scene)
+        self.ctx = edit_context(self.cfg.scene, self.vocab)
         self.perturbations = build_perturbations(self.cfg, pm)
         self.weights = {k: float(v) for k, v in self.cfg.perturbations.weights.items() if v > 0}
         v = self.cfg.validity
