@@ -75,7 +75,6 @@ def test_a_plugin_adds_a_command():
     """register_commands: every plugin's commands (core's and a fixture's) land in the group."""
     import click
     from click.testing import CliRunner
-
     from dig_core import hookimpl
     from dig_core.plugins import get_plugin_manager
 

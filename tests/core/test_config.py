@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from omegaconf import OmegaConf
-
 from dig_core.config import instantiate, load_config, to_yaml
 from dig_core.errors import ConfigError
+from omegaconf import OmegaConf
 
 
 def test_defaults_validate_and_resolve():

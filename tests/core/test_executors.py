@@ -6,7 +6,6 @@ import functools
 import os
 
 import pytest
-
 from dig_core import hookimpl
 from dig_core.config import load_config
 from dig_core.executors import Executor, LocalExecutor

@@ -6,7 +6,6 @@ import inspect
 from pathlib import Path
 
 import pytest
-
 from dig_core.plugins import hookspecs
 
 ROOT = Path(__file__).resolve().parents[2]

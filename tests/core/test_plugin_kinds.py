@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-
 from dig_core import hookimpl
 from dig_core.config import instantiate, load_config
 from dig_core.errors import ConfigError

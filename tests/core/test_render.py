@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-
 from dig_core import hookimpl
 from dig_core.config import instantiate, load_config
 from dig_core.errors import ConfigError
