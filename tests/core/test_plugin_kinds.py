@@ -61,3 +61,20 @@ def test_unregistered_fixture_is_gone(fixture_plugin):
     fixture_plugin.unregister("fixture-kinds")
     assert "echo-trainer" not in fixture_plugin.available("trainer")
     fixture_plugin.register(FixturePlugin(), "fixture-kinds")
+
+
+def test_constructor_runs_validate_config():
+    class Picky(Plugin):
+        PLUGIN_NAME = "picky"
+
+        @dataclass
+        class Config:
+            n: int = 1
+
+        @classmethod
+        def validate_config(cls, cfg):
+            return [] if cfg.n > 0 else [f"n must be > 0, got {cfg.n}"]
+
+    assert Picky().config.n == 1
+    with pytest.raises(ConfigError, match="picky: n must be > 0, got 0"):
+        Picky(Picky.Config(n=0))

@@ -111,7 +111,7 @@ def test_weights_validated_through_config():
     with pytest.raises(ConfigError) as e:
         load_config(None, ["reward.params.alpha=-0.1", "reward.params.min_match_iou=2"])
     assert "alpha must be in [0, 1], got -0.1" in str(e.value) and "min_match_iou must be in [0, 1]" in str(e.value)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="dig: lambda_f1 \\+ lambda_iou must be 1"):
         DigReward(DigRewardConfig(lambda_f1=1, lambda_iou=1))
 
 

@@ -219,9 +219,7 @@ def plugin_params(cls: type, params: Any, where: str, errors: list[str]) -> Any:
     if len(errors) > n:
         return None
     obj = OmegaConf.to_object(schema)
-    check = getattr(cls, "validate_config", None)
-    if check is not None:
-        errors.extend(f"{where}: {e}" for e in check(obj))
+    errors.extend(f"{where}: {e}" for e in cls.validate_config(obj))
     return obj
 
 

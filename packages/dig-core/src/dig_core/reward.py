@@ -159,12 +159,6 @@ class DigReward(Plugin):
             )
         return errors
 
-    def __init__(self, config: DigRewardConfig | None = None):
-        super().__init__(config)
-        errors = self.validate_config(self.config)
-        if errors:
-            raise ValueError("; ".join(errors))
-
     def match(self, pred: Sequence[Sequence[float]], gt: Sequence[Sequence[float]]) -> Matching:
         """The counted pairs. With ``min_match_iou = 0`` every assigned pair counts, including
         zero-IoU ones, so n_m = min(N, M); :meth:`score` handles that case."""

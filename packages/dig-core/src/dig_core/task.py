@@ -165,9 +165,6 @@ class DigTask(Plugin):
 
     def __init__(self, config: DigTaskConfig | None = None):
         super().__init__(config)
-        errors = self.validate_config(self.config)
-        if errors:
-            raise ValueError("; ".join(errors))
         c = self.config
         self._rel = {"pixels": None, "rel1000": 1000.0, "rel1": 1.0}[c.coords]
 

@@ -145,11 +145,6 @@ class BlenderRenderer(Renderer):
 
     def __init__(self, config: BlenderConfig | None = None):
         super().__init__(config)
-        problems = self.validate_config(self.config)
-        if problems:
-            from dig_core.errors import ConfigError
-
-            raise ConfigError([f"renderer.params: {p}" for p in problems])
         self.vocab: Vocabulary | None = None
         self.threads = 0
         self._bpy: Any = None
