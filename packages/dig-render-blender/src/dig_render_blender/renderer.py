@@ -478,7 +478,6 @@ class BlenderRenderer(Renderer):
                 obj.pass_index = oid + 1
                 obj.rotation_mode = "XYZ"
                 self._scene.collection.objects.link(obj)
-                obj.material_slots[0].link = "OBJECT"
                 old = None
             if old is None or old.shape != o.shape:
                 obj.data = self._meshes[o.shape]
@@ -488,7 +487,7 @@ class BlenderRenderer(Renderer):
                 obj.material_slots[0].material = self._materials[o.material]
             if old is None or old.color != o.color:
                 obj.color = (*(_srgb_to_linear(c) for c in vocab.colors[o.color]), 1.0)
-            if old is None or old.size != o.size or old.shape != o.shape:
+            if old is None or old.size != o.size:  # a shape change has set old = None
                 s = vocab.rest_height(o.shape, o.size)
                 obj.scale = (s, s, s)
             if old is None or list(old.position) != list(o.position):
