@@ -8,7 +8,6 @@ rerun after a crash skips the pairs already written.
 
 from __future__ import annotations
 
-import io
 import os
 import random
 import time
@@ -18,13 +17,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from dig_core import __version__
 from dig_core.config import DigConfig, instantiate, to_plain
 from dig_core.dataset import FORMAT_VERSION, DatasetWriter, image_names, read_annotations
 from dig_core.errors import DatasetError, SamplingError
+from dig_core.pairs import encode_png
 from dig_core.plugins import get_plugin_manager
 from dig_core.render import Validity, label_pair
 from dig_core.seeds import derive_seed
@@ -57,14 +56,6 @@ def plan(cfg: DictConfig) -> list[WorkItem]:
             items.append(WorkItem(len(items), f"{st.name}-{i:05d}", st.name, st.k_min, st.k_max,
                                   st.count_in_prompt, derive_seed(cfg.seed, st.name, i)))
     return items
-
-
-def encode_png(image: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG", compress_level=6)
-    return buf.getvalue()
 
 
 class PairMaker:

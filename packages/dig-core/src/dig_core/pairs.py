@@ -1,13 +1,23 @@
-"""Loading a pair's images from a dataset folder."""
+"""Image files of a dataset: PNG encoding and loading a pair's images."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dig_core.errors import DatasetError
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """PNG bytes of an (H, W, 3) uint8 array, with fixed settings so equal arrays give equal bytes."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG", compress_level=6)
+    return buf.getvalue()
 
 
 def load_image(root: str | Path, rel: str) -> np.ndarray:

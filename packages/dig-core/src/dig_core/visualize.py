@@ -45,11 +45,11 @@ def draw_pair(root: str | Path, rec: dict[str, Any], gap: int = 6):
 
 def contact_sheet(root: str | Path, records: Iterable[dict[str, Any]], out: str | Path) -> int:
     """Stack rows for ``records`` into one PNG at ``out`` (written atomically); return the row count."""
-    import io
-
+    import numpy as np
     from PIL import Image
 
     from dig_core.dataset import atomic_write_bytes
+    from dig_core.pairs import encode_png
 
     rows = [draw_pair(root, r) for r in records]
     if not rows:
@@ -60,7 +60,5 @@ def contact_sheet(root: str | Path, records: Iterable[dict[str, Any]], out: str 
     for r in rows:
         sheet.paste(r, (0, y))
         y += r.height + 4
-    buf = io.BytesIO()
-    sheet.save(buf, format="PNG")
-    atomic_write_bytes(out, buf.getvalue())
+    atomic_write_bytes(out, encode_png(np.asarray(sheet)))
     return len(rows)
