@@ -24,7 +24,15 @@ class EchoEvaluator(Plugin):
     PLUGIN_NAME = "echo-eval"
 
 
+class EchoModel(Plugin):
+    PLUGIN_NAME = "echo-model"
+
+
 class FixturePlugin:
+    @hookimpl
+    def register_model_adapters(self):
+        return [EchoModel]
+
     @hookimpl
     def register_trainers(self):
         return [EchoTrainer]
@@ -49,12 +57,32 @@ def test_trainer_and_evaluator_resolve_by_name(fixture_plugin):
     assert isinstance(instantiate(cfg, "evaluator", "evaluator"), EchoEvaluator)
 
 
+def test_model_adapter_and_evaluator_list_resolve(fixture_plugin):
+    cfg = load_config(None, ["model.name=echo-model", "evaluators=[{name: echo-eval}]"])
+    assert isinstance(instantiate(cfg, "model", "model_adapter"), EchoModel)
+    with pytest.raises(ConfigError, match=r"evaluators\[1\].name: unknown evaluator 'nope'"):
+        load_config(None, ["evaluators=[{name: echo-eval}, {name: nope}]"])
+
+
+def test_sections_limit_resolution(fixture_plugin):
+    # a renderer that is not installed does not stop a command that does not render
+    cfg = load_config(None, ["renderer.name=not-installed"], sections=("task", "reward"))
+    assert cfg.renderer.name == "not-installed"
+    with pytest.raises(ConfigError, match="unknown renderer 'not-installed'"):
+        load_config(None, ["renderer.name=not-installed"])
+
+
+def test_missing_known_plugin_names_its_package(fixture_plugin):
+    with pytest.raises(ConfigError, match=r"comes with `pip install dig-render-kubric`"):
+        load_config(None, ["renderer.name=kubric"])
+
+
 def test_bad_trainer_params_and_unknown_names(fixture_plugin):
     with pytest.raises(ConfigError) as e:
         load_config(None, ["trainer.name=echo-trainer", "trainer.params.steps=many", "evaluator.name=nope"])
     text = str(e.value)
     assert "trainer.params" in text and "steps" in text
-    assert "unknown evaluator 'nope'; available: echo-eval" in text
+    assert "unknown evaluator 'nope'; available: " in text and "echo-eval" in text
 
 
 def test_unregistered_fixture_is_gone(fixture_plugin):

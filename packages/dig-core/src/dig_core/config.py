@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Optional
 
@@ -112,6 +113,10 @@ class DigConfig:
     reward: PluginRef = field(default_factory=lambda: PluginRef("dig"))
     trainer: PluginRef = field(default_factory=PluginRef)
     evaluator: PluginRef = field(default_factory=PluginRef)
+    #: further evaluators ``dig eval`` runs after ``evaluator`` (e.g. the paper's benchmark list)
+    evaluators: list[PluginRef] = field(default_factory=list)
+    #: the model adapter that answers prompts (``dig eval``): hf, vllm, predictions, ...
+    model: PluginRef = field(default_factory=PluginRef)
 
 
 #: config sections that name one plugin: section -> plugin kind
@@ -122,7 +127,10 @@ PLUGIN_SECTIONS = {
     "curriculum.advance": "advance_rule",
     "trainer": "trainer",
     "evaluator": "evaluator",
+    "model": "model_adapter",
 }
+#: every plugin section (``evaluators`` is a list of evaluator sections)
+ALL_SECTIONS = (*PLUGIN_SECTIONS, "evaluators")
 
 
 # -- loading ----------------------------------------------------------------------------------------
@@ -166,9 +174,13 @@ def load_config(
     overrides: list[str] | tuple[str, ...] = (),
     pm: PluginManager | None = None,
     validate: bool = True,
+    sections: Iterable[str] | None = None,
 ) -> DictConfig:
     """Defaults <- YAML file <- ``key=value`` overrides, then full validation.
 
+    ``sections``: the plugin sections (keys of :data:`PLUGIN_SECTIONS`, or ``"evaluators"``) the
+    caller will use; only those are resolved to plugins (None = all). A command that does not render
+    passes sections without ``renderer``, so it works where no renderer is installed.
     Raises :class:`ConfigError` with every problem found (file, key, value and what is allowed).
     """
     cfg = OmegaConf.structured(DigConfig)
@@ -195,7 +207,7 @@ def load_config(
             continue
         _apply(cfg, key, value, "override", errors)
     if validate:
-        errors.extend(semantic_errors(cfg, pm or get_plugin_manager()))
+        errors.extend(semantic_errors(cfg, pm or get_plugin_manager(), sections))
     if errors:
         raise ConfigError(errors)
     return cfg
@@ -223,7 +235,7 @@ def plugin_params(cls: type, params: Any, where: str, errors: list[str]) -> Any:
     return obj
 
 
-def semantic_errors(cfg: DictConfig, pm: PluginManager) -> list[str]:
+def semantic_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] | None = None) -> list[str]:
     errors: list[str] = []
     s = cfg.scene
     if s.width < 16 or s.height < 16:
@@ -291,8 +303,15 @@ def semantic_errors(cfg: DictConfig, pm: PluginManager) -> list[str]:
     if g.executor not in execs:
         errors.append(f"generate.executor: {unknown_name_message('executor', g.executor, execs)}")
 
-    for section, kind in PLUGIN_SECTIONS.items():
-        ref = OmegaConf.select(cfg, section)
+    wanted = set(ALL_SECTIONS if sections is None else sections)
+    unknown = wanted - set(ALL_SECTIONS)
+    if unknown:
+        raise ValueError(f"unknown config section(s) {sorted(unknown)}; allowed: {list(ALL_SECTIONS)}")
+    refs = [(section, kind, OmegaConf.select(cfg, section)) for section, kind in PLUGIN_SECTIONS.items()
+            if section in wanted]
+    if "evaluators" in wanted:
+        refs += [(f"evaluators[{i}]", "evaluator", ref) for i, ref in enumerate(cfg.evaluators)]
+    for section, kind, ref in refs:
         if ref.name is None:
             continue
         reg = pm.registries[kind]

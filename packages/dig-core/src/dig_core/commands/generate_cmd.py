@@ -32,7 +32,7 @@ def generate(config_path: str | None, out: str, no_progress: bool, overrides: tu
     """
     from dig_core.generate import generate as run
 
-    cfg = load_config(config_path, overrides)
+    cfg = load_config(config_path, overrides, sections=("renderer",))
     manifest = run(cfg, out, progress=False if no_progress else None)
     counts = manifest["counts"]
     click.echo(f"wrote {counts['pairs']} pairs to {out}")

@@ -156,7 +156,7 @@ def score(predictions: str, dataset_dir: str, out_path: str | None, strict: bool
 
     Example: dig score preds.jsonl --dataset data/dig-mix --out scored.jsonl reward.params.alpha=0.2
     """
-    cfg = load_config(config_path, overrides)
+    cfg = load_config(config_path, overrides, sections=("task", "reward"))
     task = instantiate(cfg, "task", "task")
     reward = instantiate(cfg, "reward", "reward")
     annotations = {rec["id"]: rec for rec in read_annotations(dataset_dir)}

@@ -61,6 +61,13 @@ def register_evaluators() -> list[type]:
 
 
 @hookspec
+def register_model_adapters() -> list[type]:
+    """Called when ``model.name`` is resolved (``dig eval``, and anything else that asks a model for
+    answers). Return model-adapter classes that turn prompts with images into completions
+    (transformers, vLLM, a predictions file, ...)."""
+
+
+@hookspec
 def register_commands(cli) -> None:
     """Called once when the ``dig`` CLI starts. Add click commands to the ``cli`` group; return
     nothing."""

@@ -27,6 +27,17 @@ KINDS = {
     "executor": "register_executors",
     "trainer": "register_trainers",
     "evaluator": "register_evaluators",
+    "model_adapter": "register_model_adapters",
+}
+
+#: where a plugin that is not installed comes from: (kind, name) -> package; (kind, None) for any name
+PROVIDERS = {
+    ("renderer", "blender"): "dig-render-blender",
+    ("renderer", "kubric"): "dig-render-kubric",
+    ("trainer", "openrlhf"): "dig-train-openrlhf",
+    ("trainer", "trl"): "dig-train-trl",
+    ("evaluator", None): "dig-eval",
+    ("model_adapter", None): "dig-eval",
 }
 
 
@@ -142,8 +153,15 @@ class PluginManager:
 
 
 def unknown_name_message(kind: str, name: Any, reg: dict[str, Any]) -> str:
+    """``unknown <kind> <name>; available: ...``, plus the package to install when the name belongs
+    to a known DiG package (or when no plugin of that kind is installed at all)."""
     avail = ", ".join(sorted(reg)) or "(none installed)"
-    return f"unknown {kind} {name!r}; available: {avail}"
+    msg = f"unknown {kind} {name!r}; available: {avail}"
+    if (kind, name) in PROVIDERS:
+        msg += f" ({kind} {name!r} comes with `pip install {PROVIDERS[kind, name]}`)"
+    elif not reg and (kind, None) in PROVIDERS:
+        msg += f" ({kind}s come with `pip install {PROVIDERS[kind, None]}`)"
+    return msg
 
 
 _MANAGER: PluginManager | None = None

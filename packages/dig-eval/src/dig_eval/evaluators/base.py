@@ -1,0 +1,45 @@
+"""The evaluator interface: a benchmark's samples, how to score one answer, how to aggregate.
+
+An evaluator is a :class:`Evaluator` registered through ``register_evaluators`` and selected with
+``evaluator: {name, params}`` (or an entry of ``evaluators: [...]``). The runner
+(:mod:`dig_eval.run`) asks it for samples, sends their requests to the model adapter, stores one
+prediction line per sample (resumable), then scores every answer and aggregates the metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dig_core.plugins.base import Plugin
+
+from dig_eval.adapters.base import ModelAdapter, Request
+
+
+@dataclass
+class Sample:
+    """One benchmark item: the request to send and everything the scorer needs (``target``,
+    JSON-serialisable, stored beside the prediction)."""
+
+    request: Request
+    target: dict[str, Any] = field(default_factory=dict)
+
+
+class Evaluator(Plugin):
+    """Base of evaluators. ``PLUGIN_NAME`` is also the ``benchmark`` field of its predictions."""
+
+    def samples(self, model: ModelAdapter) -> list[Sample]:
+        """Every sample of the benchmark, in a fixed order. ``model`` is passed so prompts can
+        state the model's coordinate convention. A missing or malformed data file raises
+        :class:`dig_core.errors.DigError` naming the benchmark, the path and the expected layout."""
+        raise NotImplementedError
+
+    def score(self, sample: Sample, completion: str, model: ModelAdapter) -> dict[str, Any]:
+        """The per-sample record of one answer (parsed answer, correctness, IoU, ...)."""
+        raise NotImplementedError
+
+    def metrics(self, records: Sequence[dict[str, Any]]) -> dict[str, float]:
+        """Aggregate per-sample records into the benchmark's metrics (percentages where the
+        paper reports percentages), keyed by metric name."""
+        raise NotImplementedError
