@@ -1,0 +1,5 @@
+"""Evaluators shipped with dig-eval: ``dig`` (DiG-Bench and any DiG split) and the paper's benchmarks."""
+
+from dig_eval.evaluators.catalog import BENCHMARKS
+
+EVALUATORS: list[type] = [*BENCHMARKS]

@@ -1,0 +1,3 @@
+"""dig-eval's CLI commands (registered by plugin.py)."""
+
+COMMANDS: list = []
