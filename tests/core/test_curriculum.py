@@ -28,7 +28,7 @@ def test_paper_stages():
 
 
 def test_paper_yaml_sets_paper_stages():
-    cfg = load_config(ROOT / "configs" / "paper.yaml")
+    cfg = load_config(ROOT / "configs" / "paper.yaml", sections=("curriculum.advance",))
     assert [StageConfig(**dict(s)) for s in cfg.curriculum.stages] == list(PAPER_STAGES)
     assert cfg.curriculum.advance.name == "fixed"
 
@@ -69,10 +69,11 @@ def test_plateau_max_epochs_caps_the_stage():
 def test_rule_params_validated_through_config():
     with pytest.raises(ConfigError) as e:
         load_config(None, ["curriculum.advance.name=plateau", "curriculum.advance.params.window=0",
-                           "curriculum.advance.params.threshold=1.5"])
+                           "curriculum.advance.params.threshold=1.5"],
+                    sections=("curriculum.advance",))
     assert "window must be >= 1" in str(e.value) and "threshold must be in [0, 1]" in str(e.value)
     with pytest.raises(ConfigError, match="epochs must be > 0"):
-        load_config(None, ["curriculum.advance.params.epochs=0"])
+        load_config(None, ["curriculum.advance.params.epochs=0"], sections=("curriculum.advance",))
 
 
 def test_state_walks_the_stages():
@@ -91,7 +92,7 @@ def test_state_walks_the_stages():
 
 def test_state_from_config_with_plateau():
     cfg = load_config(None, ["curriculum.advance.name=plateau", "curriculum.advance.params.window=2",
-                             "curriculum.advance.params.threshold=0.5"])
+                             "curriculum.advance.params.threshold=0.5"], sections=("curriculum.advance",))
     state = CurriculumState.from_config(cfg)
     assert isinstance(state.rule, PlateauAdvance) and state.stage.name == "dig-1"
     state.record([0.6, 0.6])

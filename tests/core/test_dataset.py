@@ -1,19 +1,33 @@
-"""Dataset folder: atomic writes, resume repair, corrupt lines named, datasets.load_dataset."""
+"""Dataset folder: atomic writes, resume repair (formats 1 and 2), corrupt lines named,
+``datasets.load_dataset(DIR)`` from any working directory, the content hash and ``dig verify``."""
 
 from __future__ import annotations
 
 import json
+import shutil
 
+import numpy as np
 import pytest
 from dig_core.dataset import (
+    ANNOTATION_KEYS,
     ANNOTATIONS,
+    CARD,
+    FILE_NAME_KEYS,
+    FORMAT_VERSION,
+    METADATA,
     DatasetWriter,
+    annotations_path,
     atomic_write_text,
+    content_hash,
+    format_version,
     image_names,
     read_annotations,
     read_manifest,
 )
 from dig_core.errors import DatasetError
+from PIL import Image
+
+from tests.helpers import write_dig_dataset
 
 
 def _record(i: int) -> dict:
@@ -24,12 +38,12 @@ def _record(i: int) -> dict:
             "scene_a": {}, "scene_b": {}, "seed": i}
 
 
-def _write(root, n, manifest=None):
-    w = DatasetWriter(root).open(manifest or {"config": {"seed": 0}})
+def _write(root, n, manifest=None, version=FORMAT_VERSION, start=0):
+    w = DatasetWriter(root, version).open(manifest or {"config": {"seed": 0}})
     with w:
-        for i in range(n):
+        for i in range(start, n):
             rec = _record(i)
-            w.write_pair(rec, {rec["image_a"]: b"A", rec["image_b"]: b"B"})
+            w.write_pair(rec, {rec["image_a"]: b"A%d" % i, rec["image_b"]: b"B%d" % i})
     return w
 
 
@@ -37,21 +51,53 @@ def test_write_and_read_back(tmp_path):
     _write(tmp_path, 3)
     recs = list(read_annotations(tmp_path))
     assert [r["id"] for r in recs] == ["p-0", "p-1", "p-2"]
-    assert (tmp_path / "images" / "p-2_b.png").read_bytes() == b"B"
-    assert read_manifest(tmp_path)["config"] == {"seed": 0}
+    assert (tmp_path / "images" / "p-2_b.png").read_bytes() == b"B2"
+    assert read_manifest(tmp_path) == {"config": {"seed": 0}, "format_version": 2}
+    assert FORMAT_VERSION == 2 and format_version(tmp_path) == 2 and annotations_path(tmp_path).name == METADATA
+    assert not (tmp_path / ANNOTATIONS).exists() and "metadata.jsonl" in (tmp_path / CARD).read_text()
+    for r in recs:  # format 2 lines: the annotation plus the keys imagefolder reads the images from
+        assert list(r)[: len(ANNOTATION_KEYS)] == list(ANNOTATION_KEYS)
+        assert (r["image_a_file_name"], r["image_b_file_name"]) == (r["image_a"], r["image_b"])
 
 
-def test_resume_repairs_truncated_line_orphans_and_temp_files(tmp_path):
-    _write(tmp_path, 2)
-    ann = tmp_path / ANNOTATIONS
+@pytest.mark.parametrize("version", [1, 2])
+def test_resume_repairs_truncated_line_orphans_and_temp_files(tmp_path, version):
+    fresh, tmp_path = tmp_path / "fresh", tmp_path / "resumed"
+    _write(tmp_path, 2, version=version)
+    ann = tmp_path / {1: ANNOTATIONS, 2: METADATA}[version]
     ann.write_bytes(ann.read_bytes() + b'{"id": "p-2", "stage": "s", "ima')  # killed mid-line
     (tmp_path / "images" / "p-2_a.png").write_bytes(b"orphan")  # image without a line
     (tmp_path / "images" / ".p-3_a.png.123.tmp").write_bytes(b"half")
-    w = DatasetWriter(tmp_path).open({"config": {"seed": 0}})
+    (tmp_path / ".dataset.json.9.tmp").write_bytes(b"{")
+    w = DatasetWriter(tmp_path).open({"config": {"seed": 0}})  # a new writer: the folder's version wins
     w.close()
-    assert w.done == ["p-0", "p-1"]
+    assert w.done == ["p-0", "p-1"] and w.format_version == version
     assert ann.read_bytes().endswith(b"\n")
     assert sorted(p.name for p in (tmp_path / "images").iterdir()) == ["p-0_a.png", "p-0_b.png", "p-1_a.png", "p-1_b.png"]
+    assert not list(tmp_path.glob(".*.tmp"))
+    _write(tmp_path, 4, start=2)  # continue: same lines as a run that never stopped
+    _write(fresh, 4, version=version)
+    assert ann.read_bytes() == (fresh / ann.name).read_bytes()
+    assert read_manifest(tmp_path)["format_version"] == version
+    assert content_hash(tmp_path) == content_hash(fresh)
+
+
+def test_format_1_folders_still_read(tmp_path):
+    """A folder written before format 2: annotations.jsonl, no file-name keys, no card."""
+    root = tmp_path / "v1"
+    (root / "images").mkdir(parents=True)
+    recs = [_record(i) for i in range(3)]
+    (root / ANNOTATIONS).write_text("".join(json.dumps(r) + "\n" for r in recs))
+    (root / "dataset.json").write_text(json.dumps({"format_version": 1, "status": "complete", "config": {}}))
+    for r in recs:
+        for key in ("image_a", "image_b"):
+            (root / r[key]).write_bytes(r[key].encode())
+    assert list(read_annotations(root)) == recs and format_version(root) == 1
+    (root / METADATA).write_text("")
+    with pytest.raises(DatasetError, match="has both metadata.jsonl and annotations.jsonl"):
+        list(read_annotations(root))
+    with pytest.raises(DatasetError, match="has both"):
+        DatasetWriter(root).open({"config": {}})
 
 
 def test_resume_with_other_config_is_refused(tmp_path):
@@ -62,11 +108,11 @@ def test_resume_with_other_config_is_refused(tmp_path):
 
 def test_corrupt_line_is_named(tmp_path):
     _write(tmp_path, 2)
-    ann = tmp_path / ANNOTATIONS
+    ann = tmp_path / METADATA
     lines = ann.read_text().splitlines()
     lines.insert(1, "{not json")
     ann.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DatasetError, match=r"annotations.jsonl:2: corrupt line"):
+    with pytest.raises(DatasetError, match=r"metadata.jsonl:2: corrupt line"):
         list(read_annotations(tmp_path))
     lines[1] = json.dumps({"id": "x"})
     ann.write_text("\n".join(lines) + "\n")
@@ -77,7 +123,7 @@ def test_corrupt_line_is_named(tmp_path):
 def test_missing_dataset(tmp_path):
     with pytest.raises(DatasetError, match="not found"):
         list(read_annotations(tmp_path / "nope"))
-    with pytest.raises(DatasetError, match="annotations.jsonl: not found"):
+    with pytest.raises(DatasetError, match="metadata.jsonl: not found, nor annotations.jsonl of format 1"):
         list(read_annotations(tmp_path))
 
 
@@ -93,11 +139,98 @@ def test_atomic_write_leaves_no_temp(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
 
 
-def test_loadable_with_hf_datasets(tmp_path, monkeypatch):
+def _load_elsewhere(root, tmp_path, monkeypatch, **kw):
+    """``datasets.load_dataset(DIR)`` run from another working directory, with a fresh cache."""
     import datasets
 
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(exist_ok=True)
+    monkeypatch.chdir(elsewhere)
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    return datasets.load_dataset(str(root), cache_dir=str(tmp_path / "cache"), **kw)
+
+
+def test_load_dataset_dir_gives_both_images_decoded_from_any_cwd(tmp_path, monkeypatch):
+    import datasets
+
+    # stage names with split words: the card keeps them from being taken for splits
+    root = write_dig_dataset(tmp_path / "ds", size=(64, 48), seed=3,
+                             stages=[("test-1", 1, 1, True, 2), ("dig-eval", 1, 3, False, 3)])
+    ds = _load_elsewhere(root, tmp_path, monkeypatch)
+    assert list(ds) == ["train"]
+    train = ds["train"]
+    recs = list(read_annotations(root))
+    assert train.num_rows == len(recs) == 5
+    assert isinstance(train.features["image_a"], datasets.Image) and isinstance(train.features["image_b"], datasets.Image)
+    for row, rec in zip(train, recs):
+        assert row["id"] == rec["id"]
+        for key in ("stage", "width", "height", "boxes", "count_in_prompt", "seed"):
+            assert row[key] == rec[key], key
+        assert [d["type"] for d in row["differences"]] == [d["type"] for d in rec["differences"]]
+        assert row["scene_a"] == rec["scene_a"]
+        for key in ("image_a", "image_b"):
+            img = row[key]
+            assert isinstance(img, Image.Image) and img.size == (64, 48)
+            assert np.array_equal(np.asarray(img.convert("RGB")), np.asarray(Image.open(root / rec[key]).convert("RGB")))
+    # a relative DIR works as well (relative to the caller's cwd, as any path)
+    monkeypatch.chdir(tmp_path)
+    assert datasets.load_dataset("ds", split="train", cache_dir=str(tmp_path / "cache2")).num_rows == 5
+
+
+def test_load_dataset_reads_every_field_type_of_a_generated_line(tmp_path, monkeypatch):
+    """Lines as `dig generate` writes them (add/remove with an empty side, rejected reasons)."""
     _write(tmp_path / "d", 3)
-    ds = datasets.load_dataset("json", data_files=str(tmp_path / "d" / ANNOTATIONS), split="train",
-                               cache_dir=str(tmp_path / "cache"))
-    assert ds.num_rows == 3 and ds[0]["boxes"] == [[0, 0, 2, 2]]
+    for rel in (f"images/p-{i}_{s}.png" for i in range(3) for s in "ab"):
+        Image.new("RGB", (4, 3), (9, 9, 9)).save(tmp_path / "d" / rel)
+    train = _load_elsewhere(tmp_path / "d", tmp_path, monkeypatch, split="train")
+    assert train.num_rows == 3 and train[0]["boxes"] == [[0, 0, 2, 2]] and train[0]["image_b"].size == (4, 3)
+
+
+def test_content_hash_covers_annotations_and_pixels_not_the_format(tmp_path):
+    root = write_dig_dataset(tmp_path / "ds", n=3, size=(48, 32), seed=1)
+    h = content_hash(root)
+    assert h.startswith("sha256:") and len(h) == 7 + 64
+    assert content_hash(root) == h == content_hash(write_dig_dataset(tmp_path / "again", n=3, size=(48, 32), seed=1))
+    # the same pairs as a format-1 folder with the lines in another order: same hash
+    v1 = tmp_path / "v1"
+    shutil.copytree(root / "images", v1 / "images")
+    recs = list(read_annotations(root))
+    lines = [json.dumps({k: v for k, v in r.items() if k not in FILE_NAME_KEYS.values()}) + "\n" for r in recs]
+    (v1 / ANNOTATIONS).write_text("".join(reversed(lines)))
+    assert content_hash(v1) == h
+    # one changed pixel, or one changed box, changes it
+    img = root / recs[1]["image_b"]
+    px = np.asarray(Image.open(img)).copy()
+    px[0, 0] ^= 1  # flip the lowest bit of one pixel
+    Image.fromarray(px).save(img)
+    assert content_hash(root) != h
+    (v1 / ANNOTATIONS).write_text("".join(reversed(lines)).replace('"boxes": [[', '"boxes": [[1', 1))
+    assert content_hash(v1) not in (h, content_hash(root))
+    (v1 / recs[0]["image_a"]).unlink()
+    with pytest.raises(DatasetError, match=r"p-0|00000_a.png.*cannot be read"):
+        content_hash(v1)
+
+
+def test_dig_verify(tmp_path):
+    from click.testing import CliRunner
+    from dig_core.cli import load_commands
+
+    def verify(*args):
+        return CliRunner().invoke(load_commands(), ["verify", "--no-progress", *map(str, args)])
+
+    root = write_dig_dataset(tmp_path / "ds", n=2, size=(48, 32))
+    manifest = {k: v for k, v in read_manifest(root).items() if k != "content_hash"}
+    atomic_write_text(root / "dataset.json", json.dumps(manifest))  # as an unfinished run leaves it
+    r = verify(root)
+    assert r.exit_code == 1 and "records no content_hash" in r.output
+    h = content_hash(root)
+    atomic_write_text(root / "dataset.json", json.dumps({**manifest, "content_hash": h}))
+    r = verify(root)
+    assert r.exit_code == 0 and f"{h} matches dataset.json" in r.output
+    assert verify(root, "--expect", h).exit_code == 0
+    r = verify(root, "--expect", "sha256:" + "0" * 64)
+    assert r.exit_code == 1 and "differs from the expected" in r.output
+    ann = root / METADATA
+    ann.write_text(ann.read_text().replace('"stage":"dig-1"', '"stage":"dig-2"', 1))
+    r = verify(root)
+    assert r.exit_code == 1 and "changed after generation" in r.output and "Traceback" not in r.output

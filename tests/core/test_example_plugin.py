@@ -61,19 +61,22 @@ def test_rotate_is_discovered_through_its_entry_point(rotate_installed):
 
 def test_rotate_config_is_validated(rotate_installed):
     pm = PluginManager()
-    cfg = load_config(None, ["perturbations.weights.rotate=1", "perturbations.params.rotate.min_degrees=30"], pm=pm)
+    cfg = load_config(None, ["perturbations.weights.rotate=1", "perturbations.params.rotate.min_degrees=30"], pm=pm,
+                      sections=())
     assert build_perturbations(cfg, pm)["rotate"].config.min_degrees == 30
     with pytest.raises(ConfigError) as e:
-        load_config(None, ["perturbations.weights.rotate=1", "perturbations.params.rotate.min_degrees=90"], pm=pm)
+        load_config(None, ["perturbations.weights.rotate=1", "perturbations.params.rotate.min_degrees=90"], pm=pm,
+                    sections=())
     assert "perturbations.params.rotate: min_degrees must be in (0, 45], got 90" in str(e.value)
     with pytest.raises(ConfigError, match="unknown key 'min_degree'"):
-        load_config(None, ["perturbations.params.rotate.min_degree=30"], pm=pm)
+        load_config(None, ["perturbations.params.rotate.min_degree=30"], pm=pm, sections=())
 
 
 def test_rotate_only_turns_cubes_by_a_visible_angle_end_to_end(rotate_installed):
     pm = PluginManager()
     off = [f"perturbations.weights.{n}=0" for n in BUILTIN_NAMES]
-    cfg = load_config(None, off + ["perturbations.weights.rotate=1", "perturbations.params.rotate.min_degrees=25"], pm=pm)
+    cfg = load_config(None, off + ["perturbations.weights.rotate=1", "perturbations.params.rotate.min_degrees=25"], pm=pm,
+                      sections=())
     perts = build_perturbations(cfg, pm)
     assert list(perts) == ["rotate"]
     vocab = vocabulary_from_config(cfg.scene)
@@ -164,7 +167,7 @@ def test_a_registered_plugin_is_usable_and_unregistering_removes_it(twist):
 
 
 def test_a_registered_plugin_can_be_selected_through_config(twist):
-    cfg = load_config(None, ["perturbations.weights.twist=2"], pm=twist)
+    cfg = load_config(None, ["perturbations.weights.twist=2"], pm=twist, sections=())
     assert isinstance(build_perturbations(cfg, twist)["twist"], Twist)
 
 
@@ -192,7 +195,7 @@ def test_unknown_names_list_the_available_ones(pm):
         pm.get("perturbation", "twirl")
     assert str(e.value) == "unknown perturbation 'twirl'; available: " + ", ".join(pm.available("perturbation"))
     with pytest.raises(ConfigError, match="unknown perturbation 'twirl'; available: add, color"):
-        load_config(None, ["perturbations.weights.twirl=1"], pm=pm)
+        load_config(None, ["perturbations.weights.twirl=1"], pm=pm, sections=())
 
 
 def test_disable_list_skips_an_entry_point(rotate_installed, monkeypatch):

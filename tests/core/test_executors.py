@@ -40,6 +40,7 @@ def test_local_executor_with_no_items():
 
 @pytest.mark.ray
 def test_ray_executor_keeps_item_order():
+    pytest.importorskip("ray")  # dig-core[ray]: installed in CI's test env
     from dig_core.executors import RayExecutor
 
     out = list(RayExecutor().map(functools.partial(SlowSquare, "r"), range(6), 2))
@@ -65,7 +66,7 @@ def test_a_registered_executor_is_selectable():
     pm = get_plugin_manager()
     pm.register(InlinePlugin(), "inline-test-plugin")
     try:
-        cfg = load_config(None, ["generate.executor=inline-test"])
+        cfg = load_config(None, ["generate.executor=inline-test"], sections=())
         ex = pm.get("executor", cfg.generate.executor)(cfg.generate)
         assert [o[1] for o in ex.map(functools.partial(SlowSquare, "i"), [2, 3], 1)] == [4, 9]
     finally:

@@ -247,7 +247,7 @@ def test_a_plugin_returning_an_invalid_scene_is_named():
 # -- building from config --------------------------------------------------------------------------------
 def test_build_perturbations_from_config():
     pm = PluginManager()
-    cfg = load_config(None, ["perturbations.weights.move=2", "perturbations.weights.add=0"], pm=pm)
+    cfg = load_config(None, ["perturbations.weights.move=2", "perturbations.weights.add=0"], pm=pm, sections=())
     perts = build_perturbations(cfg, pm)
     assert sorted(perts) == ["color", "material", "move", "remove", "shape", "size"]
     assert isinstance(perts["move"], MoveObject)

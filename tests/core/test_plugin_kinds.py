@@ -51,17 +51,18 @@ def fixture_plugin():
 
 
 def test_trainer_and_evaluator_resolve_by_name(fixture_plugin):
-    cfg = load_config(None, ["trainer.name=echo-trainer", "trainer.params.steps=5", "evaluator.name=echo-eval"])
+    cfg = load_config(None, ["trainer.name=echo-trainer", "trainer.params.steps=5", "evaluator.name=echo-eval"],
+                      sections=("trainer", "evaluator"))
     trainer = instantiate(cfg, "trainer", "trainer")
     assert isinstance(trainer, EchoTrainer) and trainer.config.steps == 5
     assert isinstance(instantiate(cfg, "evaluator", "evaluator"), EchoEvaluator)
 
 
 def test_model_adapter_and_evaluator_list_resolve(fixture_plugin):
-    cfg = load_config(None, ["model.name=echo-model", "evaluators=[{name: echo-eval}]"])
+    cfg = load_config(None, ["model.name=echo-model", "evaluators=[{name: echo-eval}]"], sections=("model", "evaluators"))
     assert isinstance(instantiate(cfg, "model", "model_adapter"), EchoModel)
     with pytest.raises(ConfigError, match=r"evaluators\[1\].name: unknown evaluator 'nope'"):
-        load_config(None, ["evaluators=[{name: echo-eval}, {name: nope}]"])
+        load_config(None, ["evaluators=[{name: echo-eval}, {name: nope}]"], sections=("evaluators",))
 
 
 def test_sections_limit_resolution(fixture_plugin):
@@ -74,12 +75,13 @@ def test_sections_limit_resolution(fixture_plugin):
 
 def test_missing_known_plugin_names_its_package(fixture_plugin):
     with pytest.raises(ConfigError, match=r"comes with `pip install dig-render-kubric`"):
-        load_config(None, ["renderer.name=kubric"])
+        load_config(None, ["renderer.name=kubric"], sections=("renderer",))
 
 
 def test_bad_trainer_params_and_unknown_names(fixture_plugin):
     with pytest.raises(ConfigError) as e:
-        load_config(None, ["trainer.name=echo-trainer", "trainer.params.steps=many", "evaluator.name=nope"])
+        load_config(None, ["trainer.name=echo-trainer", "trainer.params.steps=many", "evaluator.name=nope"],
+                    sections=("trainer", "evaluator"))
     text = str(e.value)
     assert "trainer.params" in text and "steps" in text
     assert "unknown evaluator 'nope'; available: " in text and "echo-eval" in text

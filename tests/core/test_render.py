@@ -100,8 +100,8 @@ def flat():
 
 
 def test_a_registered_renderer_is_selected_and_configured_by_name(flat):
-    cfg = load_config(None, ["renderer.name=flat-test", "renderer.params.scale=2"])
+    cfg = load_config(None, ["renderer.name=flat-test", "renderer.params.scale=2"], sections=("renderer",))
     r = instantiate(cfg, "renderer", "renderer")
     assert isinstance(r, FlatRenderer) and r.config.scale == 2
     with pytest.raises(ConfigError, match="renderer.params.*scale"):
-        load_config(None, ["renderer.name=flat-test", "renderer.params.scale=big"])
+        load_config(None, ["renderer.name=flat-test", "renderer.params.scale=big"], sections=("renderer",))

@@ -103,13 +103,14 @@ def test_ablation_weights():
 
 
 def test_weights_validated_through_config():
-    cfg = load_config(None, ["reward.params.alpha=0.2", "reward.params.lambda_f1=0.3", "reward.params.lambda_iou=0.7"])
+    cfg = load_config(None, ["reward.params.alpha=0.2", "reward.params.lambda_f1=0.3", "reward.params.lambda_iou=0.7"],
+                      sections=("reward",))
     assert instantiate(cfg, "reward", "reward").config.alpha == 0.2
     with pytest.raises(ConfigError) as e:
-        load_config(None, ["reward.params.lambda_f1=0.8"])
+        load_config(None, ["reward.params.lambda_f1=0.8"], sections=("reward",))
     assert "lambda_f1 + lambda_iou must be 1" in str(e.value)
     with pytest.raises(ConfigError) as e:
-        load_config(None, ["reward.params.alpha=-0.1", "reward.params.min_match_iou=2"])
+        load_config(None, ["reward.params.alpha=-0.1", "reward.params.min_match_iou=2"], sections=("reward",))
     assert "alpha must be in [0, 1], got -0.1" in str(e.value) and "min_match_iou must be in [0, 1]" in str(e.value)
     with pytest.raises(ConfigError, match="dig: lambda_f1 \\+ lambda_iou must be 1"):
         DigReward(DigRewardConfig(lambda_f1=1, lambda_iou=1))

@@ -99,7 +99,7 @@ def test_no_jitter_gives_the_base_camera_and_lights():
 
 
 def test_works_with_the_loaded_config_section():
-    cfg = load_config(None, ["scene.max_objects=4", "scene.bounds=2.5"])
+    cfg = load_config(None, ["scene.max_objects=4", "scene.bounds=2.5"], sections=())
     s = sample_scene(cfg.scene, vocabulary_from_config(cfg.scene), 9)
     assert 3 <= len(s.objects) <= 4 and s.bounds == 2.5
     assert SceneSpec.from_json(s.to_json()) == s

@@ -134,7 +134,8 @@ def test_vocabulary_ships_as_package_data_with_clevr_values():
 
 
 def test_vocabulary_is_overridable_from_config():
-    cfg = load_config(None, ["scene.vocabulary.colors.pink=[255,105,180]", "scene.vocabulary.sizes={medium: 0.5}"])
+    cfg = load_config(None, ["scene.vocabulary.colors.pink=[255,105,180]", "scene.vocabulary.sizes={medium: 0.5}"],
+                      sections=())
     vocab = vocabulary_from_config(cfg.scene)
     assert vocab.colors["pink"] == [255, 105, 180]
     assert "red" in vocab.colors  # merged, not replaced
@@ -145,7 +146,7 @@ def test_vocabulary_is_overridable_from_config():
 
 def test_bad_vocabulary_override_is_a_config_error():
     with pytest.raises(ConfigError, match=r"scene.vocabulary.colors.pink: expected 3 ints in 0-255"):
-        load_config(None, ["scene.vocabulary.colors.pink=[300,0,0]"])
+        load_config(None, ["scene.vocabulary.colors.pink=[300,0,0]"], sections=())
 
 
 @pytest.mark.parametrize("position", [[0.0, 0.0], ["a", 0.0, 0.35], [float("nan"), 0.0, 0.35], [True, 0.0, 0.35]])

@@ -43,14 +43,14 @@ def test_coordinate_hints_differ():
 
 def test_templates_overridable_from_config():
     cfg = load_config(None, ["task.params.coords=rel1000",
-                             "task.params.template_with_count=Find {k}. {coords} Reply {format}"])
+                             "task.params.template_with_count=Find {k}. {coords} Reply {format}"], sections=("task",))
     task = instantiate(cfg, "task", "task")
     assert task.prompt(W, H, 2).startswith("Find 2. Coordinates are relative")
 
 
 def test_bad_task_config_is_reported():
     with pytest.raises(ConfigError) as e:
-        load_config(None, ["task.params.coords=inches", "task.params.template_without_count=Find {n}"])
+        load_config(None, ["task.params.coords=inches", "task.params.template_without_count=Find {n}"], sections=("task",))
     text = str(e.value)
     assert "task.params: coords: unknown convention 'inches'" in text
     assert "task.params: template_without_count: bad placeholder 'n'" in text

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dig_core.dataset import METADATA, content_hash
 from PIL import Image
 
 pytestmark = pytest.mark.render
@@ -40,7 +41,7 @@ def baseline(tmp_path_factory) -> Path:
 
 
 def _lines(root: Path) -> list[dict]:
-    return [json.loads(x) for x in (root / "annotations.jsonl").read_text().splitlines()]
+    return [json.loads(x) for x in (root / METADATA).read_text().splitlines()]
 
 
 def test_dataset_layout_and_manifest(baseline):
@@ -50,6 +51,8 @@ def test_dataset_layout_and_manifest(baseline):
     assert manifest["status"] == "complete" and manifest["counts"]["pairs"] == 6
     assert manifest["config"]["seed"] == 11 and "generate" not in manifest["config"]
     assert manifest["versions"]["dig-core"] and manifest["renderer"]["name"] == "blender"
+    assert manifest["format_version"] == 2 and manifest["content_hash"] == content_hash(baseline)
+    assert dig("verify", str(baseline), "--no-progress").returncode == 0
     files = sorted(p.name for p in (baseline / "images").iterdir())
     assert files == sorted(f"{r['id']}_{s}.png" for r in recs for s in "ab")
 
@@ -93,7 +96,7 @@ def test_same_dataset_with_two_workers(baseline, tmp_path):
     out = tmp_path / "two-workers"
     r = dig("generate", "--out", str(out), *TINY, "generate.workers=2", "generate.threads=1")
     assert r.returncode == 0, r.stderr
-    assert (out / "annotations.jsonl").read_bytes() == (baseline / "annotations.jsonl").read_bytes()
+    assert (out / METADATA).read_bytes() == (baseline / METADATA).read_bytes()
 
 
 @pytest.mark.ray
@@ -101,14 +104,14 @@ def test_ray_executor_gives_the_same_dataset(baseline, tmp_path):
     out = tmp_path / "ray"
     r = dig("generate", "--out", str(out), *TINY, "generate.executor=ray", "generate.workers=2", "generate.threads=1")
     assert r.returncode == 0, r.stderr
-    assert (out / "annotations.jsonl").read_bytes() == (baseline / "annotations.jsonl").read_bytes()
+    assert (out / METADATA).read_bytes() == (baseline / METADATA).read_bytes()
 
 
 def test_resume_after_kill_9(baseline, tmp_path):
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "dig_core", "generate", "--out", str(out), *TINY, "generate.workers=1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    ann = out / "annotations.jsonl"
+    ann = out / METADATA
     deadline = time.time() + 240
     while time.time() < deadline and not (ann.exists() and ann.read_bytes().count(b"\n") >= 2):
         time.sleep(0.05)
@@ -118,16 +121,16 @@ def test_resume_after_kill_9(baseline, tmp_path):
     assert 2 <= n_before < 6, "the run should have been killed part-way"
     r = dig("generate", "--out", str(out), *TINY, "generate.workers=1")
     assert r.returncode == 0, r.stderr
-    assert ann.read_bytes() == (baseline / "annotations.jsonl").read_bytes()
+    assert ann.read_bytes() == (baseline / METADATA).read_bytes()
     assert sorted(p.name for p in (out / "images").iterdir()) == sorted(p.name for p in (baseline / "images").iterdir())
     assert not list(out.rglob("*.tmp"))
 
 
 def test_rerun_of_complete_dataset_is_a_no_op(baseline):
-    before = (baseline / "annotations.jsonl").read_bytes()
+    before = (baseline / METADATA).read_bytes()
     r = dig("generate", "--out", str(baseline), *TINY, "generate.workers=1")
     assert r.returncode == 0, r.stderr
-    assert (baseline / "annotations.jsonl").read_bytes() == before
+    assert (baseline / METADATA).read_bytes() == before
 
 
 def test_resume_with_other_config_is_refused(baseline):
@@ -161,7 +164,7 @@ def test_audit_flags_a_wrong_box(baseline, tmp_path):
     shutil.copytree(baseline, bad)
     recs = _lines(bad)
     recs[0]["boxes"] = [[0, 0, 4, 4]]  # a corner where nothing changed
-    (bad / "annotations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    (bad / METADATA).write_text("".join(json.dumps(r) + "\n" for r in recs))
     r = dig("audit", str(bad))
     assert r.returncode == 0 and f"{recs[0]['id']}: box 0 changed only" in r.stdout
 

@@ -8,8 +8,8 @@ validated against that plugin class's ``Config`` dataclass.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -18,7 +18,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from dig_core.errors import ConfigError
-from dig_core.plugins.manager import PluginManager, get_plugin_manager, unknown_name_message
+from dig_core.plugins.manager import PROVIDERS, PluginManager, get_plugin_manager, unknown_name_message
 from dig_core.spec import Vocabulary
 
 
@@ -103,6 +103,9 @@ class GenerateConfig:
 @dataclass
 class DigConfig:
     seed: int = 0
+    #: a name mixed into every pair's seed when not empty, so a held-out set (configs/dig-bench.yaml)
+    #: never shares a scene with data made from the same seed and stage names; "" keeps the plain seeds
+    seed_namespace: str = ""
     scene: SceneConfig = field(default_factory=SceneConfig)
     perturbations: PerturbationsConfig = field(default_factory=PerturbationsConfig)
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
@@ -169,20 +172,11 @@ def _apply(cfg: DictConfig, key: str, value: Any, where: str, errors: list[str])
             errors.append(f"{where}: {key}={value!r}: {msg}")
 
 
-def load_config(
-    path: str | Path | None = None,
-    overrides: list[str] | tuple[str, ...] = (),
-    pm: PluginManager | None = None,
-    validate: bool = True,
-    sections: Iterable[str] | None = None,
-) -> DictConfig:
-    """Defaults <- YAML file <- ``key=value`` overrides, then full validation.
-
-    ``sections``: the plugin sections (keys of :data:`PLUGIN_SECTIONS`, or ``"evaluators"``) the
-    caller will use; only those are resolved to plugins (None = all). A command that does not render
-    passes sections without ``renderer``, so it works where no renderer is installed.
-    Raises :class:`ConfigError` with every problem found (file, key, value and what is allowed).
-    """
+def merge_config(
+    path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()
+) -> tuple[DictConfig, list[str]]:
+    """Defaults <- YAML file <- ``key=value`` overrides, unvalidated: the config and the problems
+    found merging it (unknown keys, wrong types). A missing or unparsable file raises ConfigError."""
     cfg = OmegaConf.structured(DigConfig)
     errors: list[str] = []
     if path is not None:
@@ -206,11 +200,51 @@ def load_config(
             errors.append(str(e))
             continue
         _apply(cfg, key, value, "override", errors)
+    return cfg, errors
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    pm: PluginManager | None = None,
+    validate: bool = True,
+    sections: Iterable[str] | None = None,
+) -> DictConfig:
+    """Defaults <- YAML file <- ``key=value`` overrides, then full validation.
+
+    ``sections``: the plugin sections (keys of :data:`PLUGIN_SECTIONS`, or ``"evaluators"``) the
+    caller will use; only those are resolved to plugins (None = all). A command that does not render
+    passes sections without ``renderer``, so it works where no renderer is installed.
+    Raises :class:`ConfigError` with every problem found (file, key, value and what is allowed).
+    """
+    cfg, errors = merge_config(path, overrides)
     if validate:
         errors.extend(semantic_errors(cfg, pm or get_plugin_manager(), sections))
     if errors:
         raise ConfigError(errors)
     return cfg
+
+
+def uninstalled_plugins(cfg: DictConfig, pm: PluginManager) -> list[tuple[str, str, str, str]]:
+    """``(section, where, kind, name)`` for each plugin section naming a plugin of a known DiG
+    package (see ``PROVIDERS``) that is not installed here, e.g. ``renderer: blender`` without
+    dig-render-blender. ``where`` is the key to report (``evaluators[1]`` for list entries)."""
+    out = []
+    for section in ALL_SECTIONS:
+        if section == "evaluators":
+            refs, kind = [(f"evaluators[{i}]", r) for i, r in enumerate(cfg.evaluators)], "evaluator"
+        else:
+            refs, kind = [(section, OmegaConf.select(cfg, section))], PLUGIN_SECTIONS[section]
+        for where, ref in refs:
+            name = ref.name if ref is not None else None
+            reg = pm.registries[kind]
+            if name is None or name in reg:
+                continue
+            # a name of a known package's plugin, or any name of a kind whose package is absent;
+            # a misspelt name beside an installed package stays an error
+            if (kind, name) in PROVIDERS or (not reg and (kind, None) in PROVIDERS):
+                out.append((section, where, kind, name))
+    return out
 
 
 # -- validation -------------------------------------------------------------------------------------

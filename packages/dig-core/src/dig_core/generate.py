@@ -1,9 +1,10 @@
 """``dig generate``: scenes -> edits -> renders -> labelled pairs -> dataset folder.
 
 The driver plans one work item per pair (id, stage, K range, seed derived from the config seed, the
-stage and the index), hands them to an executor, and writes results in item order. Everything a
-pair contains depends only on its item, so the dataset is the same for any number of workers, and a
-rerun after a crash skips the pairs already written.
+stage and the index, and ``seed_namespace`` when set), hands them to an executor, and writes results
+in item order. Everything a pair contains depends only on its item, so the dataset is the same for
+any number of workers, and a rerun after a crash skips the pairs already written. When the last
+pair is written, the manifest records the dataset's content hash (``dig verify`` checks it).
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ from omegaconf import DictConfig, OmegaConf
 
 from dig_core import __version__
 from dig_core.config import DigConfig, instantiate, to_plain
-from dig_core.dataset import FORMAT_VERSION, DatasetWriter, image_names, read_annotations
+from dig_core.dataset import FORMAT_VERSION, DatasetWriter, content_hash, image_names, read_annotations
 from dig_core.errors import DatasetError, SamplingError
 from dig_core.pairs import encode_png
 from dig_core.plugins import get_plugin_manager
 from dig_core.render import Validity, label_pair
 from dig_core.seeds import derive_seed
+
+#: why a draw was thrown away: no K edits possible ("edit"), or label_pair's verdict on the renders;
+#: every pair records all of them (0 when none), so every line has the same fields
+REJECTION_REASONS = ("edit", "no_change", "not_visible")
 
 
 @dataclass(frozen=True)
@@ -48,14 +53,27 @@ class PairResult:
     renderer_info: dict[str, Any] = field(default_factory=dict)
 
 
+def pair_seed(cfg: DictConfig, stage: str, index: int) -> int:
+    """The seed of pair ``index`` of ``stage``. A non-empty ``seed_namespace`` is mixed in, so a
+    held-out set (configs/dig-bench.yaml) shares no seed with data from the same seed and stage
+    names; without one the seeds are those of earlier versions (same datasets, byte for byte)."""
+    ns = cfg.get("seed_namespace") or ""
+    return derive_seed(ns, cfg.seed, stage, index) if ns else derive_seed(cfg.seed, stage, index)
+
+
 def plan(cfg: DictConfig) -> list[WorkItem]:
     """Every pair the config asks for, in dataset order."""
     items: list[WorkItem] = []
     for st in cfg.curriculum.stages:
         for i in range(st.pairs):
             items.append(WorkItem(len(items), f"{st.name}-{i:05d}", st.name, st.k_min, st.k_max,
-                                  st.count_in_prompt, derive_seed(cfg.seed, st.name, i)))
+                                  st.count_in_prompt, pair_seed(cfg, st.name, i)))
     return items
+
+
+def attempt_seed(item: WorkItem, attempt: int) -> int:
+    """The seed of a pair's ``attempt``-th draw (scene and edits); attempt 0 unless rejected."""
+    return derive_seed(item.seed, attempt)
 
 
 class PairMaker:
@@ -80,7 +98,7 @@ class PairMaker:
 
         rejected: Counter[str] = Counter()
         for attempt in range(self.cfg.validity.max_resamples):
-            seed = derive_seed(item.seed, attempt)
+            seed = attempt_seed(item, attempt)
             scene_a = sample_scene(self.cfg.scene, self.vocab, seed)  # an impossible config raises
             try:
                 scene_b, diffs = sample_edits(
@@ -109,7 +127,7 @@ class PairMaker:
                 "scene_a": scene_a.to_dict(),
                 "scene_b": scene_b.to_dict(),
                 "seed": seed,
-                "rejected": dict(sorted(rejected.items())),
+                "rejected": dict(sorted({**dict.fromkeys(REJECTION_REASONS, 0), **rejected}.items())),
             }
             images = {name_a: encode_png(ra.image), name_b: encode_png(rb.image)}
             return PairResult(record, images, dict(rejected), self.renderer.info())
@@ -203,6 +221,7 @@ def generate(cfg: DictConfig, out: str | Path, progress: bool | None = None) -> 
     renderer_info = renderer_info or (writer.previous or {}).get("renderer", {})
     manifest.update(status="complete", counts=summarize(out), renderer=renderer_info,
                     last_run={"workers": workers, "threads": threads, "seconds": round(time.time() - started, 1),
-                              "pairs": len(todo)})
+                              "pairs": len(todo)},
+                    content_hash=content_hash(out, progress=show))
     writer.write_manifest(manifest)
     return manifest

@@ -21,14 +21,17 @@ def generate(config_path: str | None, out: str, no_progress: bool, overrides: tu
 
     Samples a base scene and K edits per pair for each curriculum stage, renders both scenes
     (renderer.name, default `blender`), labels boxes from the instance maps, rejects and resamples
-    pairs whose differences are not visible, and writes OUT/dataset.json, OUT/annotations.jsonl
-    and OUT/images/. Rerunning the same command after an interruption continues where it stopped.
+    pairs whose differences are not visible, and writes OUT/dataset.json (manifest, with a content
+    hash once complete: `dig verify OUT`), OUT/metadata.jsonl, OUT/README.md and OUT/images/;
+    `datasets.load_dataset("OUT")` loads it. Rerunning the same command after an interruption
+    continues where it stopped.
 
     \b
     Examples:
       dig generate --out demo
       dig generate --config configs/paper.yaml --out dig-4.8k generate.workers=2
       dig generate --out small curriculum.stages[0].pairs=10 scene.max_objects=6 seed=7
+      dig generate --config configs/dig-bench.yaml --out dig-bench
     """
     from dig_core.generate import generate as run
 
@@ -39,3 +42,4 @@ def generate(config_path: str | None, out: str, no_progress: bool, overrides: tu
     click.echo(f"  by stage: {json.dumps(counts['by_stage'])}")
     click.echo(f"  by type:  {json.dumps(counts['by_type'])}")
     click.echo(f"  rejected renders (resampled): {json.dumps(counts['rejected'])}")
+    click.echo(f"  content hash: {manifest['content_hash']} (check a copy with: dig verify {out})")

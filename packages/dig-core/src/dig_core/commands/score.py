@@ -139,7 +139,7 @@ def score_dataset(task, reward, preds: list[Prediction], annotations: dict[str, 
 @click.command()
 @click.argument("predictions", type=click.Path(dir_okay=False))
 @click.option("--dataset", "-d", "dataset_dir", required=True, type=click.Path(file_okay=False),
-              help="Dataset folder (only its annotations.jsonl is read).")
+              help="Dataset folder (only its annotation lines are read, not the images).")
 @click.option("--out", "-o", "out_path", type=click.Path(dir_okay=False), default=None,
               help="Write one JSON line of reward components per scored sample here.")
 @click.option("--strict", is_flag=True, help="Fail on unknown, duplicate or missing ids instead of reporting them.")

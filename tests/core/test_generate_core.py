@@ -1,0 +1,141 @@
+"""`dig generate`'s driver without Blender: the real planner, samplers, labelling, validity checks,
+executor and writer, with a small renderer plugin registered from this test (flat swatches whose
+size, color, brightness and outline follow each object's size, color, material and shape).
+Checks the format-2 folder, the content hash, resume and the seed namespace.
+tests/generate runs the same driver with the real Blender renderer."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from dig_core import hookimpl
+from dig_core.cli import load_commands
+from dig_core.config import load_config
+from dig_core.dataset import METADATA, content_hash, read_annotations, read_manifest
+from dig_core.generate import REJECTION_REASONS, generate
+from dig_core.plugins import get_plugin_manager
+from dig_core.render import Renderer, RenderResult
+from PIL import Image
+
+TINY = ["scene.width=96", "scene.height=64", "scene.max_objects=5", "validity.min_visible_pixels=12",
+        "curriculum.stages[0].pairs=3", "curriculum.stages[1].pairs=2", "curriculum.stages[2].pairs=2",
+        "renderer.name=swatch-test", "generate.workers=1", "generate.threads=1", "generate.progress=false"]
+
+
+class SwatchRenderer(Renderer):
+    """Top view: each object a swatch at its ground position, far objects drawn first."""
+
+    PLUGIN_NAME = "swatch-test"
+
+    def setup(self, vocab, threads):
+        self.vocab = vocab
+
+    def render(self, scene):
+        h, w, b = scene.height, scene.width, scene.bounds
+        img = np.full((h, w, 3), 40, np.uint8)
+        inst = np.zeros((h, w), np.int32)
+        yy, xx = np.mgrid[0:h, 0:w]
+        for o in sorted(scene.objects, key=lambda o: -o.position[1]):
+            cx = (o.position[0] + b) / (2 * b) * (w - 1)
+            cy = (b - o.position[1]) / (2 * b) * (h - 1)
+            r = max(2.0, self.vocab.sizes[o.size] / (2 * b) * w)
+            if o.shape == "sphere":
+                m = (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
+            elif o.shape == "cylinder":
+                m = (abs(xx - cx) <= r) & (abs(yy - cy) <= 0.6 * r)
+            else:
+                m = (abs(xx - cx) <= r) & (abs(yy - cy) <= r)
+            shade = 1.0 if o.material == "metal" else 0.55
+            img[m] = (np.asarray(self.vocab.colors[o.color], float) * shade).astype(np.uint8)
+            inst[m] = o.id + 1
+        return RenderResult(img, inst)
+
+
+class SwatchPlugin:
+    @hookimpl
+    def register_renderers(self):
+        return [SwatchRenderer]
+
+
+@pytest.fixture(scope="module")
+def swatch():
+    pm = get_plugin_manager()
+    pm.register(SwatchPlugin(), "swatch-test-plugin")
+    yield pm
+    pm.unregister("swatch-test-plugin")
+
+
+def _cfg(*extra):
+    return load_config(None, [*TINY, *extra], sections=("renderer",))
+
+
+@pytest.fixture(scope="module")
+def baseline(swatch, tmp_path_factory):
+    out = tmp_path_factory.mktemp("gen") / "base"
+    generate(_cfg(), out)
+    return out
+
+
+def test_generate_writes_format_2_with_its_content_hash(baseline):
+    manifest = read_manifest(baseline)
+    recs = list(read_annotations(baseline))
+    assert manifest["status"] == "complete" and manifest["format_version"] == 2
+    assert manifest["counts"]["pairs"] == len(recs) == 7
+    assert manifest["content_hash"] == content_hash(baseline)
+    assert sorted(manifest["counts"]["rejected"]) == list(REJECTION_REASONS)
+    for r in recs:  # every line has the same fields, so datasets infers one schema for any file size
+        assert list(r["rejected"]) == list(REJECTION_REASONS)
+        assert r["image_a_file_name"] == r["image_a"] and len(r["boxes"]) == len(r["differences"]) >= 1
+
+
+def test_a_generated_folder_loads_with_datasets(baseline, tmp_path, monkeypatch):
+    import datasets
+
+    monkeypatch.chdir(tmp_path)
+    train = datasets.load_dataset(str(baseline), split="train", cache_dir=str(tmp_path / "cache"))
+    recs = list(read_annotations(baseline))
+    assert train["id"] == [r["id"] for r in recs]
+    row, rec = train[len(recs) - 1], recs[-1]
+    assert row["differences"][0]["box"] == rec["differences"][0]["box"]
+    assert row["rejected"] == rec["rejected"]
+    for key in ("image_a", "image_b"):
+        assert np.array_equal(np.asarray(row[key]), np.asarray(Image.open(baseline / rec[key])))
+
+
+def test_resume_after_a_crash_mid_line_gives_the_same_dataset(baseline, tmp_path):
+    out = tmp_path / "crashed"
+    shutil.copytree(baseline, out)
+    lines = (out / METADATA).read_bytes().splitlines(keepends=True)
+    (out / METADATA).write_bytes(b"".join(lines[:4]) + lines[4][:50])  # killed while writing line 5
+    manifest = read_manifest(out)
+    manifest.update(status="in_progress")
+    del manifest["content_hash"], manifest["counts"]
+    (out / "dataset.json").write_text(json.dumps(manifest))
+    generate(_cfg(), out)
+    assert (out / METADATA).read_bytes() == (baseline / METADATA).read_bytes()
+    assert read_manifest(out)["content_hash"] == read_manifest(baseline)["content_hash"] == content_hash(out)
+
+
+def test_seed_namespace_changes_every_scene(baseline, tmp_path):
+    out = tmp_path / "ns"
+    generate(_cfg("seed_namespace=held-out", "curriculum.stages[0].pairs=2"), out)
+    other = {json.dumps(r["scene_a"]["objects"]) for r in read_annotations(out)}
+    base = {json.dumps(r["scene_a"]["objects"]) for r in read_annotations(baseline)}
+    assert other and not other & base
+    assert read_manifest(out)["config"]["seed_namespace"] == "held-out"
+
+
+def test_generate_command_prints_the_hash_and_verify_accepts_it(swatch, tmp_path):
+    out = tmp_path / "cli"
+    runner = CliRunner()
+    r = runner.invoke(load_commands(), ["generate", "--out", str(out), "--no-progress", *TINY,
+                                        "curriculum.stages[0].pairs=1"])
+    assert r.exit_code == 0, r.output
+    h = read_manifest(out)["content_hash"]
+    assert f"content hash: {h}" in r.output
+    r = runner.invoke(load_commands(), ["verify", str(out), "--no-progress", "--expect", h])
+    assert r.exit_code == 0 and "matches dataset.json and --expect" in r.output
