@@ -1,0 +1,169 @@
+"""Test helpers shared by every test package: tiny DiG dataset folders without Blender.
+
+:func:`write_dig_dataset` writes a valid dataset folder in the real format (``dataset.json`` as
+``dig generate`` writes it, ``annotations.jsonl`` with every key of
+:data:`dig_core.dataset.ANNOTATION_KEYS`, ``images/<id>_a.png`` / ``<id>_b.png``) through dig-core's
+own planner, scene/edit samplers and :class:`dig_core.dataset.DatasetWriter`. Only the renderer is
+replaced: images are drawn with PIL (colored shapes on gray) and I_b differs from I_a exactly inside
+the difference boxes, so the folder passes ``dig audit``. Deterministic for a seed. The folder's
+format (lines file, manifest keys) is whatever dig-core's writer writes today.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: (name, k_min, k_max, count_in_prompt, pairs), as in ``curriculum.stages``
+Stage = tuple[str, int, int, bool, int]
+
+GRAY = (128, 128, 128)
+COLORS = ((220, 40, 40), (40, 200, 60), (40, 70, 220), (230, 210, 40), (150, 50, 200), (40, 200, 210))
+
+
+def _stage_dicts(stages: Iterable[Stage | dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for st in stages:
+        if isinstance(st, dict):
+            out.append(dict(st))
+        else:
+            name, k_min, k_max, count_in_prompt, pairs = st
+            out.append({"name": name, "k_min": int(k_min), "k_max": int(k_max),
+                        "count_in_prompt": bool(count_in_prompt), "pairs": int(pairs)})
+    return out
+
+
+def _boxes(rng: random.Random, k: int, width: int, height: int) -> list[list[int]]:
+    """``k`` boxes [x0, y0, x1, y1] (pixels, x1/y1 exclusive), non-overlapping when they fit."""
+    boxes: list[list[int]] = []
+    for _ in range(k):
+        for attempt in range(200):
+            bw = rng.randint(max(4, width // 8), max(5, width // 4))
+            bh = rng.randint(max(4, height // 8), max(5, height // 4))
+            x0, y0 = rng.randint(0, width - bw), rng.randint(0, height - bh)
+            box = [x0, y0, x0 + bw, y0 + bh]
+            free = all(box[2] <= b[0] or b[2] <= box[0] or box[3] <= b[1] or b[3] <= box[1] for b in boxes)
+            if free or attempt == 199:
+                boxes.append(box)
+                break
+    return boxes
+
+
+def _draw_pair(rng: random.Random, width: int, height: int, boxes: Sequence[Sequence[int]],
+               diffs: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """I_a: gray with a few colored distractors and each difference's 'before' object; I_b: a copy
+    of I_a repainted inside each box only (the 'after' object, or background when removed)."""
+    from PIL import Image, ImageDraw
+
+    a = Image.new("RGB", (width, height), GRAY)
+    draw = ImageDraw.Draw(a)
+    for _ in range(3):  # distractors, identical in both images
+        x0, y0 = rng.randint(0, width - 4), rng.randint(0, height - 4)
+        x1, y1 = min(width - 1, x0 + rng.randint(3, 12)), min(height - 1, y0 + rng.randint(3, 12))
+        draw.ellipse([x0, y0, x1, y1], fill=rng.choice(COLORS))
+    after: list[tuple[list[int], tuple[int, int, int] | None]] = []
+    for box, diff in zip(boxes, diffs):
+        x0, y0, x1, y1 = box
+        ca, cb = rng.sample(COLORS, 2)
+        if diff["before"]:  # the object exists in A: a filled rectangle covering the box
+            draw.rectangle([x0, y0, x1 - 1, y1 - 1], fill=ca)
+        after.append((list(box), cb if diff["after"] else None))
+    b = a.copy()
+    draw_b = ImageDraw.Draw(b)
+    for (x0, y0, x1, y1), color in after:
+        # the object exists in B: a rectangle of another color; else the box is background
+        draw_b.rectangle([x0, y0, x1 - 1, y1 - 1], fill=GRAY if color is None else color)
+    return np.asarray(a), np.asarray(b)
+
+
+def write_dig_dataset(root: str | Path, n: int = 4, stage: str = "dig-1", k: int = 1,
+                      size: tuple[int, int] = (96, 64), seed: int = 0,
+                      stages: Sequence[Stage | dict[str, Any]] | None = None) -> Path:
+    """Write a complete DiG dataset folder at ``root`` and return its path.
+
+    ``stages``: a list of ``(name, k_min, k_max, count_in_prompt, pairs)`` (or dicts with those
+    keys); default one stage ``(stage, k, k, True, n)``. ``size``: (width, height) of every image.
+    Pair ids, per-pair seeds, scenes and difference records come from dig-core's own planner and
+    samplers (``dig_core.generate.plan``, ``sample_scene``, ``sample_edits``) with the default config.
+    """
+    from dig_core import __version__
+    from dig_core.config import StageConfig, load_config, to_plain
+    from dig_core.dataset import FORMAT_VERSION, DatasetWriter, image_names
+    from dig_core.errors import SamplingError
+    from dig_core.generate import plan, summarize
+
+    try:  # dig-core with dataset format 2 (content hash, every rejection reason on every line)
+        from dig_core.dataset import content_hash
+        from dig_core.generate import REJECTION_REASONS
+    except ImportError:
+        content_hash, REJECTION_REASONS = None, ()
+    from dig_core.pairs import encode_png
+    from dig_core.sampling import build_perturbations, edit_context, sample_edits, sample_scene, vocabulary_from_config
+    from dig_core.seeds import derive_seed
+
+    width, height = int(size[0]), int(size[1])
+    stage_list = _stage_dicts(stages if stages is not None else [(stage, k, k, True, n)])
+    cfg = load_config(None, [f"seed={seed}", f"scene.width={width}", f"scene.height={height}"], validate=False)
+    cfg.curriculum.stages = [StageConfig(**st) for st in stage_list]
+    plain = to_plain(cfg)
+    manifest: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "status": "in_progress",
+        "seed": seed,
+        "config": {key: value for key, value in plain.items() if key != "generate"},
+        "versions": {"dig-core": __version__},
+    }
+    vocab = vocabulary_from_config(cfg.scene)
+    ctx = edit_context(cfg.scene, vocab)
+    perturbations = build_perturbations(cfg)
+    weights = {name: float(w) for name, w in cfg.perturbations.weights.items() if w > 0}
+    root = Path(root)
+    items = plan(cfg)
+    with DatasetWriter(root).open(manifest) as writer:
+        for item in items[len(writer.done):]:
+            for attempt in range(50):
+                pair_seed = derive_seed(item.seed, attempt)
+                scene_a = sample_scene(cfg.scene, vocab, pair_seed)
+                try:
+                    scene_b, diffs = sample_edits(scene_a, item.k_min, item.k_max, weights, perturbations, ctx,
+                                                  random.Random(pair_seed), cfg.perturbations.max_attempts)
+                except SamplingError:
+                    continue
+                break
+            else:  # pragma: no cover - the default config always finds edits
+                raise RuntimeError(f"no edits for {item.id}")
+            rng = random.Random(pair_seed)
+            boxes = _boxes(rng, len(diffs), width, height)
+            records = []
+            for d, box in zip(diffs, boxes):
+                rec = d.to_dict()
+                rec["box"] = box
+                records.append(rec)
+            img_a, img_b = _draw_pair(rng, width, height, boxes, records)
+            name_a, name_b = image_names(item.id)
+            record = {
+                "id": item.id,
+                "stage": item.stage,
+                "image_a": name_a,
+                "image_b": name_b,
+                "width": width,
+                "height": height,
+                "boxes": boxes,
+                "differences": records,
+                "count_in_prompt": item.count_in_prompt,
+                "scene_a": scene_a.to_dict(),
+                "scene_b": scene_b.to_dict(),
+                "seed": pair_seed,
+                "rejected": dict.fromkeys(REJECTION_REASONS, 0),
+            }
+            writer.write_pair(record, {name_a: encode_png(img_a), name_b: encode_png(img_b)})
+        manifest.update(status="complete", counts=summarize(root), renderer={"name": "tests.helpers"},
+                        last_run={"workers": 1, "threads": 1, "seconds": 0.0, "pairs": len(items)})
+        if content_hash is not None:  # as `dig generate` records it (dig-core with dataset format 2)
+            manifest["content_hash"] = content_hash(root)
+        writer.write_manifest(manifest)
+    return root
