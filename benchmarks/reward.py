@@ -1,7 +1,7 @@
 """Reward throughput (parse + match + score) against a straightforward per-sample implementation,
 and a parser fuzz run.
 
-    python benchmarks/reward.py [--n 20000] [--repeat 3] [--fuzz 100000] [--seed 0]
+    python benchmarks/reward.py [--n 20000] [--repeat 3] [--fuzz 100000] [--seed 0] [--openrlhf-n 5000]
 
 Completions are realistic for a thinking model: a few hundred characters of reasoning (sometimes
 with stray numbers and lists), then <= 8 boxes in one of the answer formats the parser reads;
@@ -132,12 +132,12 @@ def naive_reward(pred, gt, lam_f1=0.5, lam_iou=0.5, alpha=0.1, thr=0.5) -> float
 
 
 # -- runs ----------------------------------------------------------------------------------------------
-def _rate(fn, n: int, repeat: int) -> float:
+def _rate(fn, n: int, repeat: int, clock=time.perf_counter) -> float:
     best = float("inf")
     for _ in range(repeat):
-        t = time.perf_counter()
+        t = clock()
         fn()
-        best = min(best, time.perf_counter() - t)
+        best = min(best, clock() - t)
     return n / best
 
 
@@ -156,6 +156,64 @@ def bench(n: int, repeat: int, seed: int) -> None:
     print(f"  dig_core score_completions:      {fast:10,.0f} completions/s  (all components)")
     print(f"  naive per-sample reference:      {slow:10,.0f} completions/s")
     print(f"  speed-up: {fast / slow:.2f}x   rewards equal to the reference on {agree}/{n} samples")
+
+
+# -- the OpenRLHF reward module (dig-train-openrlhf) ---------------------------------------------------
+#: two 480x320 images for Qwen2.5-VL at max_pixels 256*28*28: 187 image tokens each, expanded in the query
+OPENRLHF_PADS = 187
+
+
+def bench_openrlhf(n: int, repeat: int, seed: int, group: int = 8) -> None:
+    """``reward_func`` called as OpenRLHF 0.11 calls it: one query per call (decoded prompt with every
+    image pad expanded + response + ``<|im_end|>``), the label as the exported JSON string (one per
+    prompt, shared by its ``group`` rollouts), appending each sample to a real rewards.jsonl."""
+    import tempfile
+
+    try:
+        from dig_train_openrlhf.labels import Label
+        from dig_train_openrlhf.reward_module import RewardFunction, load_reward_config
+    except ImportError:
+        print("OpenRLHF reward module: dig-train-openrlhf is not installed, row skipped")
+        return
+    import logging
+
+    logging.getLogger("dig_train_openrlhf.reward").setLevel(logging.ERROR)  # format-0 warnings are expected
+    completions, gts = make_batch(n, seed)
+    vision = "<|vision_start|>" + "<|image_pad|>" * OPENRLHF_PADS + "<|vision_end|>"
+    head = ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n" + vision * 2
+            + DigTask().prompt(W, H, 2) + "<|im_end|>\n<|im_start|>assistant\n")
+    queries = [head + c + "<|im_end|>" for c in completions]
+    labels = [Label(f"p-{i // group}", "dig-1", len(g), tuple(tuple(map(float, b)) for b in g), W, H, "pixels",
+                    None).to_json() for i, g in enumerate(gts)]
+    prompts = ["<image><image>"] * n
+    task, reward = DigTask(), DigReward()
+    sizes = [(W, H)] * n
+    with tempfile.TemporaryDirectory() as run_dir:
+        fn = RewardFunction(load_reward_config(None), run_dir, "dig-1")
+
+        def one_per_call():
+            for q, p, lab in zip(queries, prompts, labels):
+                fn([q], [p], [lab])
+
+        module_wall, module_cpu = _rate(one_per_call, n, repeat), _rate(one_per_call, n, repeat, time.process_time)
+        got = [fn([q], [p], [lab])["rewards"].item() for q, p, lab in zip(queries, prompts, labels)]
+        logged = sum(1 for _ in open(f"{run_dir}/dig-1/rewards.jsonl"))
+
+    def bare():
+        reward.score_completions(task, completions, gts, sizes)
+
+    bare_wall, bare_cpu = _rate(bare, n, repeat), _rate(bare, n, repeat, time.process_time)
+    want = reward.rewards(task, completions, gts, sizes)
+    agree = sum(abs(a - b) < 1e-6 for a, b in zip(got, want))
+    us = 1e6 / module_cpu
+    print(f"OpenRLHF reward_func, one query per call ({2 * OPENRLHF_PADS} expanded image pads, JSON label, "
+          f"rewards.jsonl append), {n} queries, best of {repeat} (wall clock / CPU time of this process):")
+    print(f"  dig_core score_completions:      {bare_wall:10,.0f} completions/s  "
+          f"({1e6 / bare_wall:6.1f} / {1e6 / bare_cpu:6.1f} us/sample)")
+    print(f"  dig_train_openrlhf reward_func:  {module_wall:10,.0f} completions/s  "
+          f"({1e6 / module_wall:6.1f} / {us:6.1f} us/sample; target < 100 us CPU: {'ok' if us < 100 else 'OVER'})")
+    print(f"  module cost: {bare_cpu / module_cpu:.2f}x the bare scoring (CPU); rewards equal on {agree}/{n}; "
+          f"{logged} lines logged")
 
 
 _FUZZ_TOKENS = ["[", "]", "[[", "]]", ",", ", ", " ", "-", ".", "e", "E", "+", "nan", "NaN", "inf", "-inf", "Infinity",
@@ -213,8 +271,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--fuzz", type=int, default=0, help="also run this many fuzz inputs through the parser")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--openrlhf-n", type=int, default=5000,
+                    help="queries for the OpenRLHF reward_func row (0 = skip; needs dig-train-openrlhf)")
     args = ap.parse_args()
     bench(args.n, args.repeat, args.seed)
+    if args.openrlhf_n:
+        bench_openrlhf(args.openrlhf_n, args.repeat, args.seed)
     if args.fuzz and fuzz(args.fuzz, args.seed):
         sys.exit(1)
 

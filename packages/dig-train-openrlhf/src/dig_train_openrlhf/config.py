@@ -1,9 +1,32 @@
-"""``trainer.params`` of the ``openrlhf`` trainer (validated by OmegaConf when config names it)."""
+"""``trainer.params`` of the ``openrlhf`` trainer (validated by OmegaConf when config names it).
+
+Every hyperparameter the launcher passes to ``openrlhf.cli.train_ppo_ray`` is a field here; the
+values chosen for the paper preset and why are in docs/train-openrlhf.md ("Hyperparameters").
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+import math
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+#: KL estimators OpenRLHF accepts (--algo.kl.estimator)
+KL_ESTIMATORS = ("k1", "k2", "k3")
+#: advantage estimators that need no critic (VLM training in OpenRLHF cannot use a critic)
+ADVANTAGE_ESTIMATORS = ("group_norm", "dr_grpo", "rloo", "reinforce_baseline")
+PARAM_DTYPES = ("bf16", "fp16")
+ZERO_STAGES = (0, 1, 2, 3)
+
+
+@dataclass
+class StageParams:
+    """Per-stage overrides (``trainer.params.stages.<stage name>``); None = the global value."""
+
+    #: KL coefficient beta (0 = no KL term and no reference model)
+    kl_coef: Optional[float] = None
+    kl_estimator: Optional[str] = None
+    actor_lr: Optional[float] = None
+    temperature: Optional[float] = None
 
 
 @dataclass
@@ -23,3 +46,186 @@ class OpenRLHFConfig:
     data: Optional[str] = None
     #: where exports, per-stage logs, rewards.jsonl and checkpoints go
     run_dir: str = "runs/dig-openrlhf"
+
+    # -- cluster -------------------------------------------------------------------------------------
+    #: GPUs per node and nodes for the actor (and the reference model, colocated with it)
+    gpus_per_node: int = 8
+    num_nodes: int = 1
+    #: address of an existing Ray cluster (multi-node: "auto" on the head node, or "HOST:6379");
+    #: None = OpenRLHF starts a local Ray instance on this machine
+    ray_address: Optional[str] = None
+    #: vLLM rollout engines; None = one per GPU group (num_nodes * gpus_per_node / vllm_tensor_parallel_size)
+    vllm_num_engines: Optional[int] = None
+    vllm_tensor_parallel_size: int = 1
+    vllm_gpu_memory_utilization: float = 0.6
+    #: vLLM and DeepSpeed release GPU memory while the other works (colocate_all only)
+    vllm_enable_sleep: bool = True
+    #: actor, reference and vLLM engines share the same GPUs
+    colocate_all: bool = True
+    #: the command that starts training, before the flags; None = [this Python, -m,
+    #: openrlhf.cli.train_ppo_ray] (e.g. [ray, job, submit, --address, ..., --, python3, -m, ...])
+    entrypoint: Optional[list[str]] = None
+
+    # -- GRPO ----------------------------------------------------------------------------------------
+    #: group size G: responses sampled per prompt
+    n_samples_per_prompt: int = 8
+    advantage_estimator: str = "group_norm"
+    #: prompts per rollout step and samples per optimiser step (global)
+    rollout_batch_size: int = 32
+    train_batch_size: int = 128
+    #: per-GPU micro batches for training and for computing log-probs of rollouts
+    micro_train_batch_size: int = 1
+    micro_rollout_batch_size: int = 2
+    actor_lr: float = 1.0e-6
+    lr_warmup_ratio: float = 0.0
+    temperature: float = 1.0
+    top_p: float = 1.0
+    #: PPO/GRPO clip range epsilon (paper eq. 5)
+    eps_clip: float = 0.2
+    #: KL regularisation (paper eq. 6) as a loss term with this estimator and coefficient beta
+    kl_estimator: str = "k3"
+    kl_coef: float = 0.01
+    #: beta of the first curriculum stage: the paper relaxes the KL regularisation early (§3.3);
+    #: None = kl_coef
+    first_stage_kl_coef: Optional[float] = 0.001
+    #: per-stage overrides keyed by stage name, e.g. {dig-mix: {temperature: 0.9}} (win over the above)
+    #: (keys: the fields of StageParams)
+    stages: dict[str, Any] = field(default_factory=dict)
+    #: passes over a stage's pairs when curriculum.advance is plateau without max_epochs
+    plateau_max_episodes: int = 3
+
+    # -- model / memory --------------------------------------------------------------------------------
+    freeze_visual_encoder: bool = False
+    zero_stage: int = 3
+    param_dtype: str = "bf16"
+    gradient_checkpointing: bool = True
+    #: --ds.attn_implementation (flash_attention_2 needs flash-attn; sdpa works without it)
+    attn_implementation: str = "flash_attention_2"
+
+    # -- checkpoints -------------------------------------------------------------------------------------
+    #: save a checkpoint every N steps (the plateau rule stops a stage at the next one); -1 = never
+    save_steps: int = 20
+    #: also save Hugging Face weights at each checkpoint (<stage>/ckpt/global_step<N>_hf)
+    save_hf: bool = True
+    #: DeepSpeed checkpoints kept per stage (resume inside a stage)
+    max_ckpt_num: int = 2
+    #: None = the config's top-level seed
+    seed: Optional[int] = None
+    #: further flags passed to train_ppo_ray unchanged, e.g. ["--logger.tensorboard_dir", "tb"]
+    extra_args: list[str] = field(default_factory=list)
+
+
+def stage_params(cfg: OpenRLHFConfig, name: str) -> StageParams:
+    """The overrides of stage ``name`` (all None when it has none); ValueError naming a bad key or value."""
+    raw = (cfg.stages or {}).get(name)
+    if raw is None:
+        return StageParams()
+    if isinstance(raw, StageParams):
+        return raw
+    if not isinstance(raw, dict):
+        raise ValueError(f"expected a mapping of {list(StageParams.__dataclass_fields__)}, got {raw!r}")
+    allowed = list(StageParams.__dataclass_fields__)
+    unknown = [k for k in raw if k not in allowed]
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown}; allowed: {allowed}")
+    values = {}
+    for k, v in raw.items():
+        if v is None:
+            continue
+        if k == "kl_estimator":
+            if not isinstance(v, str):
+                raise ValueError(f"{k} must be a string, got {v!r}")
+        else:
+            if isinstance(v, str):  # YAML reads 2e-6 (no dot) as a string
+                try:
+                    v = float(v)
+                except ValueError:
+                    pass
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ValueError(f"{k} must be a number, got {v!r}")
+            v = float(v)
+        values[k] = v
+    return StageParams(**values)
+
+
+def validate(cfg: OpenRLHFConfig) -> list[str]:
+    """Checks beyond field types; one message per problem, naming the key and what is allowed."""
+    errors: list[str] = []
+
+    def positive(name: str, value: Any, allow_zero: bool = False) -> None:
+        ok = value >= 0 if allow_zero else value > 0
+        if not ok:
+            errors.append(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+
+    for name in ("max_len", "max_new_tokens", "gpus_per_node", "num_nodes", "vllm_tensor_parallel_size",
+                 "n_samples_per_prompt", "rollout_batch_size", "train_batch_size", "micro_train_batch_size",
+                 "micro_rollout_batch_size", "actor_lr", "top_p", "plateau_max_episodes", "max_ckpt_num"):
+        positive(name, getattr(cfg, name))
+    for name in ("temperature", "eps_clip", "kl_coef", "lr_warmup_ratio"):
+        positive(name, getattr(cfg, name), allow_zero=True)
+    if cfg.first_stage_kl_coef is not None:
+        positive("first_stage_kl_coef", cfg.first_stage_kl_coef, allow_zero=True)
+    if cfg.max_new_tokens >= cfg.max_len:
+        errors.append(f"max_new_tokens ({cfg.max_new_tokens}) must be < max_len ({cfg.max_len}): "
+                      "max_len holds the prompt with its images plus the response")
+    if not 0 < cfg.vllm_gpu_memory_utilization <= 1:
+        errors.append(f"vllm_gpu_memory_utilization must be in (0, 1], got {cfg.vllm_gpu_memory_utilization}")
+    if cfg.top_p > 1:
+        errors.append(f"top_p must be <= 1, got {cfg.top_p}")
+    if cfg.lr_warmup_ratio > 1:
+        errors.append(f"lr_warmup_ratio must be <= 1, got {cfg.lr_warmup_ratio}")
+    if cfg.advantage_estimator not in ADVANTAGE_ESTIMATORS:
+        errors.append(f"advantage_estimator: {cfg.advantage_estimator!r} is not allowed; allowed (no critic, "
+                      f"as OpenRLHF's VLM training requires): {list(ADVANTAGE_ESTIMATORS)}")
+    elif cfg.n_samples_per_prompt < 2:
+        errors.append(f"n_samples_per_prompt (G) must be >= 2 for {cfg.advantage_estimator}, "
+                      f"got {cfg.n_samples_per_prompt}")
+    if cfg.kl_estimator not in KL_ESTIMATORS:
+        errors.append(f"kl_estimator: unknown {cfg.kl_estimator!r}; allowed: {list(KL_ESTIMATORS)}")
+    if cfg.zero_stage not in ZERO_STAGES:
+        errors.append(f"zero_stage: {cfg.zero_stage} not allowed; allowed: {list(ZERO_STAGES)}")
+    if cfg.param_dtype not in PARAM_DTYPES:
+        errors.append(f"param_dtype: unknown {cfg.param_dtype!r}; allowed: {list(PARAM_DTYPES)}")
+    if cfg.entrypoint is not None and not cfg.entrypoint:
+        errors.append("entrypoint must be null or a non-empty list, e.g. [python3, -m, openrlhf.cli.train_ppo_ray]")
+    if cfg.save_steps == 0 or cfg.save_steps < -1:
+        errors.append(f"save_steps must be >= 1, or -1 for no intermediate checkpoints, got {cfg.save_steps}")
+    if cfg.vllm_num_engines is not None and cfg.vllm_num_engines < 1:
+        errors.append(f"vllm_num_engines must be >= 1 or null (one per GPU group), got {cfg.vllm_num_engines}")
+
+    gpus = cfg.gpus_per_node * cfg.num_nodes
+    tp = cfg.vllm_tensor_parallel_size
+    if tp > 0 and cfg.colocate_all:
+        engines = cfg.vllm_num_engines if cfg.vllm_num_engines is not None else gpus // tp
+        if engines * tp != gpus:
+            errors.append(f"colocate_all needs vllm_num_engines * vllm_tensor_parallel_size == num_nodes * "
+                          f"gpus_per_node, got {engines} * {tp} != {gpus}; set vllm_num_engines: null or "
+                          "colocate_all: false")
+    elif tp > 0 and cfg.vllm_num_engines is None and gpus % tp:
+        errors.append(f"vllm_tensor_parallel_size ({tp}) must divide num_nodes * gpus_per_node ({gpus})")
+    rollout_samples = cfg.rollout_batch_size * cfg.n_samples_per_prompt
+    if cfg.train_batch_size > rollout_samples:
+        errors.append(f"train_batch_size ({cfg.train_batch_size}) must be <= rollout_batch_size * "
+                      f"n_samples_per_prompt ({rollout_samples}): one rollout step must fill an optimiser step")
+    elif rollout_samples % cfg.train_batch_size:
+        errors.append(f"train_batch_size ({cfg.train_batch_size}) must divide rollout_batch_size * "
+                      f"n_samples_per_prompt ({rollout_samples})")
+    if cfg.train_batch_size % (cfg.micro_train_batch_size * gpus) and cfg.train_batch_size >= 1:
+        errors.append(f"train_batch_size ({cfg.train_batch_size}) must be a multiple of micro_train_batch_size "
+                      f"* GPUs ({cfg.micro_train_batch_size} * {gpus})")
+    for name in cfg.stages or {}:
+        where = f"stages.{name}"
+        try:
+            sp = stage_params(cfg, name)
+        except ValueError as e:
+            errors.append(f"{where}: {e}")
+            continue
+        if sp.kl_coef is not None and not (sp.kl_coef >= 0 and math.isfinite(sp.kl_coef)):
+            errors.append(f"{where}.kl_coef must be >= 0, got {sp.kl_coef}")
+        if sp.kl_estimator is not None and sp.kl_estimator not in KL_ESTIMATORS:
+            errors.append(f"{where}.kl_estimator: unknown {sp.kl_estimator!r}; allowed: {list(KL_ESTIMATORS)}")
+        if sp.actor_lr is not None and sp.actor_lr <= 0:
+            errors.append(f"{where}.actor_lr must be > 0, got {sp.actor_lr}")
+        if sp.temperature is not None and sp.temperature < 0:
+            errors.append(f"{where}.temperature must be >= 0, got {sp.temperature}")
+    return errors

@@ -1,0 +1,341 @@
+"""What every trainer plugin shares: the :class:`Trainer` interface, the run folder, stage chaining
+and resume, and the per-sample reward log.
+
+Run folder (``RUN_DIR``, one per training run, any trainer)::
+
+    RUN_DIR/run.json                 trainer, stage order, reward weights (written when a run starts)
+    RUN_DIR/config.yaml              the resolved config the run (and its reward code) uses
+    RUN_DIR/<stage>/train.log        the trainer's console output, appended per attempt
+    RUN_DIR/<stage>/rewards.jsonl    one line per scored sample (REWARD_FIELDS): step, stage, id,
+                                     format, precision, recall, f1, miou, accuracy (r_acc), reward
+    RUN_DIR/<stage>/checkpoint/      the stage's final model (Hugging Face format)
+    RUN_DIR/<stage>/DONE             JSON marker written atomically when the stage finished:
+                                     {"checkpoint", "reason", "step"}; its checkpoint starts stage k+1
+
+A rerun skips every stage with a DONE marker and starts the first unfinished stage from the
+previous stage's checkpoint (the base model for the first stage).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from dig_core.dataset import atomic_write_text
+from dig_core.errors import DatasetError, DigError
+from dig_core.plugins.base import Plugin
+
+RUN_MANIFEST = "run.json"
+RUN_CONFIG = "config.yaml"
+TRAIN_LOG = "train.log"
+REWARDS = "rewards.jsonl"
+DONE = "DONE"
+CHECKPOINT = "checkpoint"
+
+#: fields of a rewards.jsonl line every trainer writes (``step``: 0-based sample counter of the stage;
+#: ``accuracy``: r_acc; trainers may add more, e.g. ``time``, ``error``)
+REWARD_FIELDS = ("step", "stage", "id", "format", "precision", "recall", "f1", "miou", "accuracy", "reward")
+
+
+class TrainError(DigError):
+    """A training stage failed or a run folder is inconsistent (the message names the stage and log)."""
+
+
+# -- run folder ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StagePaths:
+    """Where one stage's files are."""
+
+    name: str
+    dir: Path
+
+    @property
+    def train_log(self) -> Path:
+        return self.dir / TRAIN_LOG
+
+    @property
+    def rewards(self) -> Path:
+        return self.dir / REWARDS
+
+    @property
+    def done(self) -> Path:
+        return self.dir / DONE
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.dir / CHECKPOINT
+
+
+class RunDir:
+    """A training run's folder (see the module docstring for the layout)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / RUN_MANIFEST
+
+    @property
+    def config(self) -> Path:
+        return self.root / RUN_CONFIG
+
+    def stage(self, name: str) -> StagePaths:
+        if not name or "/" in name or name in (".", ".."):
+            raise TrainError(f"stage name {name!r} cannot be a folder name")
+        return StagePaths(name, self.root / name)
+
+    def read_done(self, name: str) -> dict[str, Any] | None:
+        """The stage's DONE marker (checkpoint resolved to an absolute path), or None."""
+        path = self.stage(name).done
+        if not path.is_file():
+            return None
+        try:
+            done = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise TrainError(f"{path}: corrupt DONE marker ({e}); delete it to rerun stage {name!r}") from None
+        if not isinstance(done, dict) or not isinstance(done.get("checkpoint"), str):
+            raise TrainError(f"{path}: DONE marker without a 'checkpoint' path; delete it to rerun stage {name!r}")
+        ckpt = Path(done["checkpoint"])
+        done["checkpoint"] = str(ckpt if ckpt.is_absolute() else (self.root / ckpt).resolve())
+        return done
+
+    def mark_done(self, name: str, checkpoint: str | Path, reason: str, step: int | None = None,
+                  **extra: Any) -> dict[str, Any]:
+        """Write the stage's DONE marker atomically. ``checkpoint`` inside the run folder is stored
+        relative to it, so a moved run folder still resumes."""
+        ckpt = Path(checkpoint).resolve()
+        try:
+            stored = str(ckpt.relative_to(self.root.resolve()))
+        except ValueError:
+            stored = str(ckpt)
+        record = {"stage": name, "checkpoint": stored, "reason": reason, "step": step, **extra}
+        paths = self.stage(name)
+        paths.dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(paths.done, json.dumps(record, indent=2) + "\n")
+        return record
+
+    def write_manifest(self, trainer: str, stages: Sequence[str], reward: dict[str, Any],
+                       **extra: Any) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        record = {"trainer": trainer, "stages": list(stages), "reward": reward, **extra}
+        atomic_write_text(self.manifest, json.dumps(record, indent=2) + "\n")
+
+    def read_manifest(self) -> dict[str, Any] | None:
+        if not self.manifest.is_file():
+            return None
+        try:
+            return json.loads(self.manifest.read_text())
+        except json.JSONDecodeError as e:
+            raise TrainError(f"{self.manifest}: corrupt run manifest ({e})") from None
+
+
+# -- stage chaining ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StageRun:
+    """One curriculum stage of a run: where it starts from and whether it is already done."""
+
+    index: int
+    stage: Any  # dig_core.config.StageConfig
+    paths: StagePaths
+    init_model: str  # base model, or the previous stage's checkpoint
+    done: dict[str, Any] | None
+
+    @property
+    def name(self) -> str:
+        return self.stage.name
+
+
+def plan_stages(stages: Sequence[Any], run: RunDir, base_model: str) -> list[StageRun]:
+    """Chain the stages: each starts from the previous stage's checkpoint — the one its DONE marker
+    names, or, for a stage not yet run, where that stage will save its final model."""
+    plan: list[StageRun] = []
+    init = base_model
+    for i, stage in enumerate(stages):
+        paths = run.stage(stage.name)
+        done = run.read_done(stage.name)
+        plan.append(StageRun(i, stage, paths, init, done))
+        init = done["checkpoint"] if done else str(paths.checkpoint)
+    return plan
+
+
+# -- rewards log ---------------------------------------------------------------------------------------
+def iter_rewards(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Records of one stage's rewards.jsonl. A torn last line (a writer killed mid-line) is skipped;
+    any other corrupt line raises :class:`DatasetError` naming file and line."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")[:-1]  # the part after the last newline is incomplete (or empty)
+    for lineno, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        try:
+            rec = json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise DatasetError(f"{path}:{lineno}: corrupt line ({e.msg} at column {e.colno})") from None
+        if not isinstance(rec, dict):
+            raise DatasetError(f"{path}:{lineno}: expected a JSON object, got {type(rec).__name__}")
+        yield rec
+
+
+class RewardTail:
+    """Reads the records appended to a rewards.jsonl since the last call (the file may not exist
+    yet; an incomplete last line waits for its newline; corrupt lines are skipped)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._offset = 0
+        self._partial = b""
+
+    def read_new(self) -> list[dict[str, Any]]:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self._offset)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        self._offset += len(data)
+        data = self._partial + data
+        lines = data.split(b"\n")
+        self._partial = lines.pop()  # b"" after a final newline
+        out = []
+        for raw in lines:
+            try:
+                rec = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(rec, dict):
+                out.append(rec)
+        return out
+
+
+def accuracy_reward(record: dict[str, Any], lambda_f1: float, lambda_iou: float) -> float:
+    """r_acc = lambda_f1 * F1 + lambda_iou * mIoU of one rewards.jsonl record (paper eq. 2); a record
+    that carries it (``accuracy``) is taken as is."""
+    if "accuracy" in record:
+        return float(record["accuracy"])
+    return lambda_f1 * float(record.get("f1", 0.0)) + lambda_iou * float(record.get("miou", 0.0))
+
+
+class PresentationMeans:
+    """Turns per-sample records (G rollouts of each prompt, interleaved in any order) into one mean
+    accuracy reward per prompt presentation — the history a curriculum advance rule reads. A
+    prompt's presentation is complete when ``group_size`` of its samples have arrived."""
+
+    def __init__(self, group_size: int, lambda_f1: float, lambda_iou: float):
+        if group_size < 1:
+            raise ValueError(f"group_size must be >= 1, got {group_size}")
+        self.group_size = group_size
+        self.lambdas = (lambda_f1, lambda_iou)
+        self._pending: dict[str, list[float]] = {}
+
+    def add(self, record: dict[str, Any]) -> float | None:
+        """Feed one record; the presentation's mean when this record completes one, else None."""
+        key = str(record.get("id"))
+        values = self._pending.setdefault(key, [])
+        values.append(accuracy_reward(record, *self.lambdas))
+        if len(values) < self.group_size:
+            return None
+        del self._pending[key]
+        return sum(values) / len(values)
+
+
+def read_rewards(run_dir: str | Path, stages: Sequence[str] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """``{stage: [record, ...]}`` in curriculum order: ``stages`` if given, else the order in
+    run.json, else every sub-folder holding a rewards.jsonl, sorted by name."""
+    run = RunDir(run_dir)
+    if not run.root.is_dir():
+        raise TrainError(f"run folder not found: {run.root}")
+    if stages is None:
+        manifest = run.read_manifest()
+        if manifest and isinstance(manifest.get("stages"), list):
+            stages = [str(s) for s in manifest["stages"]]
+        else:
+            stages = sorted(p.parent.name for p in run.root.glob(f"*/{REWARDS}"))
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name in stages:
+        path = run.stage(name).rewards
+        if path.is_file():
+            out[name] = list(iter_rewards(path))
+    return out
+
+
+# -- the plugin interface --------------------------------------------------------------------------------
+class Trainer(Plugin):
+    """Base of trainer plugins (kind ``trainer``, config ``trainer: {name, params}``).
+
+    ``dig train`` builds the trainer named in config and calls :meth:`train`. The stage loop — chaining,
+    resume, DONE markers, run.json — lives here; a subclass says how to run one stage:
+
+    * :meth:`base_model` / :meth:`run_root`: the model stage 1 starts from and the run folder
+      (default: ``params.model`` and ``params.run_dir``);
+    * :meth:`prepare`: once before the pending stages run (export data, write reward code);
+    * :meth:`describe_stage`: what ``--dry-run`` prints for a stage (e.g. the exact command);
+    * :meth:`run_stage`: train one stage, return ``(checkpoint, reason, step)``.
+    """
+
+    #: package that provides this trainer (for messages)
+    PACKAGE: ClassVar[str] = ""
+
+    def base_model(self) -> str:
+        """``params.model``; a local folder is made absolute (workers may run elsewhere)."""
+        model = str(self.config.model)
+        return str(Path(model).absolute()) if Path(model).exists() else model
+
+    def run_root(self) -> Path:
+        return Path(self.config.run_dir).absolute()
+
+    def plan(self, cfg: Any) -> list[StageRun]:
+        return plan_stages(list(cfg.curriculum.stages), RunDir(self.run_root()), self.base_model())
+
+    def prepare(self, cfg: Any, run: RunDir, pending: list[StageRun], echo: Callable[[str], None]) -> None:
+        """Called once, before the first pending stage of a real (not dry) run."""
+
+    def manifest_extra(self) -> dict[str, Any]:
+        """More fields for run.json, e.g. ``samples_per_step`` (rewards.jsonl lines per training
+        step, for ``dig plot-rewards``) and ``group_size``."""
+        return {}
+
+    def describe_stage(self, cfg: Any, stage: StageRun) -> str:
+        return f"stage {stage.name}: from {stage.init_model}"
+
+    def run_stage(self, cfg: Any, run: RunDir, stage: StageRun,
+                  echo: Callable[[str], None]) -> tuple[str | Path, str, int | None]:
+        raise NotImplementedError
+
+    def train(self, cfg: Any, dry_run: bool = False, echo: Callable[[str], None] = print) -> list[StageRun]:
+        """Run every unfinished stage in curriculum order (or, with ``dry_run``, print what would run).
+        Returns the plan as it was before running."""
+        from omegaconf import OmegaConf
+
+        from dig_core.config import to_yaml
+
+        run = RunDir(self.run_root())
+        plan = self.plan(cfg)
+        pending = [s for s in plan if s.done is None]
+        for s in plan:
+            if s.done is not None:
+                echo(f"stage {s.name}: done ({s.done.get('reason', '?')}), checkpoint {s.done['checkpoint']}")
+        if not pending:
+            echo(f"all {len(plan)} stages are done in {run.root}")
+            return plan
+        if dry_run:
+            for s in pending:
+                echo(self.describe_stage(cfg, s))
+            return plan
+        reward = OmegaConf.to_container(cfg.reward, resolve=True)
+        run.write_manifest(self.PLUGIN_NAME, [s.name for s in plan], reward, **self.manifest_extra())
+        atomic_write_text(run.config, to_yaml(cfg))
+        self.prepare(cfg, run, pending, echo)
+        for s in pending:
+            # the previous stage may have ended early (plateau): start from the checkpoint it recorded
+            prev = run.read_done(plan[s.index - 1].name) if s.index > 0 else None
+            current = StageRun(s.index, s.stage, s.paths, prev["checkpoint"] if prev else s.init_model, None)
+            s.paths.dir.mkdir(parents=True, exist_ok=True)
+            checkpoint, reason, step = self.run_stage(cfg, run, current, echo)
+            record = run.mark_done(s.name, checkpoint, reason, step)
+            echo(f"stage {s.name}: done ({reason}), checkpoint {record['checkpoint']}")
+        return plan

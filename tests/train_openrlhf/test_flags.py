@@ -1,0 +1,168 @@
+"""Every flag the launcher emits exists in the installed OpenRLHF's ``train_ppo_ray`` parser and its
+values parse there and pass OpenRLHF's own post-parse checks, for every shipped config.
+
+The parser is OpenRLHF's: ``dig_train_openrlhf.flags`` reads the ``__main__`` block of the
+installed ``openrlhf/cli/train_ppo_ray.py`` with ``ast`` and runs its ``add_argument`` statements
+(the module itself imports vLLM and Ray, which a CPU machine lacks)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from dig_core.config import load_config
+from dig_core.errors import ConfigError
+
+pytest.importorskip("dig_train_openrlhf")
+flags = pytest.importorskip("dig_train_openrlhf.flags")
+if flags.openrlhf_root() is None:
+    pytest.skip("OpenRLHF is not installed (pip install --no-deps openrlhf==0.11.2)", allow_module_level=True)
+
+from dig_core.commands.train_cmd import TRAIN_SECTIONS, resolve_trainer  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+
+# launcher settings beyond the presets, so that every optional flag is emitted at least once
+VARIANTS = {
+    "preset": [],
+    "plateau, no colocation, beta 0 first": [
+        "trainer.params.colocate_all=false", "trainer.params.vllm_num_engines=2",
+        "trainer.params.first_stage_kl_coef=0", "trainer.params.freeze_visual_encoder=true",
+        "trainer.params.gradient_checkpointing=false", "trainer.params.save_hf=false",
+        "trainer.params.ray_address=auto", "trainer.params.seed=7",
+    ],
+    "fraction of an epoch, per-stage overrides, extra args": [
+        "curriculum.advance.params.epochs=0.5", "trainer.params.param_dtype=fp16", "trainer.params.zero_stage=2",
+        "trainer.params.gpus_per_node=4", "trainer.params.vllm_tensor_parallel_size=2",
+        "trainer.params.attn_implementation=sdpa", "trainer.params.kl_estimator=k2",
+        "trainer.params.extra_args=[--logger.tensorboard_dir, tb, --rollout.vllm_generate_batch_size, 16]",
+    ],
+}
+
+
+#: the advance rule of a variant (replacing the preset's, params included)
+ADVANCE = {"plateau, no colocation, beta 0 first": {"name": "plateau", "params": {"window": 10, "max_epochs": 2}}}
+
+
+def trainer_and_plan(config: Path | None, overrides: list[str], tmp_path: Path, advance: dict | None = None):
+    ov = [f"trainer.params.run_dir={tmp_path / 'run'}", *overrides]
+    cfg = load_config(config, ov, sections=TRAIN_SECTIONS)
+    if advance is not None:
+        cfg.curriculum.advance.name = advance["name"]
+        cfg.curriculum.advance.params = advance["params"]
+    trainer = resolve_trainer(cfg)  # a preset without a trainer section gets the installed trainer
+    return cfg, trainer, trainer.plan(cfg)
+
+
+def test_parser_is_rebuilt_from_the_installed_source():
+    path = flags.train_ppo_ray_source()
+    assert path.name == "train_ppo_ray.py" and path.parent.parent == flags.openrlhf_root()
+    parser = flags.build_parser()
+    opts = flags.option_strings(parser)
+    # every add_argument call of the __main__ block (the loop over actor/critic counts twice)
+    tree = ast.parse(path.read_text())
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "add_argument"]
+    assert len(opts) >= len(calls) > 100
+    assert {"--rollout.n_samples_per_prompt", "--algo.kl.init_coef", "--reward.remote_url", "--ckpt.save_hf",
+            "--actor.freeze_visual_encoder", "--train.colocate_all", "--vllm.num_engines", "--data.image_key",
+            "--actor.adam.lr", "--critic.adam.lr"} <= opts
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("config", [None, *CONFIGS], ids=lambda c: "default" if c is None else c.name)
+def test_every_emitted_flag_exists_and_parses(config, variant, tmp_path):
+    cfg, trainer, plan = trainer_and_plan(config, VARIANTS[variant], tmp_path, ADVANCE.get(variant))
+    parser = flags.build_parser()
+    known = flags.option_strings(parser)
+    p = trainer.config
+    assert len(plan) == len(cfg.curriculum.stages) >= 1
+    for stage in plan:
+        command = trainer.command(cfg, stage)
+        head = len(command) - len([a for g in trainer_flags(trainer, cfg, stage) for a in g])
+        argv = command[head:]
+        emitted = [a for a in argv if a.startswith("--")]
+        assert emitted and set(emitted) <= known, sorted(set(emitted) - known)
+        parser.parse_args(argv)  # types and choices
+        args = flags.check_args(argv)  # OpenRLHF's own post-parse checks too
+        assert args.actor.model_name_or_path == stage.init_model
+        assert args.rollout.n_samples_per_prompt == p.n_samples_per_prompt
+        assert args.data.max_images_per_prompt == 2 and args.data.apply_chat_template
+        assert args.reward.remote_url == [str(trainer.files(stage).reward_file)]
+        assert args.ckpt.output_dir == str(stage.paths.checkpoint)
+        assert args.ckpt.save_hf == p.save_hf
+        assert args.critic.model_name_or_path is None  # no critic: OpenRLHF's VLM requirement
+        assert args.train.colocate_all == p.colocate_all
+        assert args.actor.freeze_visual_encoder == p.freeze_visual_encoder
+        beta = args.algo.kl.init_coef
+        if stage.index == 0 and p.first_stage_kl_coef is not None:
+            assert beta == p.first_stage_kl_coef
+        else:
+            assert beta == p.kl_coef
+        assert args.algo.kl.use_loss == (beta > 0)
+        if beta > 0:
+            assert args.algo.kl.estimator == p.kl_estimator
+        assert args.train.seed == (p.seed if p.seed is not None else cfg.seed)
+
+
+def trainer_flags(trainer, cfg, stage):
+    from dig_train_openrlhf.launcher import build_flags
+
+    return build_flags(cfg, trainer.config, stage, trainer.files(stage))
+
+
+def test_paper_preset_kl_is_relaxed_in_the_first_stage_only(tmp_path):
+    cfg, trainer, plan = trainer_and_plan(ROOT / "configs" / "paper.yaml", [], tmp_path)
+    betas = [flags.check_args(trainer.command(cfg, s)[3:]).algo.kl.init_coef for s in plan]
+    assert betas[0] < betas[1] == betas[2] and betas[0] > 0
+    assert [s.name for s in plan] == ["dig-1", "dig-2", "dig-mix"]
+
+
+def test_per_stage_overrides_reach_the_command(tmp_path):
+    cfg, trainer, plan = trainer_and_plan(None, ["trainer.params.stages.dig-mix.temperature=0.7",
+                                                 "trainer.params.stages.dig-2.kl_coef=0.05",
+                                                 "trainer.params.stages.dig-2.actor_lr=2e-6"], tmp_path)
+    args = [flags.check_args(trainer.command(cfg, s)[3:]) for s in plan]
+    assert [a.rollout.temperature for a in args] == [1.0, 1.0, 0.7]
+    assert [a.algo.kl.init_coef for a in args] == [0.001, 0.05, 0.01]
+    assert [a.actor.adam.lr for a in args] == [1e-6, 2e-6, 1e-6]
+
+
+def test_openrlhf_rejects_what_it_does_not_know():
+    with pytest.raises(ConfigError, match="unrecognized arguments: --no.such_flag"):
+        flags.check_args(["--no.such_flag", "1"])
+    with pytest.raises(ConfigError, match="invalid choice"):
+        flags.check_args(["--algo.kl.estimator", "k9"])
+    # OpenRLHF's own assertion after parsing (not a copy of it)
+    with pytest.raises(ConfigError, match="group_norm requires n_samples_per_prompt > 1"):
+        flags.check_args(["--algo.advantage.estimator", "group_norm"])
+
+
+def test_bad_extra_args_fail_the_dry_run(tmp_path):
+    cfg, trainer, plan = trainer_and_plan(None, ["trainer.params.extra_args=[--not.a_flag]"], tmp_path)
+    with pytest.raises(ConfigError, match="not.a_flag"):
+        trainer.describe_stage(cfg, plan[0])
+
+
+def test_gpu_extra_pins_agree_with_openrlhf():
+    """dig-train-openrlhf[gpu] pins what the installed OpenRLHF (and its [vllm] extra) pins."""
+    import importlib.metadata as md
+    import re
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    pyproject = tomllib.loads((ROOT / "packages" / "dig-train-openrlhf" / "pyproject.toml").read_text())
+    ours = {Requirement(r).name: Requirement(r) for r in pyproject["project"]["optional-dependencies"]["gpu"]}
+    assert str(ours["openrlhf"].specifier) == f"=={md.version('openrlhf')}"
+    pinned = {}
+    for raw in md.requires("openrlhf") or []:
+        req = Requirement(raw)
+        if req.marker is None or re.search(r'extra == "vllm"', str(req.marker)):
+            if any(s.operator == "==" for s in req.specifier):
+                pinned[req.name] = req.specifier
+    assert {"transformers", "ray", "deepspeed", "flash-attn", "vllm"} <= set(pinned)
+    for name, spec in pinned.items():
+        assert name in ours and ours[name].specifier == spec, (name, spec)
+    assert "default" in ours["ray"].extras
