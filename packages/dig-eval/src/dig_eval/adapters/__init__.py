@@ -1,4 +1,7 @@
 """Model adapters shipped with dig-eval (``model: {name: hf | vllm | predictions}``)."""
 
-#: filled by the adapter modules as they land: hf, vllm, predictions
-ADAPTERS: list[type] = []
+from dig_eval.adapters.hf import HFAdapter
+from dig_eval.adapters.predictions import PredictionsAdapter
+from dig_eval.adapters.vllm import VLLMAdapter
+
+ADAPTERS: list[type] = [HFAdapter, VLLMAdapter, PredictionsAdapter]

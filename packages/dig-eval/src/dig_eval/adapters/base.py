@@ -34,9 +34,11 @@ class ModelAdapter(Plugin):
     """Base of model adapters. Subclasses set ``PLUGIN_NAME`` and a ``Config`` and implement
     :meth:`generate`; those that see the model also answer :meth:`coords` and :meth:`scale`."""
 
-    def generate(self, requests: Sequence[Request]) -> list[str]:
+    def generate(self, requests: Sequence[Request]) -> list[str | None]:
         """One completion (decoded text, special tokens removed except ``<think>`` tags) per
-        request, in order."""
+        request, in order. ``None`` means the adapter has no answer for that request (the
+        ``predictions`` adapter without a line for it): the runner reports the sample as missing
+        and does not score it."""
         raise NotImplementedError
 
     def coords(self) -> str:
@@ -48,6 +50,16 @@ class ModelAdapter(Plugin):
         """Model-input size / original size for an image of ``width`` x ``height`` when the model
         answers in pixels of its resized input (Qwen2.5-VL); None otherwise."""
         return None
+
+    def sample_scale(self, request: Request, width: int, height: int) -> tuple[float, float] | None:
+        """:meth:`scale` for one request's image of ``width`` x ``height``. Evaluators call this (not
+        :meth:`scale`) when scoring, so an adapter that knows a per-sample scale (``predictions``:
+        a line's ``"scale"``) can give it."""
+        return self.scale(width, height)
+
+    def batch_size(self) -> int:
+        """How many requests the runner hands to :meth:`generate` at once (and writes after)."""
+        return 8
 
     def info(self) -> dict[str, Any]:
         """What to record in a run's metrics (model path, family, coords, sampling settings)."""

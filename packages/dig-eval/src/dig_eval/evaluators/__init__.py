@@ -1,5 +1,6 @@
 """Evaluators shipped with dig-eval: ``dig`` (DiG-Bench and any DiG split) and the paper's benchmarks."""
 
 from dig_eval.evaluators.catalog import BENCHMARKS
+from dig_eval.evaluators.dig import DigEvaluator
 
-EVALUATORS: list[type] = [*BENCHMARKS]
+EVALUATORS: list[type] = [DigEvaluator, *BENCHMARKS]

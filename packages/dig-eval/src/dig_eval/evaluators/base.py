@@ -27,7 +27,19 @@ class Sample:
 
 
 class Evaluator(Plugin):
-    """Base of evaluators. ``PLUGIN_NAME`` is also the ``benchmark`` field of its predictions."""
+    """Base of evaluators. :attr:`benchmark` (``PLUGIN_NAME`` unless overridden) is the
+    ``benchmark`` field of its requests and predictions."""
+
+    @property
+    def benchmark(self) -> str:
+        """The benchmark name: the ``benchmark`` field of requests and predictions and the run
+        sub-folder. ``PLUGIN_NAME`` unless the evaluator lets config rename it (``dig``: ``name``)."""
+        return self.PLUGIN_NAME
+
+    def bind(self, cfg: Any) -> None:
+        """Called by the runner with the whole loaded config (an OmegaConf ``DictConfig``) before
+        :meth:`samples`, for evaluators that share pipeline sections (``dig`` reads ``task`` and
+        ``reward``). Default: nothing."""
 
     def samples(self, model: ModelAdapter) -> list[Sample]:
         """Every sample of the benchmark, in a fixed order. ``model`` is passed so prompts can

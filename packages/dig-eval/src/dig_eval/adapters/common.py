@@ -1,0 +1,150 @@
+"""Pieces shared by the live-model adapters (``hf``, ``vllm``): sampling settings, image loading,
+decoding that keeps ``<think>`` tags, the model's processor and coordinate convention."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from dig_core.errors import DigError
+from dig_core.task import COORDS
+
+#: thinking tags kept in decoded completions even where the tokenizer marks them special
+THINK_TAGS = ("<think>", "</think>")
+
+
+class AdapterError(DigError):
+    """A model adapter cannot run: missing model folder, missing package, bad request."""
+
+
+@dataclass
+class LiveModelConfig:
+    """Settings shared by adapters that run a model (``hf``, ``vllm``)."""
+
+    #: local model folder (weights, config, processor/tokenizer files)
+    path: str = ""
+    #: box convention of the answers: pixels | rel1000 | rel1; null = from the model family
+    coords: Optional[str] = None
+    #: the processor's pixel budget per image (null = the processor's own setting)
+    min_pixels: Optional[int] = None
+    max_pixels: Optional[int] = None
+    #: requests generated together (and written together by the runner)
+    batch_size: int = 8
+    #: completion length when a request does not set its own
+    max_new_tokens: int = 512
+    #: false = greedy decoding (temperature and top_p unused)
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    #: top-k filter when sampling (0 = off)
+    top_k: int = 0
+    #: 1.0 = off. Decoding is fully set here: the sampling defaults of the model's
+    #: generation_config.json are not used, so hf and vllm decode alike
+    repetition_penalty: float = 1.0
+    #: sampling seed: each batch is seeded from it and the batch's request ids (resume-stable)
+    seed: int = 0
+
+
+def live_config_errors(cfg: LiveModelConfig) -> list[str]:
+    errors = []
+    if not cfg.path:
+        errors.append("path: set the local model folder (model.params.path=...)")
+    if cfg.coords is not None and cfg.coords not in COORDS:
+        errors.append(f"coords: unknown convention {cfg.coords!r}; allowed: {list(COORDS)} or null (from the model family)")
+    for name in ("min_pixels", "max_pixels"):
+        v = getattr(cfg, name)
+        if v is not None and v < 1:
+            errors.append(f"{name} must be >= 1 or null, got {v}")
+    if cfg.min_pixels is not None and cfg.max_pixels is not None and cfg.min_pixels > cfg.max_pixels:
+        errors.append(f"min_pixels ({cfg.min_pixels}) must be <= max_pixels ({cfg.max_pixels})")
+    if cfg.batch_size < 1:
+        errors.append(f"batch_size must be >= 1, got {cfg.batch_size}")
+    if cfg.max_new_tokens < 1:
+        errors.append(f"max_new_tokens must be >= 1, got {cfg.max_new_tokens}")
+    if not (cfg.temperature > 0):
+        errors.append(f"temperature must be > 0 (use do_sample=false for greedy), got {cfg.temperature}")
+    if not (0 < cfg.top_p <= 1):
+        errors.append(f"top_p must be in (0, 1], got {cfg.top_p}")
+    if cfg.top_k < 0:
+        errors.append(f"top_k must be >= 0 (0 = off), got {cfg.top_k}")
+    if not (cfg.repetition_penalty > 0):
+        errors.append(f"repetition_penalty must be > 0 (1.0 = off), got {cfg.repetition_penalty}")
+    return errors
+
+
+def model_dir(path: str) -> Path:
+    """The model folder, or an error naming it."""
+    p = Path(path).expanduser()
+    if not (p / "config.json").is_file():
+        what = "not found" if not p.exists() else "has no config.json (not a transformers model folder)"
+        raise AdapterError(f"model.params.path: {p} {what}")
+    return p
+
+
+def vl_processor(cfg: LiveModelConfig):
+    """``dig_core.vlm.VLProcessor`` of the model: family, coords, resize, chat template."""
+    try:
+        from dig_core.vlm import VLProcessor
+    except ImportError as e:
+        raise AdapterError(f"the model's processor needs transformers, torch and torchvision ({e}); "
+                           "install them with pip install 'dig-eval[hf]' (torch for your platform first)") from None
+    return VLProcessor(str(model_dir(cfg.path)), min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels,
+                       coords=cfg.coords)
+
+
+def load_images(images: Sequence[Any], where: str) -> list:
+    """PIL RGB images from paths or PIL images; a missing file names the request."""
+    from PIL import Image
+
+    out = []
+    for im in images:
+        if isinstance(im, (str, Path)):
+            try:
+                with Image.open(im) as f:
+                    out.append(f.convert("RGB"))
+            except FileNotFoundError:
+                raise AdapterError(f"{where}: image not found: {im}") from None
+            except OSError as e:
+                raise AdapterError(f"{where}: unreadable image {im} ({e})") from None
+        elif hasattr(im, "convert"):
+            out.append(im.convert("RGB"))
+        else:
+            raise AdapterError(f"{where}: an image must be a file path or a PIL image, got {type(im).__name__}")
+    return out
+
+
+def special_ids_to_drop(tokenizer) -> set[int]:
+    """Ids of special tokens removed from completions: every special token except the thinking
+    tags (Qwen3 marks ``<think>`` special in some releases; the parser needs it)."""
+    drop = set(getattr(tokenizer, "all_special_ids", []) or [])
+    for tid, tok in (getattr(tokenizer, "added_tokens_decoder", {}) or {}).items():
+        if getattr(tok, "special", False):
+            drop.add(int(tid))
+    for tag in THINK_TAGS:
+        tid = tokenizer.convert_tokens_to_ids(tag)
+        unk = getattr(tokenizer, "unk_token_id", None)
+        if isinstance(tid, int) and tid != unk:
+            drop.discard(tid)
+    return drop
+
+
+def decode(tokenizer, ids: Sequence[int], drop: set[int]) -> str:
+    """Completion text: special tokens removed (``drop``), ``<think>`` tags kept."""
+    return tokenizer.decode([int(i) for i in ids if int(i) not in drop], skip_special_tokens=False,
+                            clean_up_tokenization_spaces=False)
+
+
+def batch_seed(seed: int, ids: Sequence[str]) -> int:
+    """The seed of one batch: depends on the config seed and the batch's request ids only."""
+    from dig_core.seeds import derive_seed
+
+    return derive_seed(seed, *ids) % (2**31)
+
+
+def request_seed(seed: int, request_id: str) -> int:
+    """The seed of one request (engines that seed each request, like vLLM)."""
+    from dig_core.seeds import derive_seed
+
+    return derive_seed(seed, request_id) % (2**31)

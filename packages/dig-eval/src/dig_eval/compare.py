@@ -1,0 +1,66 @@
+"""``dig eval compare``: runs side by side (benchmark x metric rows, one column per run, deltas
+against the first run), like the paper's Tables 1-3."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dig_core.errors import DigError
+
+from dig_eval.report import fmt, md_table, read_run, split_metrics
+
+
+def _names(runs: Sequence[Path]) -> list[str]:
+    names = [p.name or str(p) for p in runs]
+    if len(set(names)) == len(names):
+        return names
+    return [str(p) for p in runs]
+
+
+def _cell(v: Any, base: Any, first: bool) -> str:
+    if v is None:
+        return "-"
+    numeric = isinstance(v, (int, float)) and not isinstance(v, bool)
+    if first or not numeric or isinstance(v, int) or not isinstance(base, (int, float)) or isinstance(base, bool):
+        return fmt(v)
+    d = v - base
+    return f"{fmt(v)} ({'+' if d >= 0 else '-'}{fmt(abs(d))})"
+
+
+def compare_markdown(runs: Sequence[str | Path], breakdown: bool = False,
+                     benchmarks: Sequence[str] | None = None) -> str:
+    """The comparison table. ``breakdown``: also ``metric/group`` rows (by K, by edit type, ...)."""
+    if not runs:
+        raise DigError("compare needs at least one run folder")
+    paths = [Path(r) for r in runs]
+    data = [read_run(p) for p in paths]
+    for p, d in zip(paths, data):
+        if not d:
+            raise DigError(f"{p}: no <benchmark>/metrics.json in this folder (is it a dig eval run?)")
+    order = list(dict.fromkeys(b for d in data for b in d))
+    if benchmarks:
+        unknown = [b for b in benchmarks if b not in order]
+        if unknown:
+            raise DigError(f"benchmark(s) {unknown} in none of the runs; present: {order}")
+        order = list(benchmarks)
+    rows: list[list[str]] = []
+    for bench in order:
+        per_run = [split_metrics(d.get(bench, {}).get("metrics", {})) for d in data]
+        keys = list(dict.fromkeys(k for head, _ in per_run for k in head))
+        if breakdown:
+            groups = list(dict.fromkeys(g for _, gs in per_run for g in gs))
+            keys += [f"{m}/{g}" for g in groups for m in dict.fromkeys(m for _, gs in per_run for m in gs.get(g, {}))]
+        for key in keys:
+            vals = []
+            for head, gs in per_run:
+                if "/" in key:
+                    m, g = key.split("/", 1)
+                    vals.append(gs.get(g, {}).get(m))
+                else:
+                    vals.append(head.get(key))
+            rows.append([bench, key, *(_cell(v, vals[0], i == 0) for i, v in enumerate(vals))])
+    header = ["benchmark", "metric", *_names(paths)]
+    note = "" if len(paths) == 1 else f"\n\nDeltas in parentheses are against {_names(paths)[0]}."
+    return md_table(header, rows) + note + "\n"
