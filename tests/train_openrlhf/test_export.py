@@ -277,3 +277,22 @@ def test_trainer_name_must_be_openrlhf(tmp_path):
     cfg = OmegaConf.create({"trainer": {"name": None, "params": {"max_len": "many"}}})
     with pytest.raises(ConfigError, match="max_len"):
         trainer_params(cfg)
+
+
+def test_pixel_limits_that_openrlhf_would_not_see_are_refused(dataset, tiny_qwen25_vl, tmp_path):
+    """OpenRLHF and vLLM load the processor saved in the model folder: limits that resize the images
+    differently would make prompts and labels describe images the policy never sees."""
+    from dig_core.errors import ConfigError
+    from dig_core.vlm import VLProcessor
+    from dig_train_openrlhf.export import export_dataset
+
+    saved = VLProcessor(tiny_qwen25_vl)
+    smaller = saved.resized_size(*SIZE)[0] * saved.resized_size(*SIZE)[1] // 4
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match="resizes it to") as e:
+        export_dataset(config(tiny_qwen25_vl, f"trainer.params.max_pixels={smaller}"), dataset, out, progress=False)
+    assert "preprocessor_config.json" in str(e.value)
+    assert not out.exists()
+    # the saved processor's own limits are accepted
+    export_dataset(config(tiny_qwen25_vl, f"trainer.params.max_pixels={saved.max_pixels}"), dataset, out,
+                   progress=False)

@@ -47,7 +47,7 @@ COORD_HINTS = {
 OUTPUT_FORMAT = "[[x0, y0, x1, y1], ...]"
 
 TEMPLATE_WITH_COUNT = (
-    "You are given two images of the same scene that are nearly identical. There are exactly "
+    "You are given two images of the same scene that are nearly identical, with exactly "
     "{k_differences} between them: an object may have been added, removed, or changed in "
     "shape, color, size or material. Find every difference and give one bounding box per difference "
     "(both images share the same coordinates). {coords} Answer with the list of boxes in the form "

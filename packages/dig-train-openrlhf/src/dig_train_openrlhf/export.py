@@ -177,7 +177,7 @@ def export_dataset(cfg: Any, dataset_dir: str | Path, out_dir: str | Path, stage
                 lines[name].append(json.dumps(row, ensure_ascii=False) + "\n")
                 bar.update(1)
 
-    _warn_processor_defaults(processor, params, {(int(r["width"]), int(r["height"])) for n in order for r in found[n]})
+    _check_processor_defaults(processor, params, {(int(r["width"]), int(r["height"])) for n in order for r in found[n]})
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -215,9 +215,10 @@ def _read_manifest(out: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _warn_processor_defaults(processor: Any, params: OpenRLHFConfig, sizes: set[tuple[int, int]]) -> None:
-    """OpenRLHF and vLLM load the model folder's processor as saved (no min/max_pixels): warn when
-    trainer.params.min_pixels / max_pixels resize the dataset's images differently from it."""
+def _check_processor_defaults(processor: Any, params: OpenRLHFConfig, sizes: set[tuple[int, int]]) -> None:
+    """OpenRLHF and vLLM load the model folder's processor as saved (they take no min/max_pixels):
+    when trainer.params.min_pixels / max_pixels resize the dataset's images differently from it, the
+    prompts, labels and token budget would describe images the policy never sees, so refuse."""
     if params.min_pixels is None and params.max_pixels is None:
         return
     from dig_core.vlm import VLProcessor
@@ -226,8 +227,8 @@ def _warn_processor_defaults(processor: Any, params: OpenRLHFConfig, sizes: set[
     differ = [(w, h) for w, h in sorted(sizes) if default.resized_size(w, h) != processor.resized_size(w, h)]
     if differ:
         w, h = differ[0]
-        logger.warning(
-            "trainer.params min_pixels=%s / max_pixels=%s resize a %dx%d image to %s, but the processor saved in "
-            "%s (which OpenRLHF and vLLM load) resizes it to %s: save the model's preprocessor config with the "
-            "same min_pixels / max_pixels before training, or unset them", params.min_pixels, params.max_pixels,
-            w, h, processor.resized_size(w, h), params.model, default.resized_size(w, h))
+        raise ConfigError(
+            f"trainer.params.min_pixels={params.min_pixels} / max_pixels={params.max_pixels} resize a {w}x{h} "
+            f"image to {processor.resized_size(w, h)}, but the processor saved in {params.model} (the one OpenRLHF "
+            f"and vLLM load) resizes it to {default.resized_size(w, h)}; save the model's preprocessor_config.json "
+            "with these min_pixels / max_pixels before training, or unset trainer.params.min_pixels / max_pixels")
