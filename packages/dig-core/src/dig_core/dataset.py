@@ -117,12 +117,14 @@ def format_version(root: str | Path) -> int:
     return next(v for v, n in LINES_FILES.items() if n == name)
 
 
-def iter_jsonl(path: str | Path, error: type[Exception] = DatasetError) -> Iterator[tuple[int, dict[str, Any]]]:
+def iter_jsonl(path: str | Path, error: type[Exception] = DatasetError,
+               skip_torn_tail: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line number, object)`` for every non-blank line of a JSONL file; a line that is not a
-    JSON object raises ``error`` naming ``file:line``."""
+    JSON object raises ``error`` naming ``file:line``. ``skip_torn_tail``: a last line without its
+    newline (a writer killed mid-line, or one still writing) is skipped instead."""
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
-            if not line.strip():
+            if not line.strip() or (skip_torn_tail and not line.endswith("\n")):
                 continue
             try:
                 rec = json.loads(line)

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from dig_core.dataset import atomic_write_text
-from dig_core.errors import DatasetError, DigError
+from dig_core.dataset import atomic_write_text, iter_jsonl
+from dig_core.errors import DigError
 from dig_core.plugins.base import Plugin
 
 RUN_MANIFEST = "run.json"
@@ -166,18 +166,7 @@ def plan_stages(stages: Sequence[Any], run: RunDir, base_model: str) -> list[Sta
 def iter_rewards(path: str | Path) -> Iterator[dict[str, Any]]:
     """Records of one stage's rewards.jsonl. A torn last line (a writer killed mid-line) is skipped;
     any other corrupt line raises :class:`DatasetError` naming file and line."""
-    path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    lines = text.split("\n")[:-1]  # the part after the last newline is incomplete (or empty)
-    for lineno, raw in enumerate(lines, 1):
-        if not raw.strip():
-            continue
-        try:
-            rec = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise DatasetError(f"{path}:{lineno}: corrupt line ({e.msg} at column {e.colno})") from None
-        if not isinstance(rec, dict):
-            raise DatasetError(f"{path}:{lineno}: expected a JSON object, got {type(rec).__name__}")
+    for _, rec in iter_jsonl(path, skip_torn_tail=True):
         yield rec
 
 

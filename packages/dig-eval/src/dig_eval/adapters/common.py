@@ -11,6 +11,8 @@ from typing import Any, Optional
 from dig_core.errors import DigError
 from dig_core.task import COORDS
 
+from dig_eval.adapters.base import ModelAdapter
+
 #: thinking tags kept in decoded completions even where the tokenizer marks them special
 THINK_TAGS = ("<think>", "</think>")
 
@@ -148,3 +150,31 @@ def request_seed(seed: int, request_id: str) -> int:
     from dig_core.seeds import derive_seed
 
     return derive_seed(seed, request_id) % (2**31)
+
+
+class LiveModelAdapter(ModelAdapter):
+    """What ``hf`` and ``vllm`` share once ``self.vlp`` (the model's :class:`VLProcessor`) is set:
+    the coordinate convention, the per-image scale, the batch size and the recorded settings."""
+
+    vlp: Any
+
+    def coords(self) -> str:
+        return self.vlp.coords
+
+    def scale(self, width: int, height: int) -> tuple[float, float] | None:
+        return self.vlp.scale(width, height) if self.vlp.coords == "pixels" else None
+
+    def batch_size(self) -> int:
+        return self.config.batch_size
+
+    def engine_info(self) -> dict[str, Any]:
+        """The adapter's own settings for :meth:`info` (device, parallelism, ...)."""
+        return {}
+
+    def info(self) -> dict[str, Any]:
+        c = self.config
+        return {"adapter": self.PLUGIN_NAME, "path": str(model_dir(c.path).resolve()), "family": self.vlp.family,
+                "coords": self.coords(), **self.engine_info(),
+                "min_pixels": c.min_pixels, "max_pixels": c.max_pixels, "max_new_tokens": c.max_new_tokens,
+                "do_sample": c.do_sample, "temperature": c.temperature, "top_p": c.top_p, "top_k": c.top_k,
+                "repetition_penalty": c.repetition_penalty, "seed": c.seed}

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from dig_eval.adapters.base import ModelAdapter, Request
+from dig_eval.adapters.base import Request
 from dig_eval.adapters.common import (
     AdapterError,
+    LiveModelAdapter,
     LiveModelConfig,
     batch_seed,
     decode,
@@ -40,7 +41,7 @@ def _missing_extra(e: ImportError) -> AdapterError:
                         "install them with pip install 'dig-eval[hf]' (torch for your platform first)")
 
 
-class HFAdapter(ModelAdapter):
+class HFAdapter(LiveModelAdapter):
     """Chat template of the model (images before the text in one user turn), greedy or sampled."""
 
     PLUGIN_NAME: ClassVar[str] = "hf"
@@ -93,22 +94,8 @@ class HFAdapter(ModelAdapter):
         self.calls = 0  # model.generate calls (tests count them)
 
     # -- the interface --------------------------------------------------------------------------
-    def coords(self) -> str:
-        return self.vlp.coords
-
-    def scale(self, width: int, height: int) -> tuple[float, float] | None:
-        return self.vlp.scale(width, height) if self.vlp.coords == "pixels" else None
-
-    def batch_size(self) -> int:
-        return self.config.batch_size
-
-    def info(self) -> dict[str, Any]:
-        c = self.config
-        return {"adapter": self.PLUGIN_NAME, "path": str(model_dir(c.path).resolve()), "family": self.vlp.family,
-                "coords": self.coords(), "device": self.device, "dtype": self.dtype,
-                "min_pixels": c.min_pixels, "max_pixels": c.max_pixels, "max_new_tokens": c.max_new_tokens,
-                "do_sample": c.do_sample, "temperature": c.temperature, "top_p": c.top_p, "top_k": c.top_k,
-                "repetition_penalty": c.repetition_penalty, "seed": c.seed}
+    def engine_info(self) -> dict[str, Any]:
+        return {"device": self.device, "dtype": self.dtype}
 
     def prompt_text(self, request: Request) -> str:
         """The templated prompt (chat template, image placeholders before the text)."""

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Optional
 
-from dig_eval.adapters.base import ModelAdapter, Request
+from dig_eval.adapters.base import Request
 from dig_eval.adapters.common import (
     AdapterError,
+    LiveModelAdapter,
     LiveModelConfig,
     decode,
     live_config_errors,
@@ -54,7 +55,7 @@ def import_vllm():
     return vllm
 
 
-class VLLMAdapter(ModelAdapter):
+class VLLMAdapter(LiveModelAdapter):
     """vLLM ``LLM.generate`` on ``{"prompt", "multi_modal_data": {"image": [...]}}`` inputs."""
 
     PLUGIN_NAME: ClassVar[str] = "vllm"
@@ -151,22 +152,9 @@ class VLLMAdapter(ModelAdapter):
                 out[i] = self.completion(res.outputs[0].token_ids)
         return out  # type: ignore[return-value]
 
-    def coords(self) -> str:
-        return self.vlp.coords
-
-    def scale(self, width: int, height: int) -> tuple[float, float] | None:
-        return self.vlp.scale(width, height) if self.vlp.coords == "pixels" else None
-
-    def batch_size(self) -> int:
-        return self.config.batch_size
-
-    def info(self) -> dict[str, Any]:
+    def engine_info(self) -> dict[str, Any]:
         c = self.config
-        return {"adapter": self.PLUGIN_NAME, "path": str(model_dir(c.path).resolve()), "family": self.vlp.family,
-                "coords": self.coords(), "tensor_parallel_size": c.tensor_parallel_size, "dtype": c.dtype,
-                "min_pixels": c.min_pixels, "max_pixels": c.max_pixels, "max_new_tokens": c.max_new_tokens,
-                "do_sample": c.do_sample, "temperature": c.temperature, "top_p": c.top_p, "top_k": c.top_k,
-                "repetition_penalty": c.repetition_penalty, "seed": c.seed}
+        return {"tensor_parallel_size": c.tensor_parallel_size, "dtype": c.dtype}
 
     def close(self) -> None:
         engine, self.engine = self.engine, None
