@@ -46,7 +46,7 @@ command -v nvidia-smi >/dev/null || { echo "error: no nvidia-smi: this script ne
 
 echo "== tiny $FAMILY model and dataset in $WORK"
 [[ -f $MODEL/config.json ]] || "$PY" -m dig_core tiny-model --family "$FAMILY" --out "$MODEL"
-[[ -f $DATA/annotations.jsonl ]] || (cd "$ROOT" && "$PY" -c "
+[[ -f $DATA/dataset.json ]] || (cd "$ROOT" && "$PY" -c "
 from tests.helpers import write_dig_dataset
 write_dig_dataset('$DATA', stages=[('dig-1', 1, 1, True, 8)], size=(112, 84))
 ")
