@@ -96,9 +96,9 @@ def annotations(dataset: Path) -> dict[str, dict]:
 
 # -- tests ---------------------------------------------------------------------------------------------
 def test_qwen25_pixels_resized_size_and_scale(dataset, tiny_qwen25_vl, tmp_path):
+    from dig_core.labels import parse_label
     from dig_core.vlm import VLProcessor
     from dig_train_openrlhf.export import export_dataset
-    from dig_train_openrlhf.labels import parse_label
 
     files = export_dataset(config(tiny_qwen25_vl), dataset, tmp_path / "out", progress=False)
     assert list(files) == ["dig-1", "dig-2", "dig-mix"]
@@ -130,8 +130,8 @@ def test_qwen25_pixels_resized_size_and_scale(dataset, tiny_qwen25_vl, tmp_path)
 
 
 def test_qwen3_rel1000_no_scale(dataset, tiny_qwen3_vl, tmp_path):
+    from dig_core.labels import parse_label
     from dig_train_openrlhf.export import export_dataset
-    from dig_train_openrlhf.labels import parse_label
 
     files = export_dataset(config(tiny_qwen3_vl), dataset, tmp_path / "out", progress=False)
     task = DigTask(DigTask.Config(coords="rel1000"))
@@ -144,8 +144,8 @@ def test_qwen3_rel1000_no_scale(dataset, tiny_qwen3_vl, tmp_path):
 
 
 def test_explicit_coords_override_family(dataset, tiny_qwen25_vl, tmp_path):
+    from dig_core.labels import parse_label
     from dig_train_openrlhf.export import export_dataset
-    from dig_train_openrlhf.labels import parse_label
 
     files = export_dataset(config(tiny_qwen25_vl, "trainer.params.coords=rel1"), dataset, tmp_path / "o",
                            stages=["dig-2"], progress=False)

@@ -47,12 +47,12 @@ ADVANCE = {"plateau, no colocation, beta 0 first": {"name": "plateau", "params":
 
 
 def trainer_and_plan(config: Path | None, overrides: list[str], tmp_path: Path, advance: dict | None = None):
-    ov = [f"trainer.params.run_dir={tmp_path / 'run'}", *overrides]
+    ov = ["trainer.name=openrlhf", f"trainer.params.run_dir={tmp_path / 'run'}", *overrides]
     cfg = load_config(config, ov, sections=TRAIN_SECTIONS)
     if advance is not None:
         cfg.curriculum.advance.name = advance["name"]
         cfg.curriculum.advance.params = advance["params"]
-    trainer = resolve_trainer(cfg)  # a preset without a trainer section gets the installed trainer
+    trainer = resolve_trainer(cfg)  # trainer.name set: dig-train-trl may be installed too
     return cfg, trainer, trainer.plan(cfg)
 
 

@@ -42,6 +42,9 @@ STAGES = ("dig-1", "dig-2", "dig-mix")
 
 
 def dig(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    if args and args[0] == "train" and not any(a.startswith("trainer.name=") for a in args) \
+            and "DIG_PLUGINS" not in (env or {}):
+        args = (*args, "trainer.name=openrlhf")  # other trainers (dig-train-trl) may be installed too
     return subprocess.run([sys.executable, "-m", "dig_core", *args], cwd=cwd, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=300)
 
@@ -89,7 +92,7 @@ BLOCKER = textwrap.dedent("""
 
 def test_dry_run_needs_neither_torch_nor_openrlhf_nor_a_dataset(tmp_path):
     """Only dig-core + dig-train-openrlhf: what `pip install dig-train-openrlhf` gives a CPU machine."""
-    r = subprocess.run([sys.executable, "-c", BLOCKER, "train", "--dry-run"], cwd=tmp_path, capture_output=True,
+    r = subprocess.run([sys.executable, "-c", BLOCKER, "train", "--dry-run", "trainer.name=openrlhf"], cwd=tmp_path, capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert len(stage_blocks(r.stdout)) == 3
@@ -156,7 +159,7 @@ class OtherPlugin:
 def test_trainer_auto_selection():
     pm = PluginManager(load_entry_points=False)  # only what the test registers
     cfg = load_config(sections=("curriculum.advance",))
-    with pytest.raises(PluginError, match=r"no trainer installed: `pip install dig-train-openrlhf`"):
+    with pytest.raises(PluginError, match=r"no trainer installed: `pip install dig-train-trl`.*`pip install dig-train-openrlhf`"):
         resolve_trainer(cfg, pm)
     pm.register(openrlhf_plugin, "openrlhf")
     trainer = resolve_trainer(cfg, pm)
@@ -363,6 +366,7 @@ def fake_run(tmp_path, tiny_qwen25_vl):
         "trainer.params.rollout_batch_size=2", "trainer.params.train_batch_size=4", "trainer.params.save_steps=1",
         "curriculum.stages=[{name: dig-1, k_min: 1, k_max: 2, pairs: 4}, {name: dig-2, k_min: 1, k_max: 2, pairs: 4},"
         " {name: dig-mix, k_min: 1, k_max: 2, count_in_prompt: false, pairs: 4}]",
+        "trainer.name=openrlhf",  # dig-train-trl may be installed too
     ]
     return run, overrides
 

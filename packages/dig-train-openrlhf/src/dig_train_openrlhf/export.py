@@ -5,7 +5,7 @@ One line per image pair, read by OpenRLHF 0.11's ``PromptDataset`` with ``--data
 
     {"prompt": "<image><image>You are given two images ...",
      "images": ["/abs/DATASET/images/<id>_a.png", "/abs/DATASET/images/<id>_b.png"],
-     "label": "{\\"v\\":1,\\"id\\":...}",        # labels.Label as a JSON string
+     "label": "{\\"v\\":1,\\"id\\":...}",        # dig_core.labels.Label as a JSON string
      "datasource": "<stage>"}
 
 The prompt is a plain string: ``PromptDataset`` turns each ``<image>`` into an image entry of one
@@ -34,10 +34,10 @@ from typing import Any, ClassVar
 from dig_core.config import instantiate, plugin_params
 from dig_core.dataset import atomic_write_text, read_annotations
 from dig_core.errors import ConfigError, DatasetError
+from dig_core.labels import Label
 from omegaconf import OmegaConf
 
 from dig_train_openrlhf.config import OpenRLHFConfig, validate
-from dig_train_openrlhf.labels import Label
 
 logger = logging.getLogger("dig_train_openrlhf.export")
 

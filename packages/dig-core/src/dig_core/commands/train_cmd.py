@@ -24,8 +24,8 @@ def resolve_trainer(cfg, pm=None):
         available = pm.available("trainer")
         if not available:
             raise PluginError(
-                "no trainer installed: `pip install dig-train-openrlhf` (GRPO on OpenRLHF + vLLM, GPUs) "
-                "and set trainer.name=openrlhf")
+                "no trainer installed: `pip install dig-train-trl` (GRPO on TRL; CPU or one GPU) or "
+                "`pip install dig-train-openrlhf` (GRPO on OpenRLHF + vLLM; GPU clusters), see docs/training.md")
         if len(available) > 1:
             raise ConfigError(f"trainer.name is not set and several trainers are installed: {', '.join(available)}; "
                               f"choose one, e.g. trainer.name={available[0]}")

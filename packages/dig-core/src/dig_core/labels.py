@@ -1,4 +1,5 @@
-"""The ``label`` of an exported prompt: everything the reward needs for one image pair.
+"""The ``label`` of a training prompt: everything the reward needs for one image pair. Every trainer
+plugin uses it (``dig-train-openrlhf`` exports it, ``dig-train-trl`` puts it in a dataset column).
 
 It travels as a compact JSON *string* (OpenRLHF's ``PromptDataset`` hands ``data[label_key]`` to
 ``reward_func`` unchanged; a string also survives the Arrow round trip of ``datasets``, where a

@@ -1,0 +1,186 @@
+"""``trainer.params`` of the ``trl`` trainer (validated by OmegaConf when config names it).
+
+The GRPO settings map to the paper's (group size G, KL beta per stage with beta relaxed in the
+first stage, clip range epsilon); docs/training.md has the table.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+#: TRL 1.16 GRPOTrainer loss aggregations (``GRPOConfig.loss_type``) accepted here
+LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
+DEVICES = ("auto", "cpu", "cuda")
+#: per-stage overrides (``trainer.params.stages.<stage name>.<key>``)
+STAGE_KEYS = ("beta", "learning_rate", "temperature", "max_steps")
+
+
+@dataclass
+class StageParams:
+    """Per-stage overrides; None = the global value."""
+
+    beta: Optional[float] = None
+    learning_rate: Optional[float] = None
+    temperature: Optional[float] = None
+    max_steps: Optional[int] = None
+
+
+@dataclass
+class TRLConfig:
+    #: local folder (or cached hub id) of the policy model: a Qwen2-VL / Qwen2.5-VL / Qwen3-VL
+    #: checkpoint, or a tiny one from `dig tiny-model`
+    model: str = "Qwen/Qwen2.5-VL-3B-Instruct"
+    #: box convention the model answers in: pixels | rel1000 | rel1; None = from the model family
+    coords: Optional[str] = None
+    #: image processor limits (pixels per image); None = the model's. Saved with each checkpoint.
+    min_pixels: Optional[int] = None
+    max_pixels: Optional[int] = None
+    #: the DiG dataset folder to train on (its stages must match curriculum.stages)
+    data: Optional[str] = None
+    #: where per-stage logs, rewards.jsonl and checkpoints go
+    run_dir: str = "runs/dig-trl"
+    #: cpu, cuda, or auto (cuda when available)
+    device: str = "auto"
+    #: bf16 mixed precision; None = on when training on a GPU that supports it
+    bf16: Optional[bool] = None
+    gradient_checkpointing: bool = False
+
+    # -- GRPO ----------------------------------------------------------------------------------------
+    #: group size G: completions sampled per prompt (paper eq. 4)
+    num_generations: int = 8
+    #: prompts per optimiser micro-step (TRL's per_device_train_batch_size = prompts_per_step * G)
+    prompts_per_step: int = 1
+    gradient_accumulation_steps: int = 1
+    #: policy updates per generated batch (mu); > 1 makes the clipped ratio matter (paper eq. 5)
+    num_iterations: int = 1
+    learning_rate: float = 1.0e-6
+    lr_scheduler_type: str = "constant"
+    warmup_ratio: float = 0.0
+    #: KL coefficient beta (paper eq. 6); 0 = no reference model
+    beta: float = 0.01
+    #: beta of the first GRPO stage: the paper relaxes the KL term early (§3.3); None = beta
+    first_stage_beta: Optional[float] = 0.001
+    #: clip range epsilon of the ratio (paper eq. 5); epsilon_high None = symmetric
+    epsilon: float = 0.2
+    epsilon_high: Optional[float] = None
+    #: TRL's loss aggregation; "grpo" = the paper's per-sequence mean
+    loss_type: str = "grpo"
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 256
+    #: cap on optimiser steps per stage (None: the curriculum's epochs decide)
+    max_steps: Optional[int] = None
+    #: passes over a stage's pairs when curriculum.advance is not fixed and has no max_epochs
+    plateau_max_epochs: float = 3.0
+    #: per-stage overrides keyed by stage name (keys: beta, learning_rate, temperature, max_steps)
+    stages: dict[str, Any] = field(default_factory=dict)
+
+    # -- checkpoints ---------------------------------------------------------------------------------
+    #: TRL checkpoint (model + optimiser) every N steps in <stage>/trl/ for resume; -1 = never
+    save_steps: int = 50
+    save_total_limit: int = 2
+    #: keep <stage>/trl/ after the stage finished (its final model is <stage>/checkpoint either way)
+    keep_trl_checkpoints: bool = False
+    #: None = the config's top-level seed
+    seed: Optional[int] = None
+
+    # -- SFT warm start ------------------------------------------------------------------------------
+    #: passes over the warm-start pairs before the GRPO stages; 0 = no warm start
+    sft_epochs: float = 0.0
+    #: cap on warm-start optimiser steps (None: sft_epochs decides)
+    sft_max_steps: Optional[int] = None
+    sft_learning_rate: float = 1.0e-4
+    sft_batch_size: int = 4
+    #: curriculum stages whose pairs the warm start trains on; None = every stage's
+    sft_stages: Optional[list[str]] = None
+    #: name of the warm-start stage in the run folder
+    sft_stage_name: str = "sft"
+    #: greedy answers of this many training pairs are scored every sft_eval_steps (<stage>/eval.jsonl)
+    sft_eval_pairs: int = 8
+    sft_eval_steps: int = 10
+
+
+def stage_params(cfg: TRLConfig, name: str) -> StageParams:
+    """The overrides of stage ``name``; ValueError naming a bad key or value."""
+    raw = (cfg.stages or {}).get(name)
+    if raw is None:
+        return StageParams()
+    if isinstance(raw, StageParams):
+        return raw
+    if not isinstance(raw, dict):
+        raise ValueError(f"expected a mapping of {list(STAGE_KEYS)}, got {raw!r}")
+    unknown = [k for k in raw if k not in STAGE_KEYS]
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown}; allowed: {list(STAGE_KEYS)}")
+    values: dict[str, Any] = {}
+    for k, v in raw.items():
+        if v is None:
+            continue
+        if isinstance(v, str):  # YAML reads 2e-6 (no dot) as a string
+            try:
+                v = float(v)
+            except ValueError:
+                pass
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ValueError(f"{k} must be a number, got {v!r}")
+        if k == "max_steps":
+            if v != int(v) or v < 1:
+                raise ValueError(f"max_steps must be a positive integer, got {v!r}")
+            v = int(v)
+        elif v < 0 or (k == "learning_rate" and v == 0):
+            raise ValueError(f"{k} must be {'> 0' if k == 'learning_rate' else '>= 0'}, got {v!r}")
+        values[k] = float(v) if k != "max_steps" else v
+    return StageParams(**values)
+
+
+def stage_beta(cfg: TRLConfig, name: str, first: bool) -> float:
+    """KL beta of a GRPO stage: its override, else first_stage_beta for the first GRPO stage, else beta."""
+    sp = stage_params(cfg, name)
+    if sp.beta is not None:
+        return sp.beta
+    if first and cfg.first_stage_beta is not None:
+        return float(cfg.first_stage_beta)
+    return float(cfg.beta)
+
+
+def validate(cfg: TRLConfig) -> list[str]:
+    """Checks beyond field types; one message per problem, naming the key and what is allowed."""
+    errors: list[str] = []
+
+    def check(name: str, ok: bool, want: str) -> None:
+        if not ok:
+            errors.append(f"{name} must be {want}, got {getattr(cfg, name)!r}")
+
+    for name in ("num_generations", "prompts_per_step", "gradient_accumulation_steps", "num_iterations",
+                 "max_new_tokens", "save_total_limit", "sft_batch_size", "sft_eval_pairs", "sft_eval_steps"):
+        check(name, getattr(cfg, name) >= 1, ">= 1")
+    check("num_generations", cfg.num_generations >= 2, ">= 2 (GRPO compares a group of completions)")
+    for name in ("learning_rate", "sft_learning_rate", "plateau_max_epochs", "top_p"):
+        check(name, getattr(cfg, name) > 0, "> 0")
+    for name in ("beta", "epsilon", "temperature", "warmup_ratio", "sft_epochs"):
+        check(name, getattr(cfg, name) >= 0, ">= 0")
+    check("top_p", cfg.top_p <= 1, "<= 1")
+    check("warmup_ratio", cfg.warmup_ratio < 1, "< 1 (a fraction of the stage's steps)")
+    if cfg.first_stage_beta is not None:
+        check("first_stage_beta", cfg.first_stage_beta >= 0, ">= 0 or null")
+    if cfg.epsilon_high is not None:
+        check("epsilon_high", cfg.epsilon_high >= cfg.epsilon, ">= epsilon or null")
+    if cfg.max_steps is not None:
+        check("max_steps", cfg.max_steps >= 1, ">= 1 or null")
+    if cfg.sft_max_steps is not None:
+        check("sft_max_steps", cfg.sft_max_steps >= 1, ">= 1 or null")
+    check("save_steps", cfg.save_steps == -1 or cfg.save_steps >= 1, ">= 1, or -1 for no TRL checkpoints")
+    if cfg.loss_type not in LOSS_TYPES:
+        errors.append(f"loss_type: {cfg.loss_type!r} is not allowed; allowed: {list(LOSS_TYPES)}")
+    if cfg.device not in DEVICES:
+        errors.append(f"device: {cfg.device!r} is not allowed; allowed: {list(DEVICES)}")
+    if not cfg.sft_stage_name or "/" in cfg.sft_stage_name or cfg.sft_stage_name in (".", ".."):
+        errors.append(f"sft_stage_name {cfg.sft_stage_name!r} cannot be a folder name")
+    for name in cfg.stages or {}:
+        try:
+            stage_params(cfg, name)
+        except ValueError as e:
+            errors.append(f"stages.{name}: {e}")
+    return errors

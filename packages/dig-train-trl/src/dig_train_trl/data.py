@@ -1,0 +1,121 @@
+"""A DiG dataset's pairs as training rows: the prompt the model sees, its two images, the label.
+
+Each row holds the same conversation the ``openrlhf`` export produces (one user turn: image I_a,
+image I_b, dig-core's task prompt for the pair's stage, in the model's coordinate convention with
+the resized size for Qwen2.5-VL) and the label as dig-core's :class:`~dig_core.labels.Label` JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from dig_core.dataset import read_annotations
+from dig_core.errors import DatasetError
+from dig_core.labels import Label
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    stage: str
+    text: str  # the task prompt
+    images: tuple[str, str]  # absolute paths of I_a, I_b
+    label: Label
+
+    @property
+    def target_boxes(self) -> list[list[float]]:
+        """Ground-truth boxes in the convention the model answers in, before formatting: resized
+        pixels when the label has a scale, else original pixels (the task converts rel coords)."""
+        sx, sy = self.label.scale or (1.0, 1.0)
+        return [[b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy] for b in self.label.boxes]
+
+
+def messages(text: str, n_images: int = 2) -> list[dict[str, Any]]:
+    """One user turn: the images, then ``text`` (as :meth:`dig_core.vlm.VLProcessor.messages`)."""
+    content: list[dict[str, Any]] = [{"type": "image"} for _ in range(n_images)]
+    content.append({"type": "text", "text": text})
+    return [{"role": "user", "content": content}]
+
+
+def answer_task(cfg: Any, coords: str):
+    """The config's task with the model's coordinate convention."""
+    from dig_core.config import instantiate
+
+    base = instantiate(cfg, "task", "task")
+    return type(base)(replace(base.config, coords=coords))
+
+
+def target_answer(task: Any, row: Row) -> str:
+    """The exact answer the prompt asks for: the GT boxes written by ``task.format_boxes`` in the
+    model's coordinates (resized pixels for Qwen2.5-VL)."""
+    lab = row.label
+    sx, sy = lab.scale or (1.0, 1.0)
+    return task.format_boxes(row.target_boxes, lab.width * sx, lab.height * sy)
+
+
+def load_rows(cfg: Any, dataset_dir: str | Path, processor: Any, stages: list[str] | None = None) -> dict[str, list[Row]]:
+    """``{stage: [Row, ...]}`` of the dataset (only ``stages`` when given), in curriculum order.
+
+    ``processor``: a :class:`dig_core.vlm.VLProcessor` (coords, resized size, scale)."""
+    root = Path(dataset_dir).resolve()
+    if not root.is_dir():
+        raise DatasetError(f"dataset folder not found: {root}")
+    records = list(read_annotations(root))
+    if not records:
+        raise DatasetError(f"{root}: the dataset has no pairs")
+    defs = {st.name: st for st in cfg.curriculum.stages}
+    task = answer_task(cfg, processor.coords)
+    out: dict[str, list[Row]] = {}
+    for rec in records:
+        name = str(rec["stage"])
+        if stages is not None and name not in stages:
+            continue
+        pid = str(rec["id"])
+        stage = defs.get(name)
+        if stage is None:
+            if not isinstance(rec.get("count_in_prompt"), bool):
+                raise DatasetError(f"pair {pid!r}: stage {name!r} is not in curriculum.stages {list(defs)} and the "
+                                   "annotation has no count_in_prompt; use the config the dataset was generated with")
+            stage = SimpleNamespace(count_in_prompt=rec["count_in_prompt"])
+        width, height = int(rec["width"]), int(rec["height"])
+        paths = ((root / rec["image_a"]).resolve(), (root / rec["image_b"]).resolve())
+        for p in paths:
+            if not p.is_file():
+                raise DatasetError(f"pair {pid!r}: image not found: {p}")
+        boxes = tuple(tuple(float(v) for v in b) for b in rec["boxes"])
+        pw, ph = processor.prompt_size(width, height)
+        text = task.stage_prompt(stage, len(boxes), pw, ph).strip()
+        scale = processor.scale(width, height)
+        label = Label(pid, name, len(boxes), boxes, float(width), float(height), processor.coords,
+                      None if scale is None else (float(scale[0]), float(scale[1])))
+        out.setdefault(name, []).append(Row(pid, name, text, (str(paths[0]), str(paths[1])), label))
+    order = [n for n in defs if n in out] + sorted(n for n in out if n not in defs)
+    return {n: out[n] for n in order}
+
+
+def grpo_dataset(rows: list[Row]):
+    """A ``datasets.Dataset`` for TRL's GRPOTrainer: conversational ``prompt`` with two image
+    parts, ``images`` (two images, decoded lazily from their files), ``label`` (JSON string), ``id``."""
+    from datasets import Dataset
+    from datasets import Image as ImageFeature
+
+    try:
+        from datasets import List as ListFeature
+    except ImportError:  # datasets < 4
+        from datasets import Sequence as ListFeature
+    ds = Dataset.from_list([{"prompt": messages(r.text), "images": list(r.images), "label": r.label.to_json(),
+                             "id": r.id} for r in rows])
+    return ds.cast_column("images", ListFeature(ImageFeature()))
+
+
+def open_images(row: Row):
+    from PIL import Image
+
+    out = []
+    for p in row.images:
+        with Image.open(p) as im:
+            out.append(im.convert("RGB"))
+    return out

@@ -1,0 +1,317 @@
+"""Trainer plugin ``trl``: the curriculum on TRL's ``GRPOTrainer``, in this process, on CPU or one GPU.
+
+``dig train trainer.name=trl`` (dig-core) builds this trainer and calls :meth:`Trainer.train`,
+which chains the stages, skips finished ones and writes DONE markers (``dig_core.training``). Per
+stage this class loads the model the stage starts from, builds the prompts, images and labels
+(:mod:`data`, the same conversation and label the ``openrlhf`` export writes), trains, and saves
+model + processor to ``<stage>/checkpoint``. An optional SFT warm start (:mod:`sft`) runs as a stage
+before the GRPO stages. docs/training.md describes the settings.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from dig_core.errors import ConfigError
+from dig_core.training import RunDir, StageRun, Trainer, TrainError, plan_stages
+
+from dig_train_trl.config import TRLConfig, stage_beta, stage_params, validate
+
+#: TRL's checkpoints inside a stage folder (resume within a stage)
+TRL_DIR = "trl"
+_CKPT = re.compile(r"^checkpoint-(\d+)$")
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """The SFT warm-start stage (not a curriculum stage: it has no k range of its own)."""
+
+    name: str
+    sft: bool = True
+
+
+def is_warm_start(stage: StageRun) -> bool:
+    return bool(getattr(stage.stage, "sft", False))
+
+
+def latest_checkpoint(folder: Path) -> tuple[Path, int] | None:
+    """TRL's newest complete ``checkpoint-N`` folder in ``folder`` (with its trainer_state.json)."""
+    found = []
+    if folder.is_dir():
+        for p in folder.iterdir():
+            m = _CKPT.match(p.name)
+            if m and (p / "trainer_state.json").is_file():
+                found.append((int(m.group(1)), p))
+    if not found:
+        return None
+    step, path = max(found)
+    return path, step
+
+
+def _advance(cfg: Any) -> tuple[str, dict[str, Any]]:
+    from omegaconf import OmegaConf
+
+    ref = cfg.curriculum.advance
+    params = OmegaConf.to_container(ref.params, resolve=True) if ref.params is not None else {}
+    return str(ref.name), dict(params or {})
+
+
+class TRLTrainer(Trainer):
+    """Curriculum GRPO (+ optional SFT warm start) on TRL (see docs/training.md)."""
+
+    PLUGIN_NAME: ClassVar[str] = "trl"
+    PACKAGE: ClassVar[str] = "dig-train-trl"
+    Config: ClassVar[type] = TRLConfig
+
+    #: show progress bars (tests may turn them off)
+    progress: bool = True
+
+    @classmethod
+    def validate_config(cls, cfg: TRLConfig) -> list[str]:
+        return validate(cfg)
+
+    def __init__(self, config: Any = None):
+        super().__init__(config)
+        self._rows: dict[str, list] | None = None
+        self._vlp = None
+
+    # -- plan -------------------------------------------------------------------------------------
+    def warm_start(self) -> bool:
+        p = self.config
+        return p.sft_epochs > 0 or p.sft_max_steps is not None
+
+    def plan(self, cfg: Any) -> list[StageRun]:
+        stages: list[Any] = list(cfg.curriculum.stages)
+        names = [s.name for s in stages]
+        if self.warm_start():
+            if self.config.sft_stage_name in names:
+                raise ConfigError(f"trainer.params.sft_stage_name={self.config.sft_stage_name!r} is also a "
+                                  f"curriculum stage {names}; choose another name")
+            unknown = [s for s in self.config.sft_stages or [] if s not in names]
+            if unknown:
+                raise ConfigError(f"trainer.params.sft_stages: unknown stage(s) {unknown}; curriculum.stages are {names}")
+            stages.insert(0, WarmStart(self.config.sft_stage_name))
+        for name in self.config.stages or {}:
+            if name not in names:
+                raise ConfigError(f"trainer.params.stages.{name}: not a curriculum stage; curriculum.stages are {names}")
+        self.epochs(cfg)  # a bad advance rule setting fails before anything runs
+        return plan_stages(stages, RunDir(self.run_root()), self.base_model())
+
+    def manifest_extra(self) -> dict[str, Any]:
+        p = self.config
+        return {"samples_per_step": self.samples_per_step(), "group_size": p.num_generations, "model": p.model,
+                "warm_start": p.sft_stage_name if self.warm_start() else None}
+
+    def samples_per_step(self) -> int:
+        """rewards.jsonl lines per optimiser step (generations are reused num_iterations times)."""
+        p = self.config
+        return max(1, p.prompts_per_step * p.num_generations * p.gradient_accumulation_steps // p.num_iterations)
+
+    def epochs(self, cfg: Any) -> float:
+        """Passes over a GRPO stage's pairs: ``epochs`` of the fixed rule, else ``max_epochs`` of the
+        rule or ``plateau_max_epochs`` (the rule may end the stage earlier)."""
+        name, params = _advance(cfg)
+        key = "epochs" if name == "fixed" else "max_epochs"
+        value = params.get(key)
+        if value is None:
+            return float(self.config.plateau_max_epochs if name != "fixed" else 1.0)
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"curriculum.advance.params.{key}={value!r} must be a number") from None
+        if not value > 0:
+            raise ConfigError(f"curriculum.advance.params.{key}={value} must be > 0")
+        return value
+
+    def seed(self, cfg: Any) -> int:
+        return int(self.config.seed if self.config.seed is not None else cfg.get("seed", 0) or 0)
+
+    def describe_stage(self, cfg: Any, stage: StageRun) -> str:
+        p = self.config
+        if is_warm_start(stage):
+            on = ", ".join(p.sft_stages) if p.sft_stages else "every stage's pairs"
+            steps = p.sft_max_steps if p.sft_max_steps is not None else f"{p.sft_epochs} epoch(s)"
+            return (f"# stage {stage.name}: SFT warm start on {on}, {steps}, lr {p.sft_learning_rate}, "
+                    f"batch {p.sft_batch_size}, from {stage.init_model}")
+        st = stage.stage
+        first = stage.index == (1 if self.warm_start() else 0)
+        sp = stage_params(p, st.name)
+        steps = sp.max_steps or p.max_steps
+        return (f"# stage {st.name} (k={st.k_min}..{st.k_max}, {st.pairs} pairs): GRPO G={p.num_generations}, "
+                f"beta={stage_beta(p, st.name, first)}, epsilon={p.epsilon}, lr={sp.learning_rate or p.learning_rate}, "
+                f"{'max ' + str(steps) + ' steps' if steps else str(self.epochs(cfg)) + ' epoch(s)'}, "
+                f"advance {_advance(cfg)[0]}, from {stage.init_model}")
+
+    # -- run --------------------------------------------------------------------------------------
+    def prepare(self, cfg: Any, run: RunDir, pending: list[StageRun], echo: Callable[[str], None]) -> None:
+        data = self.config.data
+        if not data:
+            raise ConfigError("trainer.params.data is not set: the DiG dataset folder to train on "
+                              "(e.g. trainer.params.data=data/demo)")
+        if not Path(data).is_dir():
+            raise ConfigError(f"trainer.params.data={data!r}: dataset folder not found")
+        grpo = [s.name for s in pending if not is_warm_start(s)]
+        rows = self._load_rows(cfg, pending[0].init_model)
+        missing = [n for n in grpo if not rows.get(n)]
+        if missing:
+            raise TrainError(f"dataset {data} has no pairs for stage(s) {missing} of curriculum.stages; "
+                             f"it has {sorted(rows)}")
+
+    def _load_rows(self, cfg: Any, model: str) -> dict[str, list]:
+        if self._rows is None:
+            from dig_core.vlm import VLProcessor
+
+            from dig_train_trl.data import load_rows
+
+            p = self.config
+            self._vlp = VLProcessor(model, p.min_pixels, p.max_pixels, p.coords)
+            self._rows = load_rows(cfg, p.data, self._vlp)
+        return self._rows
+
+    def _device(self):
+        import torch
+
+        want = self.config.device
+        if want == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("trainer.params.device=cuda but torch sees no CUDA device; use device=cpu or auto")
+        return "cuda" if want == "cuda" or (want == "auto" and torch.cuda.is_available()) else "cpu"
+
+    def _load(self, stage: StageRun):
+        """Model and processor the stage starts from (min/max pixels applied)."""
+        import torch
+        from dig_core.vlm import VLProcessor
+        from transformers import AutoModelForImageTextToText
+
+        p = self.config
+        vlp = VLProcessor(stage.init_model, p.min_pixels, p.max_pixels, p.coords)
+        device = self._device()
+        bf16 = self._bf16(device)
+        try:
+            model = AutoModelForImageTextToText.from_pretrained(
+                stage.init_model, local_files_only=True, dtype=torch.bfloat16 if bf16 else torch.float32)
+        except (OSError, ValueError) as e:
+            raise TrainError(f"stage {stage.name}: cannot load the model {stage.init_model} "
+                             f"({type(e).__name__}: {e})") from None
+        if p.gradient_checkpointing:
+            model.gradient_checkpointing_enable()
+        return model.to(device), vlp, device, bf16
+
+    def _bf16(self, device: str) -> bool:
+        if self.config.bf16 is not None:
+            return bool(self.config.bf16)
+        if device != "cuda":
+            return False
+        import torch
+
+        return bool(torch.cuda.is_bf16_supported())
+
+    def run_stage(self, cfg: Any, run: RunDir, stage: StageRun,
+                  echo: Callable[[str], None]) -> tuple[str | Path, str, int | None]:
+        self._load_rows(cfg, stage.init_model)
+        if is_warm_start(stage):
+            return self._run_sft(cfg, run, stage, echo)
+        return self._run_grpo(cfg, run, stage, echo)
+
+    def _save(self, model: Any, processor: Any, stage: StageRun) -> Path:
+        """Model + processor to ``<stage>/checkpoint``, complete or not at all."""
+        final = stage.paths.checkpoint
+        tmp = final.with_name(final.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        model.save_pretrained(tmp)
+        processor.save_pretrained(tmp)
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+        return final
+
+    def _run_sft(self, cfg: Any, run: RunDir, stage: StageRun,
+                 echo: Callable[[str], None]) -> tuple[str | Path, str, int | None]:
+        from dig_core.reward_log import SampleScorer
+
+        from dig_train_trl.data import answer_task
+        from dig_train_trl.sft import run_sft
+
+        p = self.config
+        rows = [r for name, rs in self._rows.items() if p.sft_stages is None or name in p.sft_stages for r in rs]
+        if not rows:
+            raise TrainError(f"stage {stage.name}: no pairs to warm-start on in {p.data}")
+        model, vlp, device, _ = self._load(stage)
+        steps = p.sft_max_steps or max(1, math.ceil(len(rows) * p.sft_epochs / p.sft_batch_size))
+        seed = self.seed(cfg)
+        eval_rows = rows[: p.sft_eval_pairs]
+        echo(f"stage {stage.name}: SFT warm start, {steps} steps on {len(rows)} pairs ({device}), "
+             f"from {stage.init_model}")
+        scorer = SampleScorer(cfg, None, stage.name)
+        run_sft(model, vlp.processor, answer_task(cfg, vlp.coords), rows, scorer, steps=steps,
+                lr=p.sft_learning_rate, batch_size=p.sft_batch_size, seed=seed, eval_rows=eval_rows,
+                eval_steps=p.sft_eval_steps, max_new_tokens=p.max_new_tokens, stage_dir=stage.paths.dir,
+                train_log=stage.paths.train_log, echo=echo, progress=self.progress)
+        return self._save(model, vlp.processor, stage), "completed", steps
+
+    def _run_grpo(self, cfg: Any, run: RunDir, stage: StageRun,
+                  echo: Callable[[str], None]) -> tuple[str | Path, str, int | None]:
+        from dig_core.config import instantiate
+        from dig_core.reward_log import truncate_lines
+        from trl import GRPOConfig, GRPOTrainer
+
+        from dig_train_trl.data import grpo_dataset
+        from dig_train_trl.reward import AdvanceTracker, DigRewardFunc, make_callbacks
+
+        p = self.config
+        name = stage.name
+        rows = self._rows.get(name) or []
+        if not rows:
+            raise TrainError(f"stage {name}: dataset {p.data} has no pairs of this stage")
+        sp = stage_params(p, name)
+        first = stage.index == (1 if self.warm_start() else 0)
+        beta = stage_beta(p, name, first)
+        max_steps = sp.max_steps or p.max_steps
+        model, vlp, device, bf16 = self._load(stage)
+        trl_dir = stage.paths.dir / TRL_DIR
+
+        # resume: TRL's newest checkpoint of this stage; rewards logged after it are dropped
+        resume = latest_checkpoint(trl_dir)
+        kept = truncate_lines(stage.paths.rewards, resume[1] * self.samples_per_step() if resume else 0)
+        advance = None
+        if _advance(cfg)[0] != "fixed":
+            from dig_core.training import iter_rewards
+
+            rp = cfg.reward.params or {}
+            advance = AdvanceTracker(stage.stage, instantiate(cfg, "curriculum.advance", "advance_rule"),
+                                     p.num_generations, float(rp.get("lambda_f1", 0.5)),
+                                     float(rp.get("lambda_iou", 0.5)))
+            if kept:
+                advance.feed(list(iter_rewards(stage.paths.rewards)))
+        reward = DigRewardFunc(cfg, run.root, name, advance)
+        args = GRPOConfig(
+            output_dir=str(trl_dir), use_cpu=device == "cpu", bf16=bf16, fp16=False,
+            num_generations=p.num_generations, per_device_train_batch_size=p.prompts_per_step * p.num_generations,
+            gradient_accumulation_steps=p.gradient_accumulation_steps, num_iterations=p.num_iterations,
+            learning_rate=sp.learning_rate or p.learning_rate, lr_scheduler_type=p.lr_scheduler_type,
+            warmup_steps=float(p.warmup_ratio) if p.warmup_ratio > 0 else 0, beta=beta, epsilon=p.epsilon, epsilon_high=p.epsilon_high,
+            loss_type=p.loss_type, temperature=sp.temperature if sp.temperature is not None else p.temperature,
+            top_p=p.top_p, max_completion_length=p.max_new_tokens, num_train_epochs=self.epochs(cfg),
+            max_steps=max_steps or -1, logging_steps=1, save_strategy="steps" if p.save_steps > 0 else "no",
+            save_steps=max(1, p.save_steps), save_total_limit=p.save_total_limit, seed=self.seed(cfg),
+            data_seed=self.seed(cfg), report_to=[], disable_tqdm=not self.progress, dataloader_num_workers=0,
+            gradient_checkpointing=p.gradient_checkpointing,
+        )
+        trainer = GRPOTrainer(model=model, reward_funcs=reward, args=args, train_dataset=grpo_dataset(rows),
+                              processing_class=vlp.processor,
+                              callbacks=make_callbacks(stage.paths.train_log, advance))
+        where = f"resuming from {resume[0]} (step {resume[1]})" if resume else f"from {stage.init_model}"
+        echo(f"stage {name}: GRPO on {len(rows)} pairs, G={p.num_generations}, beta={beta}, {device}, {where}")
+        try:
+            trainer.train(resume_from_checkpoint=str(resume[0]) if resume else None)
+        finally:
+            reward.close()
+        step = int(trainer.state.global_step)
+        ckpt = self._save(trainer.model, vlp.processor, stage)
+        if not p.keep_trl_checkpoints:
+            shutil.rmtree(trl_dir, ignore_errors=True)
+        return ckpt, "advanced" if advance is not None and advance.decided else "completed", step

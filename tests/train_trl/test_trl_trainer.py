@@ -1,0 +1,221 @@
+"""dig-train-trl: real few-step `dig train trainer.name=trl` runs on a tiny random Qwen2.5-VL (TRL's
+real GRPOTrainer, real processors, CPU) over a tiny DiG dataset, through an SFT warm start and three
+curriculum stages; resume; `dig plot-rewards`; the reward function on garbage; the warm start
+teaching the answer format."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("trl", reason="trl is not installed (pip install dig-train-trl)")
+pytest.importorskip("dig_train_trl")
+
+from click.testing import CliRunner  # noqa: E402
+from dig_core.cli import DigGroup  # noqa: E402
+from dig_core.training import REWARD_FIELDS, RunDir, read_rewards  # noqa: E402
+
+from tests.helpers import write_dig_dataset  # noqa: E402
+
+STAGES = [("dig-1", 1, 1, True, 2), ("dig-2", 2, 2, True, 2), ("dig-mix", 1, 3, False, 2)]
+G = 4
+STEPS = 2
+
+
+def _cli():
+    from dig_core.commands.plot_cmd import plot_rewards
+    from dig_core.commands.train_cmd import train
+
+    cli = DigGroup(commands={})
+    cli.add_command(train)
+    cli.add_command(plot_rewards)
+    return cli
+
+
+def _stage_overrides() -> list[str]:
+    out = []
+    for i, (name, kmin, kmax, cip, pairs) in enumerate(STAGES):
+        out += [f"curriculum.stages.{i}.name={name}", f"curriculum.stages.{i}.k_min={kmin}",
+                f"curriculum.stages.{i}.k_max={kmax}", f"curriculum.stages.{i}.count_in_prompt={cip}",
+                f"curriculum.stages.{i}.pairs={pairs}"]
+    return out
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return write_dig_dataset(tmp_path_factory.mktemp("trl-data") / "data", size=(64, 48), stages=STAGES)
+
+
+def overrides(model: Path, data: Path, run: Path, *more: str) -> list[str]:
+    return ["trainer.name=trl", f"trainer.params.model={model}", f"trainer.params.data={data}",
+            f"trainer.params.run_dir={run}", f"trainer.params.num_generations={G}",
+            "trainer.params.max_new_tokens=16", f"trainer.params.max_steps={STEPS}", "trainer.params.seed=0",
+            *_stage_overrides(), *more]
+
+
+def train(args: list[str]):
+    r = CliRunner().invoke(_cli(), ["train", *args], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_qwen25_vl, dataset, tmp_path_factory):
+    run = tmp_path_factory.mktemp("trl-run") / "run"
+    args = overrides(tiny_qwen25_vl, dataset, run, "trainer.params.sft_max_steps=3", "trainer.params.sft_eval_pairs=2",
+                     "trainer.params.save_steps=1", "trainer.params.keep_trl_checkpoints=true",
+                     "trainer.params.stages.dig-2.beta=0.05")
+    out = train(args)
+    return run, args, out
+
+
+def test_three_stages_log_every_reward_component(trained):
+    run, _, out = trained
+    rd = RunDir(run)
+    manifest = rd.read_manifest()
+    assert manifest["trainer"] == "trl"
+    assert manifest["stages"] == ["sft", "dig-1", "dig-2", "dig-mix"]
+    assert manifest["samples_per_step"] == G
+    rewards = read_rewards(run)
+    assert list(rewards) == ["dig-1", "dig-2", "dig-mix"]  # the warm start logs no GRPO samples
+    for name, _, _, _, _ in STAGES:
+        recs = rewards[name]
+        assert len(recs) == STEPS * G, name
+        assert [r["step"] for r in recs] == list(range(STEPS * G))
+        for rec in recs:
+            missing = [k for k in REWARD_FIELDS if k not in rec]
+            assert not missing, (name, rec)
+            assert rec["stage"] == name and rec["id"].startswith(name)
+            assert 0.0 <= rec["reward"] <= 1.0 + 1e-9 and math.isfinite(rec["accuracy"])
+        done = rd.read_done(name)
+        assert done["reason"] == "completed" and done["step"] == STEPS
+    # each stage starts from the previous stage's checkpoint; beta relaxed in the first GRPO stage
+    assert f"from {run / 'sft' / 'checkpoint'}" in out
+    assert "stage dig-1: GRPO on 2 pairs, G=4, beta=0.001" in out
+    assert "stage dig-2: GRPO on 2 pairs, G=4, beta=0.05" in out
+    assert "stage dig-mix: GRPO on 2 pairs, G=4, beta=0.01" in out
+    log = [json.loads(x) for x in (run / "dig-1" / "train.log").read_text().splitlines()]
+    assert any("frac_reward_zero_std" in rec for rec in log)
+    evals = [json.loads(x) for x in (run / "sft" / "eval.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in evals] == [0, 3]
+
+
+def test_checkpoint_loads_and_generates(trained, tiny_qwen25_vl):
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    run, _, _ = trained
+    ckpt = run / "dig-mix" / "checkpoint"
+    model = AutoModelForImageTextToText.from_pretrained(ckpt, local_files_only=True).eval()
+    processor = AutoProcessor.from_pretrained(ckpt, local_files_only=True)
+    from PIL import Image
+
+    msgs = [{"role": "user", "content": [{"type": "image"}, {"type": "image"}, {"type": "text", "text": "boxes?"}]}]
+    prompt = processor.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+    ims = [Image.new("RGB", (64, 48), (90, 90, 90)), Image.new("RGB", (64, 48), (120, 90, 90))]
+    enc = processor(text=[prompt], images=ims, return_tensors="pt")
+    with torch.no_grad():
+        out = model.generate(**enc, max_new_tokens=5, do_sample=False)
+    assert out.shape[1] > enc["input_ids"].shape[1]
+    # the trained weights differ from the base model's (GRPO and SFT steps moved them)
+    base = AutoModelForImageTextToText.from_pretrained(tiny_qwen25_vl, local_files_only=True)
+    moved = [n for (n, a), (_, b) in zip(model.named_parameters(), base.named_parameters()) if not torch.equal(a, b)]
+    assert moved
+
+
+def test_rerun_skips_done_stages_and_resumes_from_trl_checkpoint(trained):
+    run, args, _ = trained
+    before = {n: (run / n / "rewards.jsonl").read_text() for n, *_ in STAGES}
+    out = train(args)
+    assert "all 4 stages are done" in out
+    # an interrupted last stage: its DONE and final model gone, TRL's step-2 checkpoint kept
+    (run / "dig-mix" / "DONE").unlink()
+    import shutil
+
+    shutil.rmtree(run / "dig-mix" / "checkpoint")
+    out = train(args)
+    assert "stage sft: done" in out and "stage dig-2: done" in out
+    assert "resuming from" in out and "checkpoint-2 (step 2)" in out
+    assert (run / "dig-mix" / "checkpoint" / "config.json").is_file()
+    after = {n: (run / n / "rewards.jsonl").read_text() for n, *_ in STAGES}
+    assert after == before  # nothing trained twice, nothing logged twice
+
+
+def test_plot_rewards(trained, tmp_path):
+    run, _, _ = trained
+    png = tmp_path / "curve.png"
+    r = CliRunner().invoke(_cli(), ["plot-rewards", str(run), "--out", str(png)], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name, *_ in STAGES:
+        assert name in r.output
+
+
+def test_bad_params_fail_before_training(tiny_qwen25_vl, dataset, tmp_path):
+    r = CliRunner().invoke(_cli(), ["train", *overrides(tiny_qwen25_vl, dataset, tmp_path / "r",
+                                                        "trainer.params.loss_type=ppo")])
+    assert r.exit_code != 0
+    assert "loss_type" in r.output and "'grpo'" in r.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_reward_func_never_raises(tmp_path):
+    from dig_core.config import load_config
+    from dig_core.labels import Label
+    from dig_train_trl.reward import DigRewardFunc
+
+    cfg = load_config(None, [], sections=("task", "reward"))
+    fn = DigRewardFunc(cfg, tmp_path, "dig-1")
+    good = Label("p1", "dig-1", 1, ((10.0, 10.0, 30.0, 20.0),), 64.0, 48.0, "pixels", (1.0, 1.0)).to_json()
+    completions = [[{"role": "assistant", "content": "[[10, 10, 30, 20]]"}], "[[10, 10, 30, 20]]", None, 42,
+                   [{"role": "assistant", "content": [{"type": "text", "text": "[[10,10,30,20]]"}]}],
+                   [{"role": "assistant", "content": None}], [], {"x": 1}, "garbage [[1, 2", "[[nan, 1, 2, 3]]"]
+    labels = [good, good, good, good, good, good, good, good, "{bad json", {"id": 5}]
+    rewards = fn(completions=completions, label=labels, prompts=None, completion_ids=None)
+    assert rewards[:2] == [1.0, 1.0] and rewards[4] == 1.0
+    assert len(rewards) == len(completions) and all(r == 0.0 for r in rewards[2:4] + rewards[5:])
+    assert fn(completions=None, label=None) == []
+    short = fn(completions=["[[1, 1, 2, 2]]"] * 3, label=[good])
+    assert len(short) == 3 and short[1:] == [0.0, 0.0]
+    fn.close()
+    recs = [json.loads(x) for x in (tmp_path / "dig-1" / "rewards.jsonl").read_text().splitlines()]
+    assert len(recs) == len(completions) + 3
+    assert all(all(k in r for k in REWARD_FIELDS) for r in recs)
+    assert sum("error" in r for r in recs) >= 5
+
+
+def test_sft_target_is_the_full_reward_answer(tiny_qwen25_vl, tiny_qwen3_vl, dataset):
+    """The warm-start answer, parsed in the label's coords and scale, scores reward 1."""
+    from dig_core.config import load_config
+    from dig_core.reward_log import SampleScorer
+    from dig_core.vlm import VLProcessor
+    from dig_train_trl.data import answer_task, load_rows, target_answer
+
+    cfg = load_config(None, _stage_overrides(), sections=("task", "reward"))
+    scorer = SampleScorer(cfg)
+    for model in (tiny_qwen25_vl, tiny_qwen3_vl):
+        vlp = VLProcessor(model)
+        task = answer_task(cfg, vlp.coords)
+        rows = [r for rs in load_rows(cfg, dataset, vlp).values() for r in rs]
+        assert len(rows) == 6
+        for row in rows:
+            rec = scorer.score_sample(target_answer(task, row), row.label.to_json())
+            # integer pixels of a 64x48 image: rounding costs a few IoU points
+            assert rec["f1"] == 1.0 and rec["reward"] > 0.9 and rec["format"] == 1.0, (vlp.coords, target_answer(task, row), rec)
+
+
+def test_warm_start_teaches_the_answer_format(tiny_qwen25_vl, dataset, tmp_path):
+    """A few dozen SFT steps take the greedy answers' format reward from 0 to at least 0.5."""
+    run = tmp_path / "run"
+    train(overrides(tiny_qwen25_vl, dataset, run, "trainer.params.sft_max_steps=120",
+                    "trainer.params.sft_learning_rate=3e-3", "trainer.params.sft_eval_steps=40",
+                    "trainer.params.sft_eval_pairs=6", "trainer.params.max_steps=1", "trainer.params.save_steps=-1"))
+    evals = [json.loads(x) for x in (run / "sft" / "eval.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in evals] == [0, 40, 80, 120]
+    assert evals[0]["format"] == 0.0
+    assert evals[-1]["format"] >= 0.5, evals
+    losses = [json.loads(x)["loss"] for x in (run / "sft" / "train.log").read_text().splitlines()]
+    assert sum(losses[-10:]) / 10 < 0.5 * sum(losses[:10]) / 10
