@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Optional
 
 from dig_core.dataset import atomic_write_text, iter_jsonl
 from dig_core.errors import DigError
@@ -38,6 +38,33 @@ CHECKPOINT = "checkpoint"
 #: fields of a rewards.jsonl line every trainer writes (``step``: 0-based sample counter of the stage;
 #: ``accuracy``: r_acc; trainers may add more, e.g. ``time``, ``error``)
 REWARD_FIELDS = ("step", "stage", "id", "format", "precision", "recall", "f1", "miou", "accuracy", "reward")
+
+
+@dataclass
+class TrainerConfig:
+    """``trainer.params`` every trainer has; a trainer's ``Config`` subclasses it (and may change the
+    defaults). :func:`trainer_config_errors` checks these fields."""
+
+    #: local folder (or cached hub id) of the policy model
+    model: str = ""
+    #: box convention the model answers in: pixels | rel1000 | rel1; None = from the model family
+    #: (Qwen3-VL / Qwen2-VL: rel1000; Qwen2.5-VL: pixels of its resized input)
+    coords: Optional[str] = None
+    #: image processor limits (pixels per image); None = the model's own
+    min_pixels: Optional[int] = None
+    max_pixels: Optional[int] = None
+    #: the DiG dataset folder to train on (its stages must match curriculum.stages)
+    data: Optional[str] = None
+    #: where per-stage logs, rewards.jsonl and checkpoints go
+    run_dir: str = "runs/dig"
+
+
+def trainer_config_errors(cfg: TrainerConfig) -> list[str]:
+    """Problems with the shared :class:`TrainerConfig` fields, one message each."""
+    from dig_core.vlm import processor_settings_errors
+
+    errors = [] if cfg.model else ["model: set the policy model (trainer.params.model=...)"]
+    return errors + processor_settings_errors(cfg.coords, cfg.min_pixels, cfg.max_pixels)
 
 
 class TrainError(DigError):

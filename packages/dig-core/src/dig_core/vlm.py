@@ -74,6 +74,20 @@ def resolve_coords(family: str | None, explicit: str | None) -> str:
     )
 
 
+def processor_settings_errors(coords: str | None, min_pixels: int | None, max_pixels: int | None) -> list[str]:
+    """Problems with a config's ``coords`` / ``min_pixels`` / ``max_pixels`` (trainers' and model
+    adapters' params), one message each, naming the key and what is allowed."""
+    errors = []
+    if coords is not None and coords not in COORDS:
+        errors.append(f"coords: unknown convention {coords!r}; allowed: {list(COORDS)} or null (from the model family)")
+    for name, v in (("min_pixels", min_pixels), ("max_pixels", max_pixels)):
+        if v is not None and v < 1:
+            errors.append(f"{name} must be >= 1 or null, got {v}")
+    if min_pixels is not None and max_pixels is not None and min_pixels > max_pixels:
+        errors.append(f"min_pixels ({min_pixels}) must be <= max_pixels ({max_pixels})")
+    return errors
+
+
 def _require_hf() -> None:
     from dig_core.tiny_models import require_hf
 

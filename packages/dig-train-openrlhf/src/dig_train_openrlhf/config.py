@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from dig_core.training import TrainerConfig, trainer_config_errors
+
 #: KL estimators OpenRLHF accepts (--algo.kl.estimator)
 KL_ESTIMATORS = ("k1", "k2", "k3")
 #: advantage estimators that need no critic (VLM training in OpenRLHF cannot use a critic)
@@ -30,22 +32,17 @@ class StageParams:
 
 
 @dataclass
-class OpenRLHFConfig:
-    #: local path (or hub id on a machine that has it cached) of the policy model
+class OpenRLHFConfig(TrainerConfig):
+    """``trainer.params`` of ``openrlhf``: the shared :class:`~dig_core.training.TrainerConfig`
+    fields (model, coords, min/max_pixels, data, run_dir) plus OpenRLHF's settings. The processor
+    limits must match the model folder's saved processor (OpenRLHF and vLLM load it as saved)."""
+
     model: str = "Qwen/Qwen3-VL-8B-Thinking"
-    #: box convention the model answers in: pixels | rel1000 | rel1; None = from the model family
-    #: (Qwen3-VL / Qwen2-VL: rel1000; Qwen2.5-VL: pixels of its resized input)
-    coords: Optional[str] = None
-    #: image processor limits (pixels per image) passed to the model's processor; None = its default
-    min_pixels: Optional[int] = None
-    max_pixels: Optional[int] = None
+    #: where exports, per-stage logs, rewards.jsonl and checkpoints go
+    run_dir: str = "runs/dig-openrlhf"
     #: OpenRLHF --data.max_len (prompt with images + response) and --rollout.max_new_tokens
     max_len: int = 8192
     max_new_tokens: int = 4096
-    #: the DiG dataset folder to train on (its stages must match curriculum.stages)
-    data: Optional[str] = None
-    #: where exports, per-stage logs, rewards.jsonl and checkpoints go
-    run_dir: str = "runs/dig-openrlhf"
 
     # -- cluster -------------------------------------------------------------------------------------
     #: GPUs per node and nodes for the actor (and the reference model, colocated with it)
@@ -150,7 +147,7 @@ def stage_params(cfg: OpenRLHFConfig, name: str) -> StageParams:
 
 def validate(cfg: OpenRLHFConfig) -> list[str]:
     """Checks beyond field types; one message per problem, naming the key and what is allowed."""
-    errors: list[str] = []
+    errors: list[str] = trainer_config_errors(cfg)
 
     def positive(name: str, value: Any, allow_zero: bool = False) -> None:
         ok = value >= 0 if allow_zero else value > 0

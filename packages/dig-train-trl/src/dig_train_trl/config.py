@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from dig_core.training import TrainerConfig, trainer_config_errors
+
 #: TRL 1.16 GRPOTrainer loss aggregations (``GRPOConfig.loss_type``) accepted here
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
 DEVICES = ("auto", "cpu", "cuda")
@@ -28,18 +30,12 @@ class StageParams:
 
 
 @dataclass
-class TRLConfig:
-    #: local folder (or cached hub id) of the policy model: a Qwen2-VL / Qwen2.5-VL / Qwen3-VL
-    #: checkpoint, or a tiny one from `dig tiny-model`
+class TRLConfig(TrainerConfig):
+    """``trainer.params`` of ``trl``: the shared :class:`~dig_core.training.TrainerConfig` fields
+    (model, coords, min/max_pixels — saved with each checkpoint —, data, run_dir) plus TRL's settings."""
+
+    #: a Qwen2-VL / Qwen2.5-VL / Qwen3-VL checkpoint, or a tiny one from `dig tiny-model`
     model: str = "Qwen/Qwen2.5-VL-3B-Instruct"
-    #: box convention the model answers in: pixels | rel1000 | rel1; None = from the model family
-    coords: Optional[str] = None
-    #: image processor limits (pixels per image); None = the model's. Saved with each checkpoint.
-    min_pixels: Optional[int] = None
-    max_pixels: Optional[int] = None
-    #: the DiG dataset folder to train on (its stages must match curriculum.stages)
-    data: Optional[str] = None
-    #: where per-stage logs, rewards.jsonl and checkpoints go
     run_dir: str = "runs/dig-trl"
     #: cpu, cuda, or auto (cuda when available)
     device: str = "auto"
@@ -147,7 +143,7 @@ def stage_beta(cfg: TRLConfig, name: str, first: bool) -> float:
 
 def validate(cfg: TRLConfig) -> list[str]:
     """Checks beyond field types; one message per problem, naming the key and what is allowed."""
-    errors: list[str] = []
+    errors: list[str] = trainer_config_errors(cfg)
 
     def check(name: str, ok: bool, want: str) -> None:
         if not ok:

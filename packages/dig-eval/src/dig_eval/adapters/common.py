@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from dig_core.errors import DigError
-from dig_core.task import COORDS
+from dig_core.vlm import processor_settings_errors
 
 from dig_eval.adapters.base import ModelAdapter
 
@@ -53,14 +53,7 @@ def live_config_errors(cfg: LiveModelConfig) -> list[str]:
     errors = []
     if not cfg.path:
         errors.append("path: set the local model folder (model.params.path=...)")
-    if cfg.coords is not None and cfg.coords not in COORDS:
-        errors.append(f"coords: unknown convention {cfg.coords!r}; allowed: {list(COORDS)} or null (from the model family)")
-    for name in ("min_pixels", "max_pixels"):
-        v = getattr(cfg, name)
-        if v is not None and v < 1:
-            errors.append(f"{name} must be >= 1 or null, got {v}")
-    if cfg.min_pixels is not None and cfg.max_pixels is not None and cfg.min_pixels > cfg.max_pixels:
-        errors.append(f"min_pixels ({cfg.min_pixels}) must be <= max_pixels ({cfg.max_pixels})")
+    errors += processor_settings_errors(cfg.coords, cfg.min_pixels, cfg.max_pixels)
     if cfg.batch_size < 1:
         errors.append(f"batch_size must be >= 1, got {cfg.batch_size}")
     if cfg.max_new_tokens < 1:
