@@ -171,3 +171,42 @@ def test_count_in_prompt_stage_and_limit(tmp_path):
     samples = forced.samples(model)
     assert [s.request.id for s in samples] == ["b"] and "exactly 1 difference" in samples[0].request.prompt
     assert samples[0].request.images == [str(ds / "images/b_a.png"), str(ds / "images/b_b.png")]
+
+
+def test_no_difference_control_pairs(tmp_path):
+    """A control pair (K = 0, a stage with k_min 0) is fully right with a well-formed empty answer and
+    wrong with any box; its prompt says the images may be identical, the count is never given."""
+    from dig_core.config import instantiate, load_config, to_plain
+
+    pairs = [ann("c0", [], [], stage="ctl", count_in_prompt=False),
+             ann("c1", [], [], stage="ctl", count_in_prompt=False),
+             ann("d0", [[10, 10, 30, 30]], ["color"], stage="ctl", count_in_prompt=False)]
+    root = write_annotations(tmp_path / "ds", pairs)
+    cfg = to_plain(load_config(None, ["curriculum.stages=[{name: ctl, k_min: 0, k_max: 1, count_in_prompt: false, pairs: 3}]"],
+                               sections=()))
+    (root / "dataset.json").write_text(json.dumps({"format_version": 1, "config": cfg}))
+    run = _run(tmp_path, root, {"c0": "<answer>[]</answer>", "c1": "[[1, 1, 5, 5]]", "d0": "[[10, 10, 30, 30]]"},
+               "model.params.coords=pixels")
+    scores = {s["id"]: s for s in map(json.loads, (run / "dig" / "scores.jsonl").read_text().splitlines())}
+    assert scores["c0"]["reward"] == 1.0 and scores["c0"]["f1"] == 1.0
+    assert scores["c1"]["reward"] == 0.0
+    assert scores["d0"]["reward"] == pytest.approx(1.0)
+    cfg = load_config(None, ["model.name=predictions", f"model.params.path={tmp_path / 'run.jsonl'}",
+                             "model.params.coords=pixels", "evaluator.name=dig", f"evaluator.params.dataset={root}"],
+                      sections=("task", "reward", "model", "evaluator"))
+    evaluator = instantiate(cfg, "evaluator", "evaluator")
+    evaluator.bind(cfg)
+    prompts = [s.request.prompt for s in evaluator.samples(instantiate(cfg, "model", "model_adapter"))]
+    assert len(prompts) == 3 and all("may be identical" in p and "one or more" not in p for p in prompts)
+
+
+def test_shared_scorer_scores_control_pairs_like_the_evaluator():
+    from dig_core.config import load_config
+    from dig_core.labels import Label
+    from dig_core.reward_log import SampleScorer
+
+    scorer = SampleScorer(load_config(None, sections=("task", "reward")))
+    label = Label("c0", "ctl", 0, (), 100, 100, "pixels", None)
+    assert scorer.score_text("[]", label)["reward"] == 1.0
+    assert scorer.score_text("[[1, 1, 5, 5]]", label)["reward"] == 0.0
+    assert scorer.score_text("no differences", label)["reward"] == 0.0

@@ -17,6 +17,7 @@ import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from dig_core.difficulty import stage_knob_errors
 from dig_core.errors import ConfigError
 from dig_core.plugins.manager import PROVIDERS, PluginManager, get_plugin_manager, unknown_name_message
 from dig_core.spec import Vocabulary
@@ -42,6 +43,10 @@ class SceneConfig:
     vocabulary: dict[str, Any] = field(default_factory=_default_vocabulary)
 
 
+#: ``perturbations.balance`` values
+BALANCE_MODES = ("quota", "feasible")
+
+
 @dataclass
 class PerturbationsConfig:
     #: relative weights of edit types (0 = off); names are perturbation PLUGIN_NAMEs
@@ -52,6 +57,10 @@ class PerturbationsConfig:
     #: per-perturbation parameters, validated by each plugin's Config
     params: dict[str, Any] = field(default_factory=dict)
     max_attempts: int = 100  # edit draws per pair before the pair's scene is resampled
+    #: how edit types are chosen: "quota" = every stage's edit types follow the weights (planned per
+    #: stage, realised by resampling scenes); "feasible" = per edit among the types that fit (older
+    #: datasets; frequencies then follow feasibility, not the weights)
+    balance: str = "quota"
 
 
 @dataclass
@@ -67,6 +76,18 @@ class StageConfig:
     k_max: int = 1
     count_in_prompt: bool = True
     pairs: int = 2
+    # difficulty knobs (docs/difficulty.md); the defaults filter nothing
+    #: every difference's visible area, as a share of the image, must lie in [min_area, max_area]
+    min_area: float = 0.0
+    max_area: float = 1.0
+    #: every difference's contrast (mean CIE ΔE between I_a and I_b in its mask) in [min, max]
+    min_contrast: float = 0.0
+    max_contrast: Optional[float] = None
+    #: a color edit picks a new color at this CIE ΔE from the old one (identical colors never)
+    min_color_distance: float = 0.0
+    max_color_distance: Optional[float] = None
+    #: where differences may be: any | center | border
+    location: str = "any"
 
 
 def _demo_stages() -> list[StageConfig]:
@@ -301,6 +322,8 @@ def semantic_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] 
             errors.append(f"perturbations.weights: {unknown_name_message('perturbation', name, perts)}")
         elif not isinstance(w, (int, float)) or w < 0:
             errors.append(f"perturbations.weights.{name} must be a number >= 0, got {w!r}")
+    if cfg.perturbations.balance not in BALANCE_MODES:
+        errors.append(f"perturbations.balance: {cfg.perturbations.balance!r} is not one of {list(BALANCE_MODES)}")
     if not any(isinstance(w, (int, float)) and w > 0 for w in weights.values()):
         errors.append("perturbations.weights: at least one weight must be > 0")
     for name, params in (cfg.perturbations.params or {}).items():
@@ -317,8 +340,13 @@ def semantic_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] 
         where = f"curriculum.stages[{i}] ({st.name})"
         if names.count(st.name) > 1:
             errors.append(f"{where}: duplicate stage name")
-        if st.k_min < 1 or st.k_max < st.k_min:
-            errors.append(f"{where}: need 1 <= k_min <= k_max, got k_min={st.k_min}, k_max={st.k_max}")
+        if st.k_min < 0 or st.k_max < max(st.k_min, 1):
+            errors.append(f"{where}: need 0 <= k_min <= k_max and k_max >= 1 (k_min 0 adds no-difference "
+                          f"control pairs), got k_min={st.k_min}, k_max={st.k_max}")
+        if st.k_min == 0 and st.count_in_prompt:
+            errors.append(f"{where}: k_min=0 (control pairs) needs count_in_prompt: false; a control pair "
+                          "takes only the prompt without the count")
+        errors.extend(stage_knob_errors(st, where))
         if st.pairs < 0:
             errors.append(f"{where}: pairs must be >= 0, got {st.pairs}")
 

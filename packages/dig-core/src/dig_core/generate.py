@@ -23,15 +23,17 @@ from omegaconf import DictConfig, OmegaConf
 from dig_core import __version__
 from dig_core.config import DigConfig, instantiate, to_plain
 from dig_core.dataset import FORMAT_VERSION, DatasetWriter, content_hash, image_names, read_annotations
+from dig_core.difficulty import KNOB_REASONS, knob_rejection, measure_difference
 from dig_core.errors import DatasetError, SamplingError
 from dig_core.pairs import encode_png
 from dig_core.plugins import get_plugin_manager
-from dig_core.render import Validity, label_pair
+from dig_core.render import Validity, difference_mask, label_pair
 from dig_core.seeds import derive_seed
 
-#: why a draw was thrown away: no K edits possible ("edit"), or label_pair's verdict on the renders;
+#: why a draw was thrown away: no K edits possible ("edit"), label_pair's verdict on the renders
+#: ("no_change", "not_visible"), or a stage's difficulty knobs ("area", "contrast", "location");
 #: every pair records all of them (0 when none), so every line has the same fields
-REJECTION_REASONS = ("edit", "no_change", "not_visible")
+REJECTION_REASONS = tuple(sorted(("edit", "no_change", "not_visible", *KNOB_REASONS)))
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,10 @@ class WorkItem:
     k_max: int
     count_in_prompt: bool
     seed: int
+    #: K planned for this pair (-1: drawn while sampling edits, the ``feasible`` balance)
+    k: int = -1
+    #: edit types planned for this pair by the stage's quota (``quota`` balance)
+    types: tuple[str, ...] = ()
 
 
 @dataclass
@@ -61,13 +67,34 @@ def pair_seed(cfg: DictConfig, stage: str, index: int) -> int:
     return derive_seed(ns, cfg.seed, stage, index) if ns else derive_seed(cfg.seed, stage, index)
 
 
+def planned_k(seed: int, k_min: int, k_max: int) -> int:
+    """The K of a pair whose K is planned (``quota`` balance, or a stage with control pairs)."""
+    return random.Random(derive_seed(seed, "k")).randint(k_min, k_max)
+
+
 def plan(cfg: DictConfig) -> list[WorkItem]:
-    """Every pair the config asks for, in dataset order."""
+    """Every pair the config asks for, in dataset order.
+
+    With ``perturbations.balance: quota`` each pair's K is drawn from its seed here and the stage's
+    edit types are dealt out over its pairs by :func:`dig_core.sampling.quota_types`, so a stage's
+    type counts follow the weights; ``feasible`` leaves K and types to the edit sampler (a stage
+    with ``k_min: 0`` still plans K, so its control pairs are known up front)."""
+    from dig_core.sampling import quota_types
+
+    quota = cfg.perturbations.get("balance", "quota") == "quota"
+    weights = {k: float(v) for k, v in cfg.perturbations.weights.items() if v and v > 0}
     items: list[WorkItem] = []
     for st in cfg.curriculum.stages:
-        for i in range(st.pairs):
+        seeds = [pair_seed(cfg, st.name, i) for i in range(st.pairs)]
+        if quota or st.k_min == 0:
+            ks = [planned_k(s, st.k_min, st.k_max) for s in seeds]
+        else:
+            ks = [-1] * len(seeds)
+        dealt = iter(quota_types(weights, sum(ks)) if quota else ())
+        for i, (seed, k) in enumerate(zip(seeds, ks)):
+            types = tuple(next(dealt) for _ in range(k)) if quota else ()
             items.append(WorkItem(len(items), f"{st.name}-{i:05d}", st.name, st.k_min, st.k_max,
-                                  st.count_in_prompt, pair_seed(cfg, st.name, i)))
+                                  st.count_in_prompt, seed, k, types))
     return items
 
 
@@ -90,26 +117,46 @@ class PairMaker:
         self.weights = {k: float(v) for k, v in self.cfg.perturbations.weights.items() if v > 0}
         v = self.cfg.validity
         self.validity = Validity(v.min_visible_pixels, v.min_box_change)
+        self.stages = {st.name: st for st in self.cfg.curriculum.stages}
         self.renderer = instantiate(self.cfg, "renderer", "renderer", pm)
         self.renderer.setup(self.vocab, threads)
 
     def make(self, item: WorkItem) -> PairResult:
-        from dig_core.sampling import sample_edits, sample_scene
+        import dataclasses
 
+        from dig_core.sampling import sample_edits, sample_scene, sample_typed_edits
+
+        stage = self.stages[item.stage]
+        ctx = self.ctx
+        if stage.min_color_distance > 0 or stage.max_color_distance is not None:
+            ctx = dataclasses.replace(ctx, extra={**ctx.extra, "color_distance": (
+                stage.min_color_distance, stage.max_color_distance)})
+        max_attempts = self.cfg.perturbations.max_attempts
         rejected: Counter[str] = Counter()
         for attempt in range(self.cfg.validity.max_resamples):
             seed = attempt_seed(item, attempt)
             scene_a = sample_scene(self.cfg.scene, self.vocab, seed)  # an impossible config raises
+            rng = random.Random(seed)
             try:
-                scene_b, diffs = sample_edits(
-                    scene_a, item.k_min, item.k_max, self.weights, self.perturbations, self.ctx,
-                    random.Random(seed), self.cfg.perturbations.max_attempts,
-                )
+                if item.k == 0:  # a control pair: the same spec rendered twice
+                    scene_b, diffs = scene_a, []
+                elif item.types:
+                    scene_b, diffs = sample_typed_edits(scene_a, list(item.types), self.perturbations, ctx, rng,
+                                                        max_attempts)
+                else:
+                    k_min, k_max = (item.k, item.k) if item.k > 0 else (item.k_min, item.k_max)
+                    scene_b, diffs = sample_edits(scene_a, k_min, k_max, self.weights, self.perturbations, ctx,
+                                                  rng, max_attempts)
             except SamplingError:
                 rejected["edit"] += 1
                 continue
             ra, rb = self.renderer.render_pair(scene_a, scene_b)
             diffs, reason = label_pair(diffs, ra, rb, self.validity)
+            if reason:
+                rejected[reason] += 1
+                continue
+            measures = [measure_difference(difference_mask(d, ra, rb), d.box, ra.image, rb.image) for d in diffs]
+            reason = knob_rejection(measures, stage)
             if reason:
                 rejected[reason] += 1
                 continue
@@ -123,6 +170,7 @@ class PairMaker:
                 "height": scene_a.height,
                 "boxes": [d.box for d in diffs],
                 "differences": [d.to_dict() for d in diffs],
+                "measures": measures,
                 "count_in_prompt": item.count_in_prompt,
                 "scene_a": scene_a.to_dict(),
                 "scene_b": scene_b.to_dict(),
@@ -133,8 +181,8 @@ class PairMaker:
             return PairResult(record, images, dict(rejected), self.renderer.info())
         raise SamplingError(
             f"pair {item.id}: no valid pair after validity.max_resamples={self.cfg.validity.max_resamples} "
-            f"tries (rejected: {dict(rejected)}); loosen validity.min_visible_pixels / min_box_change "
-            "or scene settings"
+            f"tries (rejected: {dict(rejected)}); loosen validity.min_visible_pixels / min_box_change, "
+            f"the difficulty knobs of stage {item.stage!r} or scene settings"
         )
 
     def close(self) -> None:
@@ -161,8 +209,10 @@ def _versions() -> dict[str, str]:
 
 
 def summarize(root: str | Path) -> dict[str, Any]:
-    """Counts recorded in the manifest: pairs by stage, K and type, rejected renders by reason."""
+    """Counts recorded in the manifest: pairs by stage, K and type, realised edit types per stage,
+    rejected renders by reason."""
     by_stage: Counter[str] = Counter()
+    stage_types: dict[str, Counter[str]] = {}
     by_k: Counter[str] = Counter()
     by_type: Counter[str] = Counter()
     rejected: Counter[str] = Counter()
@@ -172,9 +222,12 @@ def summarize(root: str | Path) -> dict[str, Any]:
         by_stage[rec["stage"]] += 1
         by_k[str(len(rec["boxes"]))] += 1
         by_type.update(d["type"] for d in rec["differences"])
+        stage_types.setdefault(rec["stage"], Counter()).update(d["type"] for d in rec["differences"])
         rejected.update(rec.get("rejected", {}))
     return {"pairs": n, "by_stage": dict(by_stage), "by_k": dict(sorted(by_k.items())),
-            "by_type": dict(sorted(by_type.items())), "rejected": dict(sorted(rejected.items()))}
+            "by_type": dict(sorted(by_type.items())),
+            "by_stage_type": {s: dict(sorted(c.items())) for s, c in stage_types.items()},
+            "rejected": dict(sorted(rejected.items()))}
 
 
 def generate(cfg: DictConfig, out: str | Path, progress: bool | None = None) -> dict[str, Any]:

@@ -9,6 +9,10 @@ Predicted and ground-truth boxes are matched one-to-one by the Hungarian algorit
 true detection (one of the n_m "matched pairs") when its IoU >= ``min_match_iou``. precision =
 n_m/N, recall = n_m/M, mIoU = mean IoU of the counted pairs (0 if none). ``min_match_iou = 0`` is
 the literal reading of the paper: every assigned pair counts. See docs/reward.md.
+
+No-difference control pairs (M = 0, a stage with ``k_min: 0``): a well-formed empty answer (the
+task's :meth:`~dig_core.task.DigTask.answers_none`, e.g. ``[]``) is fully correct (every component
+1, reward 1); any predicted box, or an answer without a well-formed empty list, scores reward 0.
 """
 
 from __future__ import annotations
@@ -164,10 +168,18 @@ class DigReward(Plugin):
         zero-IoU ones, so n_m = min(N, M); :meth:`score` handles that case."""
         return match_boxes(pred, gt, self.config.min_match_iou)
 
-    def score(self, pred: Sequence[Sequence[float]], gt: Sequence[Sequence[float]]) -> RewardResult:
-        """Reward of predicted boxes ``pred`` (the parser's output) against ``gt``."""
+    def score(self, pred: Sequence[Sequence[float]], gt: Sequence[Sequence[float]],
+              answered_none: bool = False) -> RewardResult:
+        """Reward of predicted boxes ``pred`` (the parser's output) against ``gt``.
+
+        ``answered_none``: the completion was a well-formed empty answer; it only matters when
+        ``gt`` is empty (a control pair), see the module docstring."""
         c = self.config
         n, m = len(pred), len(gt)
+        if m == 0:
+            if n == 0 and answered_none:
+                return RewardResult(1.0, 1.0, 1.0, 1.0, 1.0, 0, 0, 0, 1.0)
+            return RewardResult(1.0 if n else 0.0, 0.0, 0.0, 0.0, 0.0, n, 0, 0, 0.0)
         fmt = 1.0 if n > 0 else 0.0
         matching = match_boxes(pred, gt, c.min_match_iou)
         total = sum(matching.ious)
@@ -186,7 +198,8 @@ class DigReward(Plugin):
     def score_completion(self, task, completion: str, gt: Sequence[Sequence[float]], width: float,
                          height: float, scale=None) -> RewardResult:
         """Parse ``completion`` with ``task`` and score it."""
-        return self.score(task.parse(completion, width, height, scale), gt)
+        return self.score(task.parse(completion, width, height, scale), gt,
+                          len(gt) == 0 and task.answers_none(completion))
 
     def score_completions(self, task, completions: Sequence[str], gts: Sequence[Sequence[Sequence[float]]],
                           sizes: Sequence[tuple[float, float]],
@@ -197,8 +210,9 @@ class DigReward(Plugin):
             raise ValueError("completions, gts, sizes (and scales) must have the same length")
         parse, score = task.parse, self.score
         if scales is None:
-            return [score(parse(t, w, h), g) for t, g, (w, h) in zip(completions, gts, sizes)]
-        return [score(parse(t, w, h, s), g) for t, g, (w, h), s in zip(completions, gts, sizes, scales)]
+            return [score(parse(t, w, h), g, len(g) == 0 and task.answers_none(t)) for t, g, (w, h) in zip(completions, gts, sizes)]
+        return [score(parse(t, w, h, s), g, len(g) == 0 and task.answers_none(t))
+                for t, g, (w, h), s in zip(completions, gts, sizes, scales)]
 
     def rewards(self, task, completions, gts, sizes, scales=None) -> list[float]:
         """Just the scalar rewards of :meth:`score_completions` (what GRPO needs)."""

@@ -273,12 +273,13 @@ class SampleScorer:
         try:
             if not isinstance(text, str):
                 raise ValueError(f"the answer must be a string, got {type(text).__name__}")
-            boxes = self.task_for(label.coords).parse(text, label.width, label.height, label.scale)
-            res = self.reward.score(boxes, label.boxes)
+            task = self.task_for(label.coords)
+            boxes = task.parse(text, label.width, label.height, label.scale)
+            res = self.reward.score(boxes, label.boxes, not label.boxes and task.answers_none(text))
         except Exception as e:  # noqa: BLE001 - never raise into a trainer
             self.warn("error", f"{label.id}: {type(e).__name__}: {e}; reward 0")
             return self.failed(label, f"{type(e).__name__}: {e}")
-        if not res.n_pred:
+        if not res.n_pred and label.boxes:
             self.warn("format", f"{label.id}: no box in the answer (format 0)")
         rec: dict[str, Any] = {"stage": self.stage_of(label), "id": label.id}
         for k in COMPONENTS:

@@ -60,6 +60,12 @@ TEMPLATE_WITHOUT_COUNT = (
     "(both images share the same coordinates). {coords} Answer with the list of boxes in the form "
     "{format}."
 )
+TEMPLATE_MAY_BE_NONE = (
+    "You are given two images of the same scene that may be identical or may differ: an object may "
+    "have been added, removed, or changed in shape, color, size or material. Find every difference and "
+    "give one bounding box per difference (both images share the same coordinates). {coords} Answer "
+    "with the list of boxes in the form {format}, or with an empty list [] if the images are identical."
+)
 
 #: the placeholders a template may use
 TEMPLATE_FIELDS = ("k", "k_differences", "coords", "format", "width", "height")
@@ -127,6 +133,8 @@ class DigTaskConfig:
     template_with_count: str = TEMPLATE_WITH_COUNT
     #: prompt when the model must infer the count
     template_without_count: str = TEMPLATE_WITHOUT_COUNT
+    #: prompt of a stage with no-difference control pairs (k_min 0): no count, and the answer may be []
+    template_may_be_none: str = TEMPLATE_MAY_BE_NONE
     #: the answer format shown to the model ({format} in the templates)
     output_format: str = OUTPUT_FORMAT
     #: a box reaching further than this fraction of the image size beyond an edge is dropped
@@ -151,7 +159,7 @@ class DigTask(Plugin):
         errors = []
         if cfg.coords not in COORDS:
             errors.append(f"coords: unknown convention {cfg.coords!r}; allowed: {list(COORDS)}")
-        for name in ("template_with_count", "template_without_count"):
+        for name in ("template_with_count", "template_without_count", "template_may_be_none"):
             template = getattr(cfg, name)
             try:
                 template.format(k=2, k_differences="2 differences", coords="", format="", width=1, height=1)
@@ -169,12 +177,18 @@ class DigTask(Plugin):
         self._rel = {"pixels": None, "rel1000": 1000.0, "rel1": 1.0}[c.coords]
 
     # -- prompts ------------------------------------------------------------------------------------
-    def prompt(self, width: int, height: int, k: int | None = None) -> str:
-        """The instruction for a pair: with the count when ``k`` is given, without it otherwise.
+    def prompt(self, width: int, height: int, k: int | None = None, may_be_none: bool = False) -> str:
+        """The instruction for a pair: with the count when ``k`` is given, without it otherwise;
+        ``may_be_none``: the pair comes from a stage with no-difference control pairs, so the
+        prompt says the images may be identical (and never gives the count).
 
         ``width``/``height``: the image size the model sees (the resized size for Qwen2.5-VL)."""
         c = self.config
-        template = c.template_with_count if k is not None else c.template_without_count
+        if may_be_none:
+            k = None
+            template = c.template_may_be_none
+        else:
+            template = c.template_with_count if k is not None else c.template_without_count
         kd = "" if k is None else f"{k} difference" + ("" if k == 1 else "s")
         coords = COORD_HINTS[c.coords].format(width=width, height=height)
         return template.format(k=k, k_differences=kd, coords=coords, format=c.output_format,
@@ -182,8 +196,19 @@ class DigTask(Plugin):
 
     def stage_prompt(self, stage, k: int, width: int, height: int) -> str:
         """The prompt for a pair with ``k`` differences in a curriculum stage (count given when the
-        stage's ``count_in_prompt`` is set)."""
+        stage's ``count_in_prompt`` is set). Every pair of a stage with control pairs (``k_min`` 0,
+        K = 0 or not) gets the ``template_may_be_none`` prompt, so the prompt never tells a control
+        pair from the others."""
+        if getattr(stage, "k_min", 1) == 0:
+            return self.prompt(width, height, None, may_be_none=True)
         return self.prompt(width, height, k if stage.count_in_prompt else None)
+
+    def answers_none(self, text: str) -> bool:
+        """True when ``text`` is a well-formed "no differences" answer: its answer region (rule 1
+        of the module docstring) is an empty list ``[]`` (whitespace aside)."""
+        if not isinstance(text, str):
+            return False
+        return re.fullmatch(r"\s*\[\s*\]\s*", answer_region(text)) is not None
 
     # -- parsing ------------------------------------------------------------------------------------
     def parse(self, text: str, width: float, height: float, scale: Scale = None) -> list[Box]:

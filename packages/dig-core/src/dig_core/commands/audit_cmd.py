@@ -16,16 +16,23 @@ from dig_core.dataset import read_annotations
 @click.option("--min-inside-share", default=0.5, show_default=True,
               help="A pair with less than this share of its pixel change inside the boxes is suspicious.")
 @click.option("--json-out", type=click.Path(dir_okay=False), default=None, help="Also write per-pair results as JSONL.")
-def audit(dataset: str, min_box_change: float, min_inside_share: float, json_out: str | None) -> None:
+@click.option("--where", "where", multiple=True, metavar="COND",
+              help="Only audit pairs with a difference meeting every condition, e.g. 'area<400' "
+                   "(keys: area, area_share, contrast, center_dist, border_dist, k). Repeatable.")
+def audit(dataset: str, min_box_change: float, min_inside_share: float, json_out: str | None,
+          where: tuple[str, ...]) -> None:
     """For every pair of DATASET: the pixel change inside each ground-truth box and the share of all
-    pixel change that falls inside the boxes. Prints a summary table and the suspicious pairs."""
+    pixel change that falls inside the boxes, and the distribution of the difficulty measures
+    recorded by `dig generate` (docs/difficulty.md). Prints a summary table and the suspicious pairs."""
     import numpy as np
     from tqdm import tqdm
 
     from dig_core.audit import audit_dataset
     from dig_core.dataset import atomic_write_text
+    from dig_core.difficulty import MEASURES, pair_matches, parse_where
 
-    records = list(read_annotations(dataset))
+    conditions = parse_where(where)
+    records = [r for r in read_annotations(dataset) if pair_matches(r, conditions)]
     results = list(tqdm(audit_dataset(dataset, records, min_box_change=min_box_change,
                                       min_inside_share=min_inside_share),
                         total=len(records), unit="pair", desc="dig audit", disable=None))
@@ -37,6 +44,10 @@ def audit(dataset: str, min_box_change: float, min_inside_share: float, json_out
     click.echo(f"{'measure':<34}{'min':>8}{'median':>8}{'mean':>8}")
     click.echo(f"{'box change (mean |a-b|, 0-255)':<34}{box.min():8.1f}{np.median(box):8.1f}{box.mean():8.1f}")
     click.echo(f"{'share of change inside boxes':<34}{share.min():8.2f}{np.median(share):8.2f}{share.mean():8.2f}")
+    measured = [m for r in records for m in r.get("measures") or []]
+    for key in MEASURES if measured else ():
+        v = np.array([m[key] for m in measured], dtype=float)
+        click.echo(f"{'difference ' + key:<34}{v.min():8.3g}{np.median(v):8.3g}{v.mean():8.3g}")
     bad = [r for r in results if r.suspicious]
     click.echo(f"pairs: {len(results)}, boxes: {box.size}, suspicious: {len(bad)}")
     for r in bad:

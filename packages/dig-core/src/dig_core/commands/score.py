@@ -119,7 +119,7 @@ def score_dataset(task, reward, preds: list[Prediction], annotations: dict[str, 
             boxes = task.parse(p.completion, ann["width"], ann["height"], p.scale)
         except ValueError as e:
             raise PredictionsError(f"prediction {p.id!r} (line {p.lineno}): {e}") from None
-        res = reward.score(boxes, gt)
+        res = reward.score(boxes, gt, len(gt) == 0 and task.answers_none(p.completion))
         out.append(json.dumps({"id": p.id, **{k: getattr(res, k) for k in COMPONENTS}}) + "\n")
         found = set(reward.match(boxes, gt).gt)  # matched with IoU >= min_match_iou and > 0
         types = [d.get("type", "?") for d in ann.get("differences", [])]

@@ -14,13 +14,21 @@ from dig_core.dataset import read_annotations
 @click.option("--n", "n", default=16, show_default=True, help="Number of pairs to draw.")
 @click.option("--ids", default=None, help="Comma-separated pair ids to draw instead of the first N.")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="PNG file to write.")
-def show(dataset: str, n: int, ids: str | None, out: str) -> None:
+@click.option("--where", "where", multiple=True, metavar="COND",
+              help="Only pairs with a difference meeting every condition, e.g. 'area<400', 'contrast>=20', "
+                   "'center_dist<0.3', 'k==0' (keys: area, area_share, contrast, center_dist, border_dist, k; "
+                   "docs/difficulty.md). Repeatable.")
+def show(dataset: str, n: int, ids: str | None, out: str, where: tuple[str, ...]) -> None:
     """Draw pairs of DATASET as a contact sheet: I_a | I_b with the ground-truth boxes and each
-    difference's type."""
+    difference's type.
+
+    Example: dig show data/demo --where "area<400" --where "contrast<20" --out subtle.png"""
+    from dig_core.difficulty import pair_matches, parse_where
     from dig_core.errors import DigError
     from dig_core.visualize import contact_sheet
 
-    records = read_annotations(dataset)
+    conditions = parse_where(where)
+    records = (r for r in read_annotations(dataset) if pair_matches(r, conditions))
     if ids:
         wanted = [i.strip() for i in ids.split(",") if i.strip()]
         found = {r["id"]: r for r in records if r["id"] in wanted}
@@ -32,5 +40,5 @@ def show(dataset: str, n: int, ids: str | None, out: str) -> None:
         chosen = list(itertools.islice(records, max(n, 0)))
     count = contact_sheet(dataset, chosen, out)
     if count == 0:
-        raise DigError(f"{dataset} has no pairs to draw")
+        raise DigError(f"{dataset} has no pairs to draw" + (f" matching --where {list(where)}" if where else ""))
     click.echo(f"drew {count} pairs to {out}")

@@ -24,14 +24,18 @@ class AttributeChange(Perturbation):
         """Every value the attribute can take, in vocabulary order (shapes, colors, sizes: dict keys)."""
         return list(getattr(ctx.vocab, self.ATTRIBUTE + "s"))
 
+    def candidates(self, obj: ObjectSpec, ctx: EditContext) -> list[str]:
+        """The values ``obj``'s attribute may change to (every other value of the vocabulary)."""
+        return [v for v in self.values(ctx) if v != getattr(obj, self.ATTRIBUTE)]
+
     def applies_to(self, scene: SceneSpec, obj: ObjectSpec, ctx: EditContext) -> bool:
-        return any(v != getattr(obj, self.ATTRIBUTE) for v in self.values(ctx))
+        return bool(self.candidates(obj, ctx))
 
     def apply(
         self, scene: SceneSpec, obj: ObjectSpec | None, rng: random.Random, ctx: EditContext
     ) -> tuple[SceneSpec, Difference] | None:
         assert obj is not None, f"{self.PLUGIN_NAME} edits an existing object"
-        others = [v for v in self.values(ctx) if v != getattr(obj, self.ATTRIBUTE)]
+        others = self.candidates(obj, ctx)
         if not others:
             return None
         new_obj = obj.replace(**{self.ATTRIBUTE: rng.choice(others)})

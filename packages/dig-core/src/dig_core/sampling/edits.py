@@ -156,3 +156,73 @@ def _check_edit(name: str, b: SceneSpec, diff: Difference, touched: set[int], ct
         raise RuntimeError(f"perturbation {name!r} edited object {diff.object_id}, which an earlier edit touched")
     if not diff.before and not diff.after:
         raise RuntimeError(f"perturbation {name!r} returned a Difference with neither before nor after")
+
+
+def quota_types(weights: Mapping[str, float], n: int) -> list[str]:
+    """``n`` edit types whose counts follow ``weights`` as closely as possible in every prefix: the
+    i-th type is the one furthest behind its share ``(i + 1) * w / sum(w)`` (ties by name), so each
+    type's count is within 1 of its share at every point (stage quotas; resumed runs stay balanced)."""
+    names = sorted(t for t, w in weights.items() if w and w > 0)
+    total = sum(weights[t] for t in names)
+    counts = dict.fromkeys(names, 0)
+    out = []
+    for i in range(n):
+        t = max(names, key=lambda t: ((i + 1) * weights[t] / total - counts[t], weights[t], -names.index(t)))
+        counts[t] += 1
+        out.append(t)
+    return out
+
+
+def sample_typed_edits(
+    scene: SceneSpec,
+    types: list[str],
+    perturbations: Mapping[str, Perturbation],
+    ctx: EditContext,
+    rng: random.Random,
+    max_attempts: int = 100,
+) -> tuple[SceneSpec, list[Difference]]:
+    """Scene B and its differences: one edit of each type in ``types`` (a stage's quota), each of a
+    distinct object, in an order shuffled per try. A failed edit or a dead end (a type that can edit
+    nothing more) costs one of ``max_attempts``; a dead end restarts from A in a new order.
+    :class:`SamplingError` when the types cannot all be realised on this scene (the caller draws
+    another scene). ``types == []`` gives ``(scene, [])``: a no-difference control pair."""
+    missing = sorted({t for t in types if t not in perturbations})
+    if missing:
+        raise SamplingError(f"perturbation(s) {missing} are planned but were not built; built: {sorted(perturbations)}")
+    if not any(perturbations[t].CREATES for t in types) and len(types) > len(scene.objects):
+        raise SamplingError(f"cannot make {len(types)} edits {types} of distinct objects in a scene of "
+                            f"{len(scene.objects)} objects")
+    ctx = dataclasses.replace(ctx, reference=scene)
+    attempts = 0
+    while attempts < max_attempts:
+        order = list(types)
+        rng.shuffle(order)
+        current, diffs, touched = scene, [], set()
+        failed: set[tuple[str, int | None]] = set()
+        for name in order:
+            diff = None
+            while diff is None and attempts < max_attempts:
+                targets = _options(current, touched, [name], perturbations, ctx, failed).get(name)
+                if not targets:
+                    attempts += 1
+                    break  # dead end: restart from A
+                target = rng.choice(targets)
+                obj = None if target is None else current.object(target)
+                result = perturbations[name].apply(current, obj, rng, ctx)
+                if result is None:
+                    attempts += 1
+                    failed.add((name, target))
+                    continue
+                current, diff = result
+                _check_edit(name, current, diff, touched, ctx)
+            if diff is None:
+                break
+            touched.add(diff.object_id)
+            diffs.append(diff)
+            failed = set()
+        if len(diffs) == len(types):
+            return current, diffs
+    raise SamplingError(
+        f"could not make the edits {types} of distinct objects on a scene of {len(scene.objects)} objects "
+        f"(seed {scene.seed}) within max_attempts={max_attempts}"
+    )

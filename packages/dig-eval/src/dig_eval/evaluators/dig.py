@@ -101,14 +101,18 @@ class DigEvaluator(Evaluator):
             self.reward = instantiate(cfg, "reward", "reward")
 
     # -- samples ------------------------------------------------------------------------------------
-    def _stage_counts(self, root: Path) -> dict[str, bool]:
+    def _manifest_stages(self, root: Path) -> dict[str, dict[str, Any]]:
+        """The manifest's curriculum stages by name (``{}`` when there is no manifest)."""
         try:
             manifest = read_manifest(root)
         except DatasetError:
             return {}
         stages = ((manifest.get("config") or {}).get("curriculum") or {}).get("stages") or []
-        return {s["name"]: bool(s.get("count_in_prompt", StageConfig.count_in_prompt)) for s in stages
-                if isinstance(s, dict) and "name" in s}
+        return {s["name"]: s for s in stages if isinstance(s, dict) and "name" in s}
+
+    def _stage_counts(self, root: Path) -> dict[str, bool]:
+        return {name: bool(s.get("count_in_prompt", StageConfig.count_in_prompt))
+                for name, s in self._manifest_stages(root).items()}
 
     def _count_in_prompt(self, rec: dict[str, Any], stages: dict[str, bool], root: Path) -> bool:
         if self.config.count_in_prompt is not None:
@@ -129,6 +133,8 @@ class DigEvaluator(Evaluator):
         coords = model.coords()
         self.task = type(self.task_template)(replace(self.task_template.config, coords=coords))
         stages = self._stage_counts(root)
+        # stages with no-difference control pairs: every pair gets the "may be identical" prompt
+        control = {name for name, st in self._manifest_stages(root).items() if st.get("k_min", 1) == 0}
         out: list[Sample] = []
         for rec in read_annotations(root):
             if c.stage is not None and rec["stage"] != c.stage:
@@ -139,7 +145,7 @@ class DigEvaluator(Evaluator):
             count = self._count_in_prompt(rec, stages, root)
             sc = model.scale(w, h) if coords == "pixels" else None
             pw, ph = (w, h) if sc is None else (round(w * sc[0]), round(h * sc[1]))
-            prompt = self.task.prompt(pw, ph, k if count else None)
+            prompt = self.task.prompt(pw, ph, k if count else None, may_be_none=rec["stage"] in control)
             types = [d.get("type", "?") for d in rec.get("differences", [])]
             if len(types) != k:
                 types = ["?"] * k
@@ -163,7 +169,7 @@ class DigEvaluator(Evaluator):
         w, h, gt = t["width"], t["height"], t["boxes"]
         scale = model.sample_scale(sample.request, w, h) if self.task.config.coords == "pixels" else None
         pred = self.task.parse(completion, w, h, scale)
-        res = self.reward.score(pred, gt)
+        res = self.reward.score(pred, gt, not gt and self.task.answers_none(completion))
         assigned = match_boxes(pred, gt, 0.0)
         gt_iou = [0.0] * len(gt)
         for j, v in zip(assigned.gt, assigned.ious):

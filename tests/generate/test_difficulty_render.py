@@ -1,0 +1,88 @@
+"""Difficulty controls with real Blender renders (tiny images): control pairs are the same spec
+rendered twice (identical pixels), measures are recorded per difference and match a recomputation
+from the renderer's instance maps, realised type counts per stage are in the manifest, and a
+contrast knob moves the measured contrast. tests/core/test_difficulty.py covers the rest without bpy."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from dig_core.dataset import METADATA
+
+from tests.generate.test_generate import dig
+
+pytestmark = pytest.mark.render
+
+SMALL = ["scene.width=96", "scene.height=64", "scene.max_objects=4", "renderer.params.samples=2",
+         "renderer.params.denoise=false", "validity.min_visible_pixels=12", "validity.min_box_change=6",
+         "seed=5", "generate.progress=false", "generate.workers=1", "generate.threads=2"]
+
+
+def _stage(pairs: int, k_min: int, k_max: int, *knobs: str) -> list[str]:
+    return [f"curriculum.stages=[{{name: s, k_min: {k_min}, k_max: {k_max}, count_in_prompt: false, "
+            f"pairs: {pairs}}}]", *(f"curriculum.stages[0].{k}" for k in knobs)]
+
+
+def _lines(root: Path) -> list[dict]:
+    return [json.loads(x) for x in (root / METADATA).read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("difficulty") / "mixed"
+    r = dig("generate", "--out", str(out), *SMALL, *_stage(5, 0, 2))
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_control_pairs_render_identically(mixed):
+    from PIL import Image
+
+    recs = _lines(mixed)
+    k0 = [r for r in recs if not r["boxes"]]
+    assert k0 and len(k0) < len(recs)
+    for r in k0:
+        a, b = (np.asarray(Image.open(mixed / r[k])) for k in ("image_a", "image_b"))
+        assert r["scene_a"] == r["scene_b"] and np.array_equal(a, b)
+
+
+def test_measures_match_the_instance_maps(mixed):
+    from dig_core.config import plugin_params
+    from dig_core.difficulty import measure_difference
+    from dig_core.perturbations.base import Difference
+    from dig_core.plugins import get_plugin_manager
+    from dig_core.render import difference_mask
+    from dig_core.spec import SceneSpec, Vocabulary
+
+    cls = get_plugin_manager().get("renderer", "blender")
+    renderer = cls(plugin_params(cls, {"samples": 2, "denoise": False}, "renderer.params", []))
+    renderer.setup(Vocabulary.default(), 2)
+    rec = max(_lines(mixed), key=lambda r: len(r["boxes"]))
+    ra, rb = renderer.render_pair(SceneSpec.from_dict(rec["scene_a"]), SceneSpec.from_dict(rec["scene_b"]))
+    renderer.close()
+    for d, m in zip(rec["differences"], rec["measures"]):
+        diff = Difference.from_dict(d)
+        assert measure_difference(difference_mask(diff, ra, rb), diff.box, ra.image, rb.image) == m
+        assert m["area"] >= 12 and m["contrast"] > 0
+
+
+def test_manifest_has_realised_types_per_stage(mixed):
+    manifest = json.loads((mixed / "dataset.json").read_text())
+    want = Counter(d["type"] for r in _lines(mixed) for d in r["differences"])
+    assert manifest["counts"]["by_stage_type"] == {"s": dict(want)}
+    assert manifest["counts"]["by_k"].get("0", 0) == sum(not r["boxes"] for r in _lines(mixed))
+
+
+def test_max_contrast_knob_on_renders(mixed, tmp_path):
+    free = [m["contrast"] for r in _lines(mixed) for m in r["measures"]]
+    cap = float(np.median(free))
+    out = tmp_path / "subtle"
+    r = dig("generate", "--out", str(out), *SMALL, *_stage(3, 1, 1, f"max_contrast={cap}"),
+            "validity.max_resamples=60")
+    assert r.returncode == 0, r.stderr
+    got = [m["contrast"] for r in _lines(out) for m in r["measures"]]
+    assert max(got) <= cap < max(free)
