@@ -81,8 +81,10 @@ def test_max_contrast_knob_on_renders(mixed, tmp_path):
     free = [m["contrast"] for r in _lines(mixed) for m in r["measures"]]
     cap = float(np.median(free))
     out = tmp_path / "subtle"
+    # balance: feasible lets the sampler pick subtle edit types; with quota a pair's planned type is
+    # kept, and an add/remove rarely stays under a median contrast cap (docs/difficulty.md)
     r = dig("generate", "--out", str(out), *SMALL, *_stage(3, 1, 1, f"max_contrast={cap}"),
-            "validity.max_resamples=60")
+            "validity.max_resamples=60", "perturbations.balance=feasible")
     assert r.returncode == 0, r.stderr
     got = [m["contrast"] for r in _lines(out) for m in r["measures"]]
     assert max(got) <= cap < max(free)

@@ -59,7 +59,7 @@ class PairResult:
     renderer_info: dict[str, Any] = field(default_factory=dict)
 
 
-def pair_seed(cfg: DictConfig, stage: str, index: int) -> int:
+def pair_seed(cfg: DictConfig, stage: str, index: int | str) -> int:
     """The seed of pair ``index`` of ``stage``. A non-empty ``seed_namespace`` is mixed in, so a
     held-out set (configs/dig-bench.yaml) shares no seed with data from the same seed and stage
     names; without one the seeds are those of earlier versions (same datasets, byte for byte)."""
@@ -90,7 +90,8 @@ def plan(cfg: DictConfig) -> list[WorkItem]:
             ks = [planned_k(s, st.k_min, st.k_max) for s in seeds]
         else:
             ks = [-1] * len(seeds)
-        dealt = iter(quota_types(weights, sum(ks)) if quota else ())
+        dealt = iter(quota_types(weights, sum(ks), random.Random(pair_seed(cfg, st.name, "types")))
+                     if quota else ())
         for i, (seed, k) in enumerate(zip(seeds, ks)):
             types = tuple(next(dealt) for _ in range(k)) if quota else ()
             items.append(WorkItem(len(items), f"{st.name}-{i:05d}", st.name, st.k_min, st.k_max,

@@ -158,16 +158,19 @@ def _check_edit(name: str, b: SceneSpec, diff: Difference, touched: set[int], ct
         raise RuntimeError(f"perturbation {name!r} returned a Difference with neither before nor after")
 
 
-def quota_types(weights: Mapping[str, float], n: int) -> list[str]:
+def quota_types(weights: Mapping[str, float], n: int, rng: random.Random | None = None) -> list[str]:
     """``n`` edit types whose counts follow ``weights`` as closely as possible in every prefix: the
-    i-th type is the one furthest behind its share ``(i + 1) * w / sum(w)`` (ties by name), so each
-    type's count is within 1 of its share at every point (stage quotas; resumed runs stay balanced)."""
+    i-th type is the one furthest behind its share ``(i + 1) * w / sum(w)``, so each type's count is
+    within 1 of its share at every point (stage quotas; resumed runs stay balanced). Ties go to the
+    larger weight, then in a random order drawn from ``rng`` for every pick (by name without one), so
+    a short stage does not always start with the same types."""
     names = sorted(t for t, w in weights.items() if w and w > 0)
     total = sum(weights[t] for t in names)
     counts = dict.fromkeys(names, 0)
     out = []
     for i in range(n):
-        t = max(names, key=lambda t: ((i + 1) * weights[t] / total - counts[t], weights[t], -names.index(t)))
+        tie = {t: rng.random() for t in names} if rng is not None else {t: -names.index(t) for t in names}
+        t = max(names, key=lambda t: ((i + 1) * weights[t] / total - counts[t], weights[t], tie[t]))
         counts[t] += 1
         out.append(t)
     return out
