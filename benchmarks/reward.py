@@ -169,10 +169,13 @@ def bench_openrlhf(n: int, repeat: int, seed: int, group: int = 8) -> None:
     prompt, shared by its ``group`` rollouts), appending each sample to a real rewards.jsonl."""
     import tempfile
 
+    from dig_core.labels import Label
+
     try:
-        from dig_train_openrlhf.labels import Label
         from dig_train_openrlhf.reward_module import RewardFunction, load_reward_config
-    except ImportError:
+    except ModuleNotFoundError as e:
+        if e.name != "dig_train_openrlhf":
+            raise
         print("OpenRLHF reward module: dig-train-openrlhf is not installed, row skipped")
         return
     import logging
