@@ -5,6 +5,7 @@ tests/generate/test_difficulty_render.py checks the same on real Blender renders
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from collections import Counter
@@ -12,6 +13,7 @@ from collections import Counter
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from dig_core import hookimpl
 from dig_core.cli import load_commands
 from dig_core.config import load_config
 from dig_core.curriculum import PAPER_STAGES
@@ -32,7 +34,7 @@ from dig_core.sampling import (
 from dig_core.spec import Vocabulary
 from dig_core.task import DigTask
 
-from tests.core.test_generate_core import TINY, SwatchPlugin
+from tests.core.test_generate_core import TINY, SwatchPlugin, SwatchRenderer
 
 VOCAB = Vocabulary.default()
 GRAY, GREEN = VOCAB.colors["gray"], VOCAB.colors["green"]
@@ -302,3 +304,127 @@ def test_show_and_audit_filter_by_measures(controls, tmp_path):
     assert r.exit_code == 0 and f"drew {sum(not x['boxes'] for x in recs)} pairs" in r.output
     r = runner.invoke(load_commands(), ["show", str(controls), "--where", "size<3", "--out", str(sheet)])
     assert r.exit_code != 0 and "size<3" in r.output and "area" in r.output and "Traceback" not in r.output
+
+
+# -- occlusion ------------------------------------------------------------------------------------------
+class SwatchAloneRenderer(SwatchRenderer):
+    """The swatch renderer, which can also draw one object alone (for occlusion)."""
+
+    PLUGIN_NAME = "swatch-alone-test"
+
+    def render_alone(self, scene, object_ids):
+        return {i: self.render(dataclasses.replace(scene, objects=[o for o in scene.objects if o.id == i])).mask(i)
+                for i in object_ids}
+
+
+class SwatchAlonePlugin:
+    @hookimpl
+    def register_renderers(self):
+        return [SwatchAloneRenderer]
+
+
+@pytest.fixture(scope="module")
+def alone(swatch):
+    swatch.register(SwatchAlonePlugin(), "swatch-alone-plugin")
+    yield swatch
+    swatch.unregister("swatch-alone-plugin")
+
+
+def test_occlusion_share_by_hand():
+    from dig_core.difficulty import occlusion_share
+
+    alone = np.zeros((10, 10), bool)
+    alone[2:6, 2:6] = True  # 16 pixels alone
+    visible = alone.copy()
+    visible[2:6, 2:4] = False  # the left half hidden by another object
+    assert occlusion_share(visible, alone) == 0.5
+    assert occlusion_share(alone, alone) == 0.0
+    assert occlusion_share(np.zeros_like(alone), alone) == 1.0
+    assert occlusion_share(np.zeros_like(alone), np.zeros_like(alone)) == 0.0
+
+
+def test_difference_occlusion_per_edit_type():
+    """add: measured in B, remove: in A, attribute edit: the larger of A and B."""
+    from dig_core.perturbations.base import Difference
+    from dig_core.render import difference_occlusion
+
+    r = SwatchAloneRenderer()
+    r.setup(VOCAB, 1)
+    scene = sample_scene(_cfg().scene, VOCAB, 3)
+    x, y, z = -scene.bounds / 2, 0.0, scene.objects[0].position[2]
+    front = scene.objects[0].replace(size="large", position=[x, y, z])
+    # the swatch renderer draws far (larger y) objects first: a same-size copy just behind `front`
+    # is fully hidden by it; an attribute edit's occlusion is the larger of A's and B's
+    hidden = front.replace(id=90, position=[x, y + 1e-3, z])
+    a = dataclasses.replace(scene, objects=[front])
+    b = dataclasses.replace(scene, objects=[front, hidden])
+    ra, rb = r.render(a), r.render(b)
+    attrs = hidden.attributes()
+    add = Difference("add", 90, {}, attrs)
+    remove = Difference("remove", 90, attrs, {})
+    assert difference_occlusion([add], a, b, ra, rb, r) == [1.0]
+    assert difference_occlusion([remove], b, a, rb, ra, r) == [1.0]
+    # an attribute edit (a move here): free in A (0.0), moved right behind `front` in B (1.0)
+    far = front.replace(id=92, size="small", position=[-x, y, z])
+    a2 = dataclasses.replace(scene, objects=[front, far])
+    b2 = dataclasses.replace(scene, objects=[front, far.replace(position=[x, y + 1e-3, z])])
+    move = Difference("move", 92, {"position": far.position}, {"position": [x, y + 1e-3, z]})
+    ra2, rb2 = r.render(a2), r.render(b2)
+    assert ra2.mask(92).sum() > 0 and rb2.mask(92).sum() == 0
+    assert difference_occlusion([move], a2, a2, ra2, ra2, r) == [0.0]
+    assert difference_occlusion([move], a2, b2, ra2, rb2, r) == [1.0]
+    assert difference_occlusion([add], a, b, ra, rb, SwatchRenderer()) == [None]
+
+
+def test_occlusion_is_none_unless_a_stage_sets_a_knob(free):
+    assert free and all("occlusion" in m and m["occlusion"] is None for m in free)
+
+
+def test_max_occlusion_makes_differences_visible(alone, tmp_path):
+    many = ["scene.min_objects=7", "scene.max_objects=9", "renderer.name=swatch-alone-test",
+            "validity.max_resamples=300"]
+    runs = {}
+    for name, cap in (("all", 1.0), ("visible", 0.05)):
+        out = tmp_path / name
+        generate(_cfg(*_one_stage(16, max_occlusion=cap), *many), out)
+        runs[name] = ([m["occlusion"] for m in _measures(out)], read_manifest(out)["counts"]["rejected"])
+        assert (out / "difficulty.png").is_file()
+    everything, (capped, rejected) = runs["all"][0], runs["visible"]
+    assert all(o is not None for o in everything) and max(capped) <= 0.05 < max(everything)
+    assert rejected["occlusion"] > 0 and runs["all"][1]["occlusion"] == 0
+
+
+def test_occlusion_knob_needs_a_renderer_that_renders_alone(swatch, tmp_path):
+    from dig_core.errors import DigError
+
+    with pytest.raises(DigError, match="render_alone"):
+        generate(_cfg(*_one_stage(2, max_occlusion=0.5)), tmp_path / "x")
+
+
+def test_occlusion_knob_errors():
+    with pytest.raises(ConfigError) as e:
+        load_config(None, ["curriculum.stages[0].min_occlusion=0.6", "curriculum.stages[0].max_occlusion=0.2"],
+                    sections=())
+    assert "min_occlusion" in str(e.value) and "0.6" in str(e.value)
+
+
+# -- histograms -------------------------------------------------------------------------------------
+def test_generate_writes_histograms_and_audit_redraws_them(controls, tmp_path):
+    from PIL import Image
+
+    png = controls / "difficulty.png"
+    with Image.open(png) as im:
+        im.verify()
+    with Image.open(png) as im:
+        w, h = im.size
+        # one row per stage, one chart per measure (occlusion not measured here: 4 charts)
+        assert im.format == "PNG" and h >= 100 and w > 4 * 200
+        assert (np.asarray(im.convert("RGB")) == (70, 110, 200)).all(axis=2).sum() > 50  # bars drawn
+    out = tmp_path / "h.png"
+    r = CliRunner().invoke(load_commands(), ["audit", str(controls), "--histograms", str(out)])
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes() == png.read_bytes()  # drawn from the metadata alone
+    png.unlink()
+    from dig_core.visualize import write_difficulty_histograms
+
+    assert write_difficulty_histograms(controls) == png and png.read_bytes() == out.read_bytes()

@@ -88,3 +88,25 @@ def test_max_contrast_knob_on_renders(mixed, tmp_path):
     assert r.returncode == 0, r.stderr
     got = [m["contrast"] for r in _lines(out) for m in r["measures"]]
     assert max(got) <= cap < max(free)
+
+
+def test_histograms_and_occlusion_keys_on_renders(mixed):
+    from PIL import Image
+
+    with Image.open(mixed / "difficulty.png") as im:
+        assert im.format == "PNG" and im.width > 400 and im.height >= 100
+    # no stage sets an occlusion knob: not measured, but the key is on every difference
+    assert all(m["occlusion"] is None for r in _lines(mixed) for m in r["measures"])
+    assert all(r["rejected"]["occlusion"] == 0 for r in _lines(mixed))
+
+
+def test_min_occlusion_knob_on_renders(tmp_path):
+    crowded = ["scene.min_objects=6", "scene.max_objects=8", "validity.max_resamples=80"]
+    runs = {}
+    for name, knob in (("free", "max_occlusion=1.0"), ("hidden", "min_occlusion=0.1")):
+        out = tmp_path / name
+        r = dig("generate", "--out", str(out), *SMALL, *crowded, *_stage(4, 1, 1, knob))
+        assert r.returncode == 0, r.stderr
+        runs[name] = [m["occlusion"] for r in _lines(out) for m in r["measures"]]
+    assert all(o is not None for o in runs["free"]) and np.median(runs["free"]) < 0.1
+    assert min(runs["hidden"]) >= 0.1

@@ -88,6 +88,11 @@ class StageConfig:
     max_color_distance: Optional[float] = None
     #: where differences may be: any | center | border
     location: str = "any"
+    #: every difference's occlusion (share of the edited object hidden by others) in [min, max];
+    #: setting either makes `dig generate` measure occlusion for every pair (one extra cheap render
+    #: per edited object)
+    min_occlusion: float = 0.0
+    max_occlusion: Optional[float] = None
 
 
 def _demo_stages() -> list[StageConfig]:

@@ -9,9 +9,13 @@ Per difference (``measure_difference``), from the two renders and their instance
 - ``center_dist``: distance of the box centre to the image centre over the half-diagonal (0 = at the
   centre, 1 = in a corner); ``border_dist``: the box's smallest gap to an image edge over the image's
   shorter side (0 = touching an edge).
+- ``occlusion``: 1 - the edited object's visible pixels over the pixels it would cover alone (the
+  renderer's :meth:`~dig_core.render.Renderer.render_alone`), in the image(s) where it exists, the
+  larger of A and B for an attribute edit; None when not measured (no stage sets an occlusion knob,
+  or the renderer cannot render an object alone).
 
 Stage knobs (``curriculum.stages[i]``: ``min_area`` / ``max_area``, ``min_contrast`` /
-``max_contrast``, ``location``) reject a rendered pair when any difference falls outside them
+``max_contrast``, ``location``, ``min_occlusion`` / ``max_occlusion``) reject a rendered pair when any difference falls outside them
 (:func:`knob_rejection`); ``min_color_distance`` / ``max_color_distance`` steer the ``color`` edit
 before rendering (:func:`color_distance`).
 """
@@ -30,9 +34,9 @@ CENTER_MAX_DIST = 0.4
 #: ``location: border`` keeps differences whose ``border_dist`` is at most this
 BORDER_MAX_DIST = 0.08
 #: the measures stored per difference, in this order
-MEASURES = ("area", "area_share", "contrast", "center_dist", "border_dist")
+MEASURES = ("area", "area_share", "contrast", "center_dist", "border_dist", "occlusion")
 #: why a measured pair is rejected by a stage's knobs
-KNOB_REASONS = ("area", "contrast", "location")
+KNOB_REASONS = ("area", "contrast", "location", "occlusion")
 
 
 def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -58,9 +62,24 @@ def color_distance(rgb_a: Sequence[int], rgb_b: Sequence[int]) -> float:
     return float(delta_e(np.asarray(rgb_a), np.asarray(rgb_b)))
 
 
+def occlusion_share(visible: np.ndarray, alone: np.ndarray) -> float:
+    """1 - visible pixels / pixels the object covers alone (0 = fully visible, 1 = fully hidden);
+    0.0 when the object covers no pixel even alone."""
+    n_alone = int(alone.sum())
+    if n_alone == 0:
+        return 0.0
+    return round(min(1.0, max(0.0, 1.0 - int((visible & alone).sum()) / n_alone)), 4)
+
+
+def measures_occlusion(stages: Sequence[Any]) -> bool:
+    """Whether any stage sets an occlusion knob (then every pair of the dataset is measured)."""
+    return any(st.min_occlusion > 0 or st.max_occlusion is not None for st in stages)
+
+
 def measure_difference(mask: np.ndarray, box: Sequence[int] | None, image_a: np.ndarray,
-                       image_b: np.ndarray) -> dict[str, float | int]:
-    """The measures of one difference: ``mask`` its pixels (A ∪ B), ``box`` its box."""
+                       image_b: np.ndarray, occlusion: float | None = None) -> dict[str, float | int | None]:
+    """The measures of one difference: ``mask`` its pixels (A ∪ B), ``box`` its box, ``occlusion``
+    as measured by the caller (None = not measured)."""
     h, w = mask.shape
     area = int(mask.sum())
     contrast = float(delta_e(image_a[mask], image_b[mask]).mean()) if area else 0.0
@@ -72,7 +91,8 @@ def measure_difference(mask: np.ndarray, box: Sequence[int] | None, image_a: np.
         center = float(np.hypot(cx - w / 2, cy - h / 2) / np.hypot(w / 2, h / 2))
         border = min(x0, y0, w - x1, h - y1) / min(w, h)
     return {"area": area, "area_share": round(area / (h * w), 6), "contrast": round(contrast, 3),
-            "center_dist": round(center, 4), "border_dist": round(float(border), 4)}
+            "center_dist": round(center, 4), "border_dist": round(float(border), 4),
+            "occlusion": occlusion}
 
 
 def knob_rejection(measures: Sequence[dict[str, Any]], stage: Any) -> str | None:
@@ -89,6 +109,11 @@ def knob_rejection(measures: Sequence[dict[str, Any]], stage: Any) -> str | None
             return "location"
         if stage.location == "border" and m["border_dist"] > BORDER_MAX_DIST:
             return "location"
+    for m in measures:
+        occ = m.get("occlusion")
+        if occ is not None and (occ < stage.min_occlusion
+                                or (stage.max_occlusion is not None and occ > stage.max_occlusion)):
+            return "occlusion"
     return None
 
 
@@ -105,6 +130,10 @@ def stage_knob_errors(st: Any, where: str) -> list[str]:
                                      and st.max_color_distance < st.min_color_distance):
         errors.append(f"{where}: need 0 <= min_color_distance <= max_color_distance (CIE ΔE), "
                       f"got min_color_distance={st.min_color_distance}, max_color_distance={st.max_color_distance}")
+    if not (0.0 <= st.min_occlusion <= 1.0) or (st.max_occlusion is not None
+                                                 and not st.min_occlusion <= st.max_occlusion <= 1.0):
+        errors.append(f"{where}: need 0 <= min_occlusion <= max_occlusion <= 1 (shares of the object), "
+                      f"got min_occlusion={st.min_occlusion}, max_occlusion={st.max_occlusion}")
     if st.location not in LOCATIONS:
         errors.append(f"{where}: location {st.location!r} is not one of {list(LOCATIONS)}")
     return errors
@@ -142,11 +171,13 @@ def parse_where(conditions: Sequence[str]) -> list[tuple[str, str, float]]:
 
 def pair_matches(rec: dict[str, Any], conditions: Sequence[tuple[str, str, float]]) -> bool:
     """True when ``k`` conditions hold for the pair and one of its differences meets every measure
-    condition (a pair without measures, or with no difference, matches only ``k`` conditions)."""
+    condition (a pair without measures, or with no difference, matches only ``k`` conditions; a
+    measure that was not measured, e.g. ``occlusion`` None, meets no condition)."""
     pair = [c for c in conditions if c[0] == "k"]
     diff = [c for c in conditions if c[0] != "k"]
     if not all(_OPS[op](float(len(rec["boxes"])), v) for _, op, v in pair):
         return False
     if not diff:
         return True
-    return any(all(_OPS[op](float(m[key]), v) for key, op, v in diff) for m in rec.get("measures") or [])
+    return any(all(m.get(key) is not None and _OPS[op](float(m[key]), v) for key, op, v in diff)
+               for m in rec.get("measures") or [])

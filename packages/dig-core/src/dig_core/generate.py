@@ -4,7 +4,8 @@ The driver plans one work item per pair (id, stage, K range, seed derived from t
 stage and the index, and ``seed_namespace`` when set), hands them to an executor, and writes results
 in item order. Everything a pair contains depends only on its item, so the dataset is the same for
 any number of workers, and a rerun after a crash skips the pairs already written. When the last
-pair is written, the manifest records the dataset's content hash (``dig verify`` checks it).
+pair is written, the manifest records the dataset's content hash (``dig verify`` checks it) and
+``difficulty.png`` shows the histograms of the difficulty measures per stage.
 """
 
 from __future__ import annotations
@@ -23,15 +24,15 @@ from omegaconf import DictConfig, OmegaConf
 from dig_core import __version__
 from dig_core.config import DigConfig, instantiate, to_plain
 from dig_core.dataset import FORMAT_VERSION, DatasetWriter, content_hash, image_names, read_annotations
-from dig_core.difficulty import KNOB_REASONS, knob_rejection, measure_difference
-from dig_core.errors import DatasetError, SamplingError
+from dig_core.difficulty import KNOB_REASONS, knob_rejection, measure_difference, measures_occlusion
+from dig_core.errors import DatasetError, DigError, SamplingError
 from dig_core.pairs import encode_png
 from dig_core.plugins import get_plugin_manager
-from dig_core.render import Validity, difference_mask, label_pair
+from dig_core.render import Validity, difference_mask, difference_occlusion, label_pair
 from dig_core.seeds import derive_seed
 
 #: why a draw was thrown away: no K edits possible ("edit"), label_pair's verdict on the renders
-#: ("no_change", "not_visible"), or a stage's difficulty knobs ("area", "contrast", "location");
+#: ("no_change", "not_visible"), or a stage's difficulty knobs ("area", "contrast", "location", "occlusion");
 #: every pair records all of them (0 when none), so every line has the same fields
 REJECTION_REASONS = tuple(sorted(("edit", "no_change", "not_visible", *KNOB_REASONS)))
 
@@ -121,6 +122,8 @@ class PairMaker:
         self.stages = {st.name: st for st in self.cfg.curriculum.stages}
         self.renderer = instantiate(self.cfg, "renderer", "renderer", pm)
         self.renderer.setup(self.vocab, threads)
+        #: occlusion costs extra renders: measured (for every pair) only when a stage has a knob on it
+        self.occlusion = measures_occlusion(self.cfg.curriculum.stages)
 
     def make(self, item: WorkItem) -> PairResult:
         import dataclasses
@@ -156,7 +159,14 @@ class PairMaker:
             if reason:
                 rejected[reason] += 1
                 continue
-            measures = [measure_difference(difference_mask(d, ra, rb), d.box, ra.image, rb.image) for d in diffs]
+            occ = (difference_occlusion(diffs, scene_a, scene_b, ra, rb, self.renderer) if self.occlusion
+                   else [None] * len(diffs))
+            if self.occlusion and diffs and occ[0] is None:
+                raise DigError(f"curriculum: a stage sets min_occlusion/max_occlusion but renderer "
+                               f"{self.cfg.renderer.name!r} cannot render an object alone (render_alone), so "
+                               f"occlusion cannot be measured; remove those knobs or use the blender renderer")
+            measures = [measure_difference(difference_mask(d, ra, rb), d.box, ra.image, rb.image, o)
+                        for d, o in zip(diffs, occ)]
             reason = knob_rejection(measures, stage)
             if reason:
                 rejected[reason] += 1
@@ -278,4 +288,7 @@ def generate(cfg: DictConfig, out: str | Path, progress: bool | None = None) -> 
                               "pairs": len(todo)},
                     content_hash=content_hash(out, progress=show))
     writer.write_manifest(manifest)
+    from dig_core.visualize import write_difficulty_histograms
+
+    write_difficulty_histograms(out)  # out/difficulty.png, redrawn from the metadata
     return manifest

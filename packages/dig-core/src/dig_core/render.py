@@ -45,6 +45,12 @@ class Renderer(Plugin):
         """Render both scenes. Override to reuse what rendering ``scene_a`` loaded."""
         return self.render(scene_a), self.render(scene_b)
 
+    def render_alone(self, scene: SceneSpec, object_ids: list[int]) -> dict[int, np.ndarray] | None:
+        """For each of ``object_ids``: the boolean mask of the pixels that object covers in ``scene``
+        when it is the only object (same camera and resolution; no image needed, so render it as
+        cheaply as possible). None = this renderer cannot (occlusion is then not measured)."""
+        return None
+
     def info(self) -> dict[str, Any]:
         """Versions and settings recorded in the dataset manifest."""
         return {"name": self.PLUGIN_NAME}
@@ -70,6 +76,27 @@ def difference_mask(diff: Difference, a: RenderResult, b: RenderResult) -> np.nd
     if diff.in_b:
         m |= b.mask(diff.object_id)
     return m
+
+
+def difference_occlusion(diffs: list[Difference], scene_a: SceneSpec, scene_b: SceneSpec, a: RenderResult,
+                         b: RenderResult, renderer: Renderer) -> list[float | None]:
+    """Per difference, the occluded share of the edited object (:func:`dig_core.difficulty.occlusion_share`)
+    in the image where it exists: B for an add, A for a remove, the larger of A and B for an
+    attribute edit. One :meth:`Renderer.render_alone` call per image; all None if it returns None."""
+    from dig_core.difficulty import occlusion_share
+
+    ids_a = sorted({d.object_id for d in diffs if d.in_a})
+    ids_b = sorted({d.object_id for d in diffs if d.in_b})
+    alone_a = renderer.render_alone(scene_a, ids_a) if ids_a else {}
+    alone_b = renderer.render_alone(scene_b, ids_b) if ids_b else {}
+    if alone_a is None or alone_b is None:
+        return [None] * len(diffs)
+    out: list[float | None] = []
+    for d in diffs:
+        shares = [occlusion_share(res.mask(d.object_id), alone[d.object_id])
+                  for present, res, alone in ((d.in_a, a, alone_a), (d.in_b, b, alone_b)) if present]
+        out.append(max(shares) if shares else None)
+    return out
 
 
 @dataclass

@@ -533,6 +533,36 @@ class BlenderRenderer(Renderer):
         b = self.render(scene_b)
         return a, b
 
+    def render_alone(self, scene: SceneSpec, object_ids: list[int]) -> dict[int, np.ndarray]:
+        """Per object id, its mask with every other object hidden (``hide_render``): one Cycles
+        render each at 1 sample, no denoising, no bounces, same camera and resolution; only the
+        object index pass is read. The scene's settings are restored afterwards."""
+        self._ensure()
+        self._sync(scene)
+        sc, c = self._scene, self._scene.cycles
+        saved = {k: getattr(c, k) for k in ("samples", "use_denoising", "max_bounces")}
+        objs = {oid: obj for oid, (obj, _) in self._objects.items()}
+        missing = [oid for oid in object_ids if oid not in objs]
+        if missing:
+            raise ValueError(f"render_alone: objects {missing} are not in the scene (ids {sorted(objs)})")
+        out: dict[int, np.ndarray] = {}
+        path = os.path.join(self._tmp, "alone.exr")
+        try:
+            c.samples, c.use_denoising, c.max_bounces = 1, False, 0
+            for oid in object_ids:
+                for other, obj in objs.items():
+                    obj.hide_render = other != oid
+                with _quiet_stdout(self.config.quiet):
+                    self._bpy.ops.render.render(scene=sc.name)
+                self._bpy.data.images["Render Result"].save_render(path, scene=sc)
+                out[oid] = self._read(path, scene).instances == oid + 1
+        finally:
+            for obj in objs.values():
+                obj.hide_render = False
+            for k, v in saved.items():
+                setattr(c, k, v)
+        return out
+
     def render_bare(self, scene: SceneSpec) -> float:
         """Benchmark helper: sync ``scene`` and run Cycles with no readback; seconds of the render."""
         self._ensure()

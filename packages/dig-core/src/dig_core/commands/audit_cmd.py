@@ -18,9 +18,12 @@ from dig_core.dataset import read_annotations
 @click.option("--json-out", type=click.Path(dir_okay=False), default=None, help="Also write per-pair results as JSONL.")
 @click.option("--where", "where", multiple=True, metavar="COND",
               help="Only audit pairs with a difference meeting every condition, e.g. 'area<400' "
-                   "(keys: area, area_share, contrast, center_dist, border_dist, k). Repeatable.")
+                   "(keys: area, area_share, contrast, center_dist, border_dist, occlusion, k). Repeatable.")
+@click.option("--histograms", type=click.Path(dir_okay=False), default=None, metavar="PNG",
+              help="Also draw the histograms of the difficulty measures per stage (of the pairs --where "
+                   "keeps) into this PNG, as `dig generate` does into DATASET/difficulty.png.")
 def audit(dataset: str, min_box_change: float, min_inside_share: float, json_out: str | None,
-          where: tuple[str, ...]) -> None:
+          where: tuple[str, ...], histograms: str | None) -> None:
     """For every pair of DATASET: the pixel change inside each ground-truth box and the share of all
     pixel change that falls inside the boxes, and the distribution of the difficulty measures
     recorded by `dig generate` (docs/difficulty.md). Prints a summary table and the suspicious pairs."""
@@ -28,7 +31,7 @@ def audit(dataset: str, min_box_change: float, min_inside_share: float, json_out
     from tqdm import tqdm
 
     from dig_core.audit import audit_dataset
-    from dig_core.dataset import atomic_write_text
+    from dig_core.dataset import atomic_write_bytes, atomic_write_text
     from dig_core.difficulty import MEASURES, pair_matches, parse_where
 
     conditions = parse_where(where)
@@ -36,6 +39,15 @@ def audit(dataset: str, min_box_change: float, min_inside_share: float, json_out
     results = list(tqdm(audit_dataset(dataset, records, min_box_change=min_box_change,
                                       min_inside_share=min_inside_share),
                         total=len(records), unit="pair", desc="dig audit", disable=None))
+    if histograms:
+        import io
+
+        from dig_core.visualize import difficulty_histograms
+
+        buf = io.BytesIO()
+        difficulty_histograms(records).save(buf, format="PNG")
+        atomic_write_bytes(histograms, buf.getvalue())
+        click.echo(f"wrote {histograms}")
     if not results:
         click.echo(f"{dataset} has no pairs")
         return
@@ -46,7 +58,10 @@ def audit(dataset: str, min_box_change: float, min_inside_share: float, json_out
     click.echo(f"{'share of change inside boxes':<34}{share.min():8.2f}{np.median(share):8.2f}{share.mean():8.2f}")
     measured = [m for r in records for m in r.get("measures") or []]
     for key in MEASURES if measured else ():
-        v = np.array([m[key] for m in measured], dtype=float)
+        v = np.array([m[key] for m in measured if m.get(key) is not None], dtype=float)
+        if not v.size:
+            click.echo(f"{'difference ' + key:<34}{'not measured':>24}")
+            continue
         click.echo(f"{'difference ' + key:<34}{v.min():8.3g}{np.median(v):8.3g}{v.mean():8.3g}")
     bad = [r for r in results if r.suspicious]
     click.echo(f"pairs: {len(results)}, boxes: {box.size}, suspicious: {len(bad)}")
