@@ -65,15 +65,6 @@ def openrlhf_prompt_dataset(prompt_file: Path, model: Path):
     return PromptDataset(data, tokenizer, strategy, input_template=args.data.input_template), tokenizer
 
 
-@pytest.fixture(autouse=True)
-def _datasets_cache(tmp_path, monkeypatch):
-    try:
-        import datasets.config
-    except ImportError:
-        return
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-datasets-cache")
-
-
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     return write_dig_dataset(tmp_path_factory.mktemp("dig") / "ds", size=SIZE, stages=STAGES, seed=3)

@@ -24,15 +24,6 @@ torch = pytest.importorskip("torch")
 STAGES = [("dig-1", 1, 1, True, 2), ("dig-2", 2, 2, True, 2)]
 
 
-@pytest.fixture(autouse=True)
-def _datasets_cache(tmp_path, monkeypatch):
-    try:
-        import datasets.config
-    except ImportError:
-        return
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-datasets-cache")
-
-
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     return write_dig_dataset(tmp_path_factory.mktemp("dig") / "ds", size=SIZE, stages=STAGES, seed=5)

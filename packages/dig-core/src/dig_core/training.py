@@ -18,11 +18,14 @@ previous stage's checkpoint (the base model for the first stage).
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Callable, Iterator, Sequence
+import math
+import typing
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar, Optional, TypeVar
 
 from dig_core.dataset import atomic_write_text, iter_jsonl
 from dig_core.errors import DigError
@@ -32,6 +35,7 @@ RUN_MANIFEST = "run.json"
 RUN_CONFIG = "config.yaml"
 TRAIN_LOG = "train.log"
 REWARDS = "rewards.jsonl"
+T = TypeVar("T")
 DONE = "DONE"
 CHECKPOINT = "checkpoint"
 
@@ -57,6 +61,50 @@ class TrainerConfig:
     data: Optional[str] = None
     #: where per-stage logs, rewards.jsonl and checkpoints go
     run_dir: str = "runs/dig"
+
+
+def stage_overrides(stages: Mapping[str, Any] | None, name: str, cls: type[T]) -> T:
+    """Stage ``name``'s entry of a trainer's ``stages`` mapping (``trainer.params.stages.<name>``)
+    as the dataclass ``cls`` whose fields are all optional overrides (``cls()`` when the stage has
+    none). String fields must be strings; numeric ones take numbers or numeric strings (YAML reads
+    ``2e-6`` as a string), finite, integral for ``int`` fields. ValueError names a bad key or value;
+    ranges are the trainer's to check."""
+    raw = (stages or {}).get(name)
+    if raw is None:
+        return cls()
+    if isinstance(raw, cls):
+        return raw
+    allowed = [f.name for f in dataclasses.fields(cls)]
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"expected a mapping of {allowed}, got {raw!r}")
+    unknown = [k for k in raw if k not in allowed]
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown}; allowed: {allowed}")
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for k, v in raw.items():
+        if v is None:
+            continue
+        want = next((t for t in typing.get_args(hints[k]) if t is not type(None)), hints[k])
+        if want is str:
+            if not isinstance(v, str):
+                raise ValueError(f"{k} must be a string, got {v!r}")
+        else:
+            if isinstance(v, str):
+                try:
+                    v = float(v)
+                except ValueError:
+                    pass
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ValueError(f"{k} must be a number, got {v!r}")
+            if want is int:
+                if v != int(v):
+                    raise ValueError(f"{k} must be an integer, got {v!r}")
+                v = int(v)
+            else:
+                v = float(v)
+        values[k] = v
+    return cls(**values)
 
 
 def trainer_config_errors(cfg: TrainerConfig) -> list[str]:

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from dig_core.training import TrainerConfig, trainer_config_errors
+from dig_core.training import TrainerConfig, stage_overrides, trainer_config_errors
 
 #: KL estimators OpenRLHF accepts (--algo.kl.estimator)
 KL_ESTIMATORS = ("k1", "k2", "k3")
@@ -114,35 +114,7 @@ class OpenRLHFConfig(TrainerConfig):
 
 def stage_params(cfg: OpenRLHFConfig, name: str) -> StageParams:
     """The overrides of stage ``name`` (all None when it has none); ValueError naming a bad key or value."""
-    raw = (cfg.stages or {}).get(name)
-    if raw is None:
-        return StageParams()
-    if isinstance(raw, StageParams):
-        return raw
-    if not isinstance(raw, dict):
-        raise ValueError(f"expected a mapping of {list(StageParams.__dataclass_fields__)}, got {raw!r}")
-    allowed = list(StageParams.__dataclass_fields__)
-    unknown = [k for k in raw if k not in allowed]
-    if unknown:
-        raise ValueError(f"unknown key(s) {unknown}; allowed: {allowed}")
-    values = {}
-    for k, v in raw.items():
-        if v is None:
-            continue
-        if k == "kl_estimator":
-            if not isinstance(v, str):
-                raise ValueError(f"{k} must be a string, got {v!r}")
-        else:
-            if isinstance(v, str):  # YAML reads 2e-6 (no dot) as a string
-                try:
-                    v = float(v)
-                except ValueError:
-                    pass
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise ValueError(f"{k} must be a number, got {v!r}")
-            v = float(v)
-        values[k] = v
-    return StageParams(**values)
+    return stage_overrides(cfg.stages, name, StageParams)
 
 
 def validate(cfg: OpenRLHFConfig) -> list[str]:

@@ -6,22 +6,19 @@ first stage, clip range epsilon); docs/training.md has the table.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from dig_core.training import TrainerConfig, trainer_config_errors
+from dig_core.training import TrainerConfig, stage_overrides, trainer_config_errors
 
 #: TRL 1.16 GRPOTrainer loss aggregations (``GRPOConfig.loss_type``) accepted here
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
 DEVICES = ("auto", "cpu", "cuda")
-#: per-stage overrides (``trainer.params.stages.<stage name>.<key>``)
-STAGE_KEYS = ("beta", "learning_rate", "temperature", "max_steps")
 
 
 @dataclass
 class StageParams:
-    """Per-stage overrides; None = the global value."""
+    """Per-stage overrides (``trainer.params.stages.<stage name>.<key>``); None = the global value."""
 
     beta: Optional[float] = None
     learning_rate: Optional[float] = None
@@ -100,35 +97,14 @@ class TRLConfig(TrainerConfig):
 
 def stage_params(cfg: TRLConfig, name: str) -> StageParams:
     """The overrides of stage ``name``; ValueError naming a bad key or value."""
-    raw = (cfg.stages or {}).get(name)
-    if raw is None:
-        return StageParams()
-    if isinstance(raw, StageParams):
-        return raw
-    if not isinstance(raw, dict):
-        raise ValueError(f"expected a mapping of {list(STAGE_KEYS)}, got {raw!r}")
-    unknown = [k for k in raw if k not in STAGE_KEYS]
-    if unknown:
-        raise ValueError(f"unknown key(s) {unknown}; allowed: {list(STAGE_KEYS)}")
-    values: dict[str, Any] = {}
-    for k, v in raw.items():
-        if v is None:
-            continue
-        if isinstance(v, str):  # YAML reads 2e-6 (no dot) as a string
-            try:
-                v = float(v)
-            except ValueError:
-                pass
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ValueError(f"{k} must be a number, got {v!r}")
-        if k == "max_steps":
-            if v != int(v) or v < 1:
-                raise ValueError(f"max_steps must be a positive integer, got {v!r}")
-            v = int(v)
-        elif v < 0 or (k == "learning_rate" and v == 0):
+    sp = stage_overrides(cfg.stages, name, StageParams)
+    if sp.max_steps is not None and sp.max_steps < 1:
+        raise ValueError(f"max_steps must be a positive integer, got {sp.max_steps!r}")
+    for k in ("beta", "learning_rate", "temperature"):
+        v = getattr(sp, k)
+        if v is not None and (v < 0 or (k == "learning_rate" and v == 0)):
             raise ValueError(f"{k} must be {'> 0' if k == 'learning_rate' else '>= 0'}, got {v!r}")
-        values[k] = float(v) if k != "max_steps" else v
-    return StageParams(**values)
+    return sp
 
 
 def stage_beta(cfg: TRLConfig, name: str, first: bool) -> float:
