@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from dig_eval.evaluators.base import Evaluator
+from dig_eval.adapters.base import ModelAdapter
+from dig_eval.evaluators.base import Evaluator, Sample
+from dig_eval.evaluators.choices import extract_choice
 from dig_eval.evaluators.parquet import Layout, read_rows, split_files
 
 
@@ -61,6 +63,18 @@ class BenchmarkEvaluator(Evaluator):
 
     def rows(self) -> list[dict[str, Any]]:
         return [r for rows in self.split_rows().values() for r in rows]
+
+
+class MultipleChoiceEvaluator(BenchmarkEvaluator):
+    """A benchmark answered with an option letter: each sample's target holds ``options``
+    (letter -> text), ``answer`` (the right letter) and the fields its metrics group by; a record
+    is that target without the options, plus ``pred`` (the letter read from the answer, or None)
+    and ``correct``."""
+
+    def score(self, sample: Sample, completion: str, model: ModelAdapter) -> dict[str, Any]:
+        t = sample.target
+        pred = extract_choice(completion, t["options"])
+        return {**{k: v for k, v in t.items() if k != "options"}, "pred": pred, "correct": pred == t["answer"]}
 
 
 def pct(num: float, den: float) -> float:

@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 
 from dig_eval.adapters.base import ModelAdapter, Request
 from dig_eval.evaluators.base import Sample
-from dig_eval.evaluators.benchmark import BenchmarkConfig, BenchmarkEvaluator, accuracy, group_by
-from dig_eval.evaluators.choices import LETTER_INSTRUCTION, extract_choice, letter_of, letters
+from dig_eval.evaluators.benchmark import BenchmarkConfig, MultipleChoiceEvaluator, accuracy, group_by
+from dig_eval.evaluators.choices import LETTER_INSTRUCTION, letter_of, letters
 from dig_eval.evaluators.parquet import Layout, unique_ids
 
 SOURCES_2D = ("ADE20K", "COCO")
@@ -29,7 +29,7 @@ class CVBenchConfig(BenchmarkConfig):
     max_new_tokens: int = 16
 
 
-class CVBenchEvaluator(BenchmarkEvaluator):
+class CVBenchEvaluator(MultipleChoiceEvaluator):
     PLUGIN_NAME: ClassVar[str] = "cvbench"
     Config: ClassVar[type] = CVBenchConfig
     LAYOUT: ClassVar[Layout] = Layout(
@@ -55,11 +55,6 @@ class CVBenchEvaluator(BenchmarkEvaluator):
                                "options": options}))
         return out
 
-    def score(self, sample: Sample, completion: str, model: ModelAdapter) -> dict[str, Any]:
-        t = sample.target
-        pred = extract_choice(completion, t["options"])
-        return {"type": t["type"], "task": t["task"], "source": t["source"], "pred": pred, "answer": t["answer"],
-                "correct": pred == t["answer"]}
 
     def metrics(self, records: Sequence[dict[str, Any]]) -> dict[str, float]:
         out: dict[str, float] = {}

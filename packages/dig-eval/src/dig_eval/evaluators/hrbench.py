@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 
 from dig_eval.adapters.base import ModelAdapter, Request
 from dig_eval.evaluators.base import Sample
-from dig_eval.evaluators.benchmark import BenchmarkConfig, BenchmarkEvaluator, accuracy, group_by
-from dig_eval.evaluators.choices import extract_choice, letter_of, options_block
+from dig_eval.evaluators.benchmark import BenchmarkConfig, MultipleChoiceEvaluator, accuracy, group_by
+from dig_eval.evaluators.choices import letter_of, options_block
 from dig_eval.evaluators.parquet import Layout, unique_ids
 
 CATEGORIES = {"single": "FSP", "cross": "FCP"}
@@ -36,7 +36,7 @@ class HRBenchConfig(BenchmarkConfig):
     max_new_tokens: int = 16
 
 
-class HRBenchEvaluator(BenchmarkEvaluator):
+class HRBenchEvaluator(MultipleChoiceEvaluator):
     PLUGIN_NAME: ClassVar[str] = "hrbench"
     Config: ClassVar[type] = HRBenchConfig
     LAYOUT: ClassVar[Layout] = Layout(
@@ -65,11 +65,6 @@ class HRBenchEvaluator(BenchmarkEvaluator):
                                    "answer": gt, "options": options}))
         return out
 
-    def score(self, sample: Sample, completion: str, model: ModelAdapter) -> dict[str, Any]:
-        t = sample.target
-        pred = extract_choice(completion, t["options"])
-        return {"split": t["split"], "category": t["category"], "cycle": t["cycle"], "pred": pred,
-                "answer": t["answer"], "correct": pred == t["answer"]}
 
     def metrics(self, records: Sequence[dict[str, Any]]) -> dict[str, float]:
         out: dict[str, float] = {}

@@ -16,10 +16,9 @@ from typing import Any, ClassVar
 
 from dig_eval.adapters.base import ModelAdapter, Request
 from dig_eval.evaluators.base import Sample
-from dig_eval.evaluators.benchmark import BenchmarkConfig, BenchmarkEvaluator, accuracy, group_by, pct
+from dig_eval.evaluators.benchmark import BenchmarkConfig, MultipleChoiceEvaluator, accuracy, group_by, pct
 from dig_eval.evaluators.choices import (
     LETTER_INSTRUCTION,
-    extract_choice,
     letter_of,
     options_block,
     parenthesised_options,
@@ -32,7 +31,7 @@ class MMVPConfig(BenchmarkConfig):
     max_new_tokens: int = 16
 
 
-class MMVPEvaluator(BenchmarkEvaluator):
+class MMVPEvaluator(MultipleChoiceEvaluator):
     PLUGIN_NAME: ClassVar[str] = "mmvp"
     Config: ClassVar[type] = MMVPConfig
     LAYOUT: ClassVar[Layout] = Layout(
@@ -58,10 +57,6 @@ class MMVPEvaluator(BenchmarkEvaluator):
                               {"index": index, "pair": (index - 1) // 2, "answer": gt, "options": options}))
         return out
 
-    def score(self, sample: Sample, completion: str, model: ModelAdapter) -> dict[str, Any]:
-        t = sample.target
-        pred = extract_choice(completion, t["options"])
-        return {"index": t["index"], "pair": t["pair"], "pred": pred, "answer": t["answer"], "correct": pred == t["answer"]}
 
     def metrics(self, records: Sequence[dict[str, Any]]) -> dict[str, float]:
         pairs = [recs for recs in group_by(records, "pair").values() if len(recs) == 2]

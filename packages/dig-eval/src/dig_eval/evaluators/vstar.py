@@ -15,10 +15,9 @@ from typing import Any, ClassVar
 
 from dig_eval.adapters.base import ModelAdapter, Request
 from dig_eval.evaluators.base import Sample
-from dig_eval.evaluators.benchmark import BenchmarkConfig, BenchmarkEvaluator, accuracy, group_by
+from dig_eval.evaluators.benchmark import BenchmarkConfig, MultipleChoiceEvaluator, accuracy, group_by
 from dig_eval.evaluators.choices import (
     LETTER_INSTRUCTION,
-    extract_choice,
     letter_of,
     options_block,
     parenthesised_options,
@@ -31,7 +30,7 @@ class VStarConfig(BenchmarkConfig):
     max_new_tokens: int = 16
 
 
-class VStarEvaluator(BenchmarkEvaluator):
+class VStarEvaluator(MultipleChoiceEvaluator):
     PLUGIN_NAME: ClassVar[str] = "vstar"
     Config: ClassVar[type] = VStarConfig
     LAYOUT: ClassVar[Layout] = Layout(
@@ -56,10 +55,6 @@ class VStarEvaluator(BenchmarkEvaluator):
                               {"category": r["category"], "answer": gt, "options": options}))
         return out
 
-    def score(self, sample: Sample, completion: str, model: ModelAdapter) -> dict[str, Any]:
-        t = sample.target
-        pred = extract_choice(completion, t["options"])
-        return {"category": t["category"], "pred": pred, "answer": t["answer"], "correct": pred == t["answer"]}
 
     def metrics(self, records: Sequence[dict[str, Any]]) -> dict[str, float]:
         out = {str(c): accuracy(recs) for c, recs in sorted(group_by(records, "category").items())}
