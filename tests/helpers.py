@@ -1,9 +1,9 @@
 """Test helpers shared by every test package: tiny DiG dataset folders without Blender.
 
 :func:`write_dig_dataset` writes a valid dataset folder in the real format (``dataset.json`` as
-``dig generate`` writes it, ``annotations.jsonl`` with every key of
-:data:`dig_core.dataset.ANNOTATION_KEYS`, ``images/<id>_a.png`` / ``<id>_b.png``) through dig-core's
-own planner, scene/edit samplers and :class:`dig_core.dataset.DatasetWriter`. Only the renderer is
+``dig generate`` writes it, the lines file with every key of :data:`dig_core.dataset.ANNOTATION_KEYS`
+built by :func:`dig_core.generate.pair_record`, ``images/<id>_a.png`` / ``<id>_b.png``) through
+dig-core's own planner, scene/edit samplers and :class:`dig_core.dataset.DatasetWriter`. Only the renderer is
 replaced: images are drawn with PIL (colored shapes on gray) and I_b differs from I_a exactly inside
 the difference boxes, so the folder passes ``dig audit``. Deterministic for a seed. The folder's
 format (lines file, manifest keys) is whatever dig-core's writer writes today.
@@ -53,6 +53,14 @@ def _boxes(rng: random.Random, k: int, width: int, height: int) -> list[list[int
     return boxes
 
 
+def _box_mask(box: Sequence[int], width: int, height: int) -> np.ndarray:
+    """The pixels a drawn difference covers: its whole box (I_b is repainted inside it only)."""
+    mask = np.zeros((height, width), dtype=bool)
+    x0, y0, x1, y1 = box
+    mask[y0:y1, x0:x1] = True
+    return mask
+
+
 def _draw_pair(rng: random.Random, width: int, height: int, boxes: Sequence[Sequence[int]],
                diffs: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
     """I_a: gray with a few colored distractors and each difference's 'before' object; I_b: a copy
@@ -92,15 +100,10 @@ def write_dig_dataset(root: str | Path, n: int = 4, stage: str = "dig-1", k: int
     """
     from dig_core import __version__
     from dig_core.config import StageConfig, load_config, to_plain
-    from dig_core.dataset import FORMAT_VERSION, DatasetWriter, image_names
+    from dig_core.dataset import FORMAT_VERSION, DatasetWriter, content_hash
+    from dig_core.difficulty import measure_difference
     from dig_core.errors import SamplingError
-    from dig_core.generate import plan, summarize
-
-    try:  # dig-core with dataset format 2 (content hash, every rejection reason on every line)
-        from dig_core.dataset import content_hash
-        from dig_core.generate import REJECTION_REASONS
-    except ImportError:
-        content_hash, REJECTION_REASONS = None, ()
+    from dig_core.generate import pair_record, plan, summarize
     from dig_core.pairs import encode_png
     from dig_core.sampling import build_perturbations, edit_context, sample_edits, sample_scene, vocabulary_from_config
     from dig_core.seeds import derive_seed
@@ -144,26 +147,12 @@ def write_dig_dataset(root: str | Path, n: int = 4, stage: str = "dig-1", k: int
                 rec["box"] = box
                 records.append(rec)
             img_a, img_b = _draw_pair(rng, width, height, boxes, records)
-            name_a, name_b = image_names(item.id)
-            record = {
-                "id": item.id,
-                "stage": item.stage,
-                "image_a": name_a,
-                "image_b": name_b,
-                "width": width,
-                "height": height,
-                "boxes": boxes,
-                "differences": records,
-                "count_in_prompt": item.count_in_prompt,
-                "scene_a": scene_a.to_dict(),
-                "scene_b": scene_b.to_dict(),
-                "seed": pair_seed,
-                "rejected": dict.fromkeys(REJECTION_REASONS, 0),
-            }
+            measures = [measure_difference(_box_mask(box, width, height), box, img_a, img_b) for box in boxes]
+            record = pair_record(item, scene_a, scene_b, records, measures, pair_seed, {})
+            name_a, name_b = record["image_a"], record["image_b"]
             writer.write_pair(record, {name_a: encode_png(img_a), name_b: encode_png(img_b)})
         manifest.update(status="complete", counts=summarize(root), renderer={"name": "tests.helpers"},
                         last_run={"workers": 1, "threads": 1, "seconds": 0.0, "pairs": len(items)})
-        if content_hash is not None:  # as `dig generate` records it (dig-core with dataset format 2)
-            manifest["content_hash"] = content_hash(root)
+        manifest["content_hash"] = content_hash(root)  # as `dig generate` records it
         writer.write_manifest(manifest)
     return root

@@ -14,6 +14,7 @@ import os
 import random
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -71,6 +72,30 @@ def pair_seed(cfg: DictConfig, stage: str, index: int | str) -> int:
 def planned_k(seed: int, k_min: int, k_max: int) -> int:
     """The K of a pair whose K is planned (``quota`` balance, or a stage with control pairs)."""
     return random.Random(derive_seed(seed, "k")).randint(k_min, k_max)
+
+
+def pair_record(item: WorkItem, scene_a: Any, scene_b: Any, differences: list[dict[str, Any]],
+                measures: list[dict[str, Any]], seed: int, rejected: Mapping[str, int]) -> dict[str, Any]:
+    """The metadata line of a finished pair, keys in a fixed order (datasets are byte-identical
+    across runs): ``differences`` as ``Difference.to_dict()`` (each with its ``box``), one
+    ``measures`` entry per difference, and every rejection reason counted (0 when none)."""
+    name_a, name_b = image_names(item.id)
+    return {
+        "id": item.id,
+        "stage": item.stage,
+        "image_a": name_a,
+        "image_b": name_b,
+        "width": scene_a.width,
+        "height": scene_a.height,
+        "boxes": [d["box"] for d in differences],
+        "differences": differences,
+        "measures": measures,
+        "count_in_prompt": item.count_in_prompt,
+        "scene_a": scene_a.to_dict(),
+        "scene_b": scene_b.to_dict(),
+        "seed": seed,
+        "rejected": dict(sorted({**dict.fromkeys(REJECTION_REASONS, 0), **rejected}.items())),
+    }
 
 
 def plan(cfg: DictConfig) -> list[WorkItem]:
@@ -171,23 +196,8 @@ class PairMaker:
             if reason:
                 rejected[reason] += 1
                 continue
-            name_a, name_b = image_names(item.id)
-            record = {
-                "id": item.id,
-                "stage": item.stage,
-                "image_a": name_a,
-                "image_b": name_b,
-                "width": scene_a.width,
-                "height": scene_a.height,
-                "boxes": [d.box for d in diffs],
-                "differences": [d.to_dict() for d in diffs],
-                "measures": measures,
-                "count_in_prompt": item.count_in_prompt,
-                "scene_a": scene_a.to_dict(),
-                "scene_b": scene_b.to_dict(),
-                "seed": seed,
-                "rejected": dict(sorted({**dict.fromkeys(REJECTION_REASONS, 0), **rejected}.items())),
-            }
+            record = pair_record(item, scene_a, scene_b, [d.to_dict() for d in diffs], measures, seed, rejected)
+            name_a, name_b = record["image_a"], record["image_b"]
             images = {name_a: encode_png(ra.image), name_b: encode_png(rb.image)}
             return PairResult(record, images, dict(rejected), self.renderer.info())
         raise SamplingError(
