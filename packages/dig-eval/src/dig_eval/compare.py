@@ -22,16 +22,16 @@ def _names(runs: Sequence[Path]) -> list[str]:
 def _cell(v: Any, base: Any, first: bool) -> str:
     if v is None:
         return "-"
-    numeric = isinstance(v, (int, float)) and not isinstance(v, bool)
-    if first or not numeric or isinstance(v, int) or not isinstance(base, (int, float)) or isinstance(base, bool):
+    if first or not has_delta(v, base):
         return fmt(v)
     d = v - base
     return f"{fmt(v)} ({'+' if d >= 0 else '-'}{fmt(abs(d))})"
 
 
-def compare_markdown(runs: Sequence[str | Path], breakdown: bool = False,
-                     benchmarks: Sequence[str] | None = None) -> str:
-    """The comparison table. ``breakdown``: also ``metric/group`` rows (by K, by edit type, ...)."""
+def compare_values(runs: Sequence[str | Path], breakdown: bool = False,
+                   benchmarks: Sequence[str] | None = None) -> tuple[list[str], list[tuple[str, str, list[Any]]]]:
+    """``(run names, [(benchmark, metric, [value per run]), ...])``: the rows of the comparison,
+    values as stored (None where a run lacks the metric). ``breakdown``: also ``metric/group`` rows."""
     if not runs:
         raise DigError("compare needs at least one run folder")
     paths = [Path(r) for r in runs]
@@ -45,7 +45,7 @@ def compare_markdown(runs: Sequence[str | Path], breakdown: bool = False,
         if unknown:
             raise DigError(f"benchmark(s) {unknown} in none of the runs; present: {order}")
         order = list(benchmarks)
-    rows: list[list[str]] = []
+    rows: list[tuple[str, str, list[Any]]] = []
     for bench in order:
         per_run = [split_metrics(d.get(bench, {}).get("metrics", {})) for d in data]
         keys = list(dict.fromkeys(k for head, _ in per_run for k in head))
@@ -60,7 +60,23 @@ def compare_markdown(runs: Sequence[str | Path], breakdown: bool = False,
                     vals.append(gs.get(g, {}).get(m))
                 else:
                     vals.append(head.get(key))
-            rows.append([bench, key, *(_cell(v, vals[0], i == 0) for i, v in enumerate(vals))])
-    header = ["benchmark", "metric", *_names(paths)]
-    note = "" if len(paths) == 1 else f"\n\nDeltas in parentheses are against {_names(paths)[0]}."
+            rows.append((bench, key, vals))
+    return _names(paths), rows
+
+
+def has_delta(v: Any, base: Any) -> bool:
+    """Whether the table shows a delta for ``v`` against the first run's ``base``: both numbers,
+    ``v`` a float (counts such as ``n`` get none)."""
+    numeric = isinstance(v, (int, float)) and not isinstance(v, bool)
+    return (numeric and not isinstance(v, int) and isinstance(base, (int, float))
+            and not isinstance(base, bool))
+
+
+def compare_markdown(runs: Sequence[str | Path], breakdown: bool = False,
+                     benchmarks: Sequence[str] | None = None) -> str:
+    """The comparison table. ``breakdown``: also ``metric/group`` rows (by K, by edit type, ...)."""
+    names, values = compare_values(runs, breakdown, benchmarks)
+    rows = [[bench, key, *(_cell(v, vals[0], i == 0) for i, v in enumerate(vals))] for bench, key, vals in values]
+    header = ["benchmark", "metric", *names]
+    note = "" if len(names) == 1 else f"\n\nDeltas in parentheses are against {names[0]}."
     return md_table(header, rows) + note + "\n"

@@ -22,6 +22,7 @@ def register_evaluators() -> list[type]:
 @hookimpl
 def register_commands(cli) -> None:
     from dig_eval.commands import COMMANDS
+    from dig_eval.run_report.command import report
 
-    for command in COMMANDS:
+    for command in (*COMMANDS, report):
         cli.add_command(command)
