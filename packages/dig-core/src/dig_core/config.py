@@ -173,7 +173,7 @@ def _leaves(d: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return [(prefix, d)]
 
 
-def _parse_override(item: str) -> tuple[str, Any]:
+def parse_override(item: str) -> tuple[str, Any]:
     if "=" not in item or not item.split("=", 1)[0].strip():
         raise ValueError(f"override {item!r} is not key=value (e.g. scene.max_objects=6)")
     key, raw = item.split("=", 1)
@@ -198,6 +198,41 @@ def _apply(cfg: DictConfig, key: str, value: Any, where: str, errors: list[str])
             errors.append(f"{where}: {key}={value!r}: {msg}")
 
 
+def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
+    """A YAML file whose top level is a mapping (empty file: ``{}``); ConfigError when it is
+    missing, not YAML or not a mapping."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {p}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{p}: not valid YAML: {e}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: the top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def merge_mapping(cfg: DictConfig, data: dict[str, Any], where: str, errors: list[str]) -> None:
+    """Merge ``data`` (a config file's content) over ``cfg`` in place; problems (unknown keys, wrong
+    types) go to ``errors``, each starting with ``where``."""
+    for key, value in _leaves(data):
+        _apply(cfg, key, value, where, errors)
+
+
+def apply_overrides(cfg: DictConfig, overrides: Iterable[str], errors: list[str], where: str = "override") -> None:
+    """Merge ``key=value`` overrides over ``cfg`` in place; problems go to ``errors``."""
+    for item in overrides:
+        try:
+            key, value = parse_override(item)
+        except ValueError as e:
+            errors.append(str(e))
+            continue
+        _apply(cfg, key, value, where, errors)
+
+
 def merge_config(
     path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()
 ) -> tuple[DictConfig, list[str]]:
@@ -206,26 +241,8 @@ def merge_config(
     cfg = OmegaConf.structured(DigConfig)
     errors: list[str] = []
     if path is not None:
-        p = Path(path)
-        try:
-            data = yaml.safe_load(p.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {p}") from None
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{p}: not valid YAML: {e}") from None
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise ConfigError(f"{p}: the top level must be a mapping, got {type(data).__name__}")
-        for key, value in _leaves(data):
-            _apply(cfg, key, value, str(p), errors)
-    for item in overrides:
-        try:
-            key, value = _parse_override(item)
-        except ValueError as e:
-            errors.append(str(e))
-            continue
-        _apply(cfg, key, value, "override", errors)
+        merge_mapping(cfg, read_yaml_mapping(path), str(Path(path)), errors)
+    apply_overrides(cfg, overrides, errors)
     return cfg, errors
 
 

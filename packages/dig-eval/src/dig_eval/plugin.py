@@ -20,6 +20,13 @@ def register_evaluators() -> list[type]:
 
 
 @hookimpl
+def register_pipeline_steps() -> list[type]:
+    from dig_eval.steps import EvalStep, ReportStep
+
+    return [EvalStep, ReportStep]
+
+
+@hookimpl
 def register_commands(cli) -> None:
     from dig_eval.commands import COMMANDS
     from dig_eval.run_report.command import report

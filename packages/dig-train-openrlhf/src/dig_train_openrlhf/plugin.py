@@ -13,6 +13,13 @@ def register_trainers() -> list[type]:
 
 
 @hookimpl
+def register_pipeline_steps() -> list[type]:
+    from dig_train_openrlhf.steps import ExportStep
+
+    return [ExportStep]
+
+
+@hookimpl
 def register_commands(cli) -> None:
     from dig_train_openrlhf.export_cmd import export_openrlhf
 

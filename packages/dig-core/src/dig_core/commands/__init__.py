@@ -12,11 +12,13 @@ def register_commands(cli) -> None:
     from dig_core.commands.generate_cmd import generate
     from dig_core.commands.plot_cmd import plot_rewards
     from dig_core.commands.plugins_cmd import plugins
+    from dig_core.commands.run_cmd import run
     from dig_core.commands.score import score
     from dig_core.commands.show_cmd import show
     from dig_core.commands.tiny_model_cmd import tiny_model
     from dig_core.commands.train_cmd import train
     from dig_core.commands.verify_cmd import verify
 
-    for command in (generate, config, plugins, show, audit, score, tiny_model, verify, train, plot_rewards):
+    for command in (generate, config, plugins, show, audit, score, tiny_model, verify, train, plot_rewards,
+                    run):
         cli.add_command(command)

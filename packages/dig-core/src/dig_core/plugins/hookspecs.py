@@ -68,6 +68,13 @@ def register_model_adapters() -> list[type]:
 
 
 @hookspec
+def register_pipeline_steps() -> list[type]:
+    """Called by ``dig run`` when a pipeline file's ``steps.<name>.type`` is resolved. Return
+    :class:`dig_core.pipeline.PipelineStep` subclasses: one step type each (``generate``, ``train``,
+    ``eval``, ...), whose ``Config`` dataclass validates the step's ``params`` (docs/pipeline.md)."""
+
+
+@hookspec
 def register_commands(cli) -> None:
     """Called once when the ``dig`` CLI starts. Add click commands to the ``cli`` group; return
     nothing."""

@@ -28,6 +28,7 @@ KINDS = {
     "trainer": "register_trainers",
     "evaluator": "register_evaluators",
     "model_adapter": "register_model_adapters",
+    "pipeline_step": "register_pipeline_steps",
 }
 
 #: where a plugin that is not installed comes from: (kind, name) -> package; (kind, None) for any name
@@ -38,6 +39,9 @@ PROVIDERS = {
     ("trainer", "trl"): "dig-train-trl",
     ("evaluator", None): "dig-eval",
     ("model_adapter", None): "dig-eval",
+    ("pipeline_step", "eval"): "dig-eval",
+    ("pipeline_step", "report"): "dig-eval",
+    ("pipeline_step", "export"): "dig-train-openrlhf",
 }
 
 

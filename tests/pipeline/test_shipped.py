@@ -1,0 +1,48 @@
+"""The shipped pipelines are valid and say what docs/pipeline.md says: `paper` has the paper's
+settings (3 x 1,600 pairs, the 1,000-pair DiG-Bench, Qwen3-VL-8B-Thinking from vars.model, the
+openrlhf GRPO curriculum, the benchmark list of Tables 1-3 for base and trained); `demo` is small."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dig_core.config import read_yaml_mapping
+from dig_core.pipeline.spec import load_pipeline
+
+pytest.importorskip("dig_eval", reason="the pipelines evaluate and report with dig-eval")
+pytest.importorskip("dig_train_openrlhf", reason="the paper pipeline trains with openrlhf")
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def test_paper_pipeline_has_the_papers_settings(tmp_path):
+    p = load_pipeline(CONFIGS / "pipelines" / "paper.yaml", ["vars.model=/models/Qwen3-VL-8B-Thinking"],
+                      run_dir=str(tmp_path / "paper"))
+    assert [s.name for s in p.steps] == ["data", "bench", "eval-base", "train", "eval-trained", "report"]
+    data, bench = p.step("data").config, p.step("bench").config
+    assert [(st.name, st.pairs) for st in data.curriculum.stages] == [("dig-1", 1600), ("dig-2", 1600), ("dig-mix", 1600)]
+    assert [st.pairs for st in bench.curriculum.stages] == [250] * 4 and bench.seed_namespace == "dig-bench-v1"
+    train = p.step("train").config
+    assert train.trainer.name == "openrlhf" and train.trainer.params.model == "/models/Qwen3-VL-8B-Thinking"
+    assert train.trainer.params.data == str(tmp_path / "paper" / "data") and train.trainer.params.gpus_per_node == 8
+    assert train.task.params.coords == "rel1000"
+    paper_evals = read_yaml_mapping(CONFIGS / "eval-paper.yaml")["evaluators"]
+    for name, path in (("eval-base", "/models/Qwen3-VL-8B-Thinking"),
+                       ("eval-trained", str(tmp_path / "paper" / "train" / "dig-mix" / "checkpoint"))):
+        cfg = p.step(name).config
+        assert cfg.model.name == "vllm" and cfg.model.params.path == path
+        assert cfg.evaluator.name == "dig" and cfg.evaluator.params.dataset == str(tmp_path / "paper" / "bench")
+        assert [e.name for e in cfg.evaluators] == [e["name"] for e in paper_evals]
+    assert p.step("report").step.config.evals == [str(tmp_path / "paper" / n) for n in ("eval-base", "eval-trained")]
+
+
+def test_demo_pipeline_is_small_and_cpu_only(tmp_path):
+    p = load_pipeline(CONFIGS / "pipelines" / "demo.yaml", run_dir=str(tmp_path / "demo"))
+    assert [s.name for s in p.steps] == ["data", "bench", "model", "eval-base", "train", "eval-trained", "report"]
+    assert sum(st.pairs for st in p.step("data").config.curriculum.stages) == 6
+    assert sum(st.pairs for st in p.step("bench").config.curriculum.stages) == 4
+    train = p.step("train").config.trainer
+    assert train.name == "trl" and train.params.device == "cpu" and train.params.max_steps == 2
+    assert p.step("eval-trained").deps == ["bench", "train"]
+    assert p.step("eval-trained").config.model.params.path == p.step("train").outputs["checkpoint"]
