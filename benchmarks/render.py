@@ -1,16 +1,20 @@
-"""Benchmark of the ``blender`` renderer plugin (Cycles, CPU) at its default settings.
+"""Benchmark of the ``blender`` renderer plugin (Cycles) at its default settings.
 
 Prints, for one fixed CLEVR-like scene (6 objects, 480x320) and a color edit:
 
-1. seconds per pair through the plugin (``render_pair``: sync + render + readback of image and
-   instance map, both scenes), the bare Cycles render time of the same two scenes with the same
-   settings in the same process (``bpy.ops.render.render``, no readback), and their ratio
-   (target: pair <= 1.15 x two bare renders);
-2. pairs/hour for workers x threads splits of this machine's CPUs (multiprocessing, spawn);
-3. resident memory (RSS) after each of N pairs whose scenes add, remove and change objects,
+1. a table of rows (one per way of rendering; ``ROWS`` is the list, so another renderer adds one row):
+   seconds per pair and the ratio to **one** bare Cycles render of the same scene and settings
+   (``bpy.ops.render.render``, no readback): bare render, pair with ``rerender: full``, pair with
+   ``rerender: region`` (goal <= 1.4 x one bare render), and a GPU row when bpy finds a GPU (else it
+   says so);
+2. how far ``rerender: region``'s I_b is from a full render of B over ``--error-pairs`` varied pairs
+   drawn by dig's own scene and edit samplers (share of pixels with CIE76 dE > 5, worst pair, worst
+   pixel; whether the instance maps are identical);
+3. pairs/hour for workers x threads splits of this machine's CPUs (multiprocessing, spawn);
+4. resident memory (RSS) after each of N pairs whose scenes add, remove and change objects,
    to show it stays flat.
 
-Usage: ``python benchmarks/render.py [--pairs 3] [--split-pairs 2] [--memory-pairs 12]``
+Usage: ``python benchmarks/render.py [--pairs 3] [--error-pairs 50] [--split-pairs 2] [--memory-pairs 12]``
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import time
 
 from dig_core.plugins import get_plugin_manager
 from dig_core.spec import Camera, Light, ObjectSpec, SceneSpec, Vocabulary
+from tqdm import tqdm
 
 VOCAB = Vocabulary.default()
 SHAPES, MATERIALS = list(VOCAB.shapes), list(VOCAB.materials)
@@ -98,34 +103,111 @@ def make_renderer(threads: int, **params):
     return r
 
 
-# -- 1. plugin vs bare Cycles --------------------------------------------------------------------
-def bench_overhead(n_pairs: int, threads: int) -> dict:
-    r = make_renderer(threads)
-    r.render_pair(fixed_scene(seed=999), color_edit(fixed_scene(seed=999), 0))  # warm-up (first render)
-    pair_times, bare_times, pair_cpu, bare_cpu = [], [], [], []
-    parts = {"sync": 0.0, "render": 0.0, "readback": 0.0}
+# -- 1. rows: bare render, pair full, pair region, GPU ---------------------------------------------
+def _time_rows(label: str, n_pairs: int, threads: int, **params) -> list[tuple[str, float, float]]:
+    """(row name, wall s, CPU s) medians: one bare render, a pair with rerender full, one with region."""
+    full = make_renderer(threads, rerender="full", **params)
+    region = make_renderer(threads, rerender="region", **params)
+    for r in (full, region):
+        r.render_pair(fixed_scene(seed=999), color_edit(fixed_scene(seed=999), 0))  # warm-up (first render)
+    times: dict[str, list[tuple[float, float]]] = {"bare": [], "full": [], "region": []}
     for i in range(n_pairs):
         a = fixed_scene(seed=i)
         b = color_edit(a, i)
-        # plugin: sync + render + readback of both scenes
-        t, c = time.perf_counter(), time.process_time()
-        r.render(a)
-        for k, v in r.last_timings.items():
-            parts[k] += v
-        r.render(b)
-        for k, v in r.last_timings.items():
-            parts[k] += v
-        pair_times.append(time.perf_counter() - t)
-        pair_cpu.append(time.process_time() - c)
-        # bare: the same two scenes, only bpy.ops.render.render is timed (no readback)
+        for key, r in (("full", full), ("region", region)):
+            t, c = time.perf_counter(), time.process_time()
+            r.render_pair(a, b)
+            times[key].append((time.perf_counter() - t, time.process_time() - c))
         c = time.process_time()
-        bare_times.append(r.render_bare(a) + r.render_bare(b))
-        bare_cpu.append(time.process_time() - c)
-    info = r.info()
-    r.close()
-    return {"pair": statistics.median(pair_times), "bare": statistics.median(bare_times),
-            "pair_cpu": statistics.median(pair_cpu), "bare_cpu": statistics.median(bare_cpu),
-            "parts": {k: v / n_pairs for k, v in parts.items()}, "info": info}
+        times["bare"].append((full.render_bare(a), time.process_time() - c))
+    for r in (full, region):
+        r.close()
+    med = {k: (statistics.median(x for x, _ in v), statistics.median(y for _, y in v)) for k, v in times.items()}
+    return [(f"{label}: one bare Cycles render (no readback)", *med["bare"]),
+            (f"{label}: pair, rerender: full", *med["full"]),
+            (f"{label}: pair, rerender: region", *med["region"])]
+
+
+def gpu_status() -> tuple[str, str]:
+    """(device label or "", what bpy reported) for the ``gpu`` request."""
+    from dig_render_blender.devices import DeviceError, choose_device, describe, query_devices
+    from dig_render_blender.renderer import import_bpy
+
+    report = query_devices(import_bpy())
+    try:
+        return choose_device("gpu", report).label(), describe(report)
+    except DeviceError:
+        return "", describe(report)
+
+
+ROWS = []  # (name, wall s, CPU s); benchmarks of other renderers append theirs
+
+
+# -- 2. region composite vs full I_b over varied pairs ----------------------------------------------
+def sampled_pairs(n: int, width: int, height: int, seed: int = 7):
+    """``n`` pairs drawn by dig's own samplers (default scene config, 1-3 edits of every type)."""
+    from dig_core.config import DigConfig
+    from dig_core.sampling import build_perturbations, edit_context, sample_edits, sample_scene, vocabulary_from_config
+    from dig_core.seeds import derive_seed
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.merge(OmegaConf.structured(DigConfig), {"scene": {"width": width, "height": height}})
+    vocab = vocabulary_from_config(cfg.scene)
+    ctx = edit_context(cfg.scene, vocab)
+    perts = build_perturbations(cfg)
+    weights = {k: float(v) for k, v in cfg.perturbations.weights.items() if v > 0}
+    for i in range(n):
+        s = derive_seed(seed, i)
+        a = sample_scene(cfg.scene, vocab, s)
+        b, diffs = sample_edits(a, 1, 3, weights, perts, ctx, random.Random(s))
+        yield a, b, [d.type for d in diffs]
+
+
+def bench_region_error(n: int, width: int, height: int, threads: int) -> dict:
+    import numpy as np
+    from dig_core.difficulty import delta_e
+    from dig_render_blender.region import rects_mask
+
+    full, region = make_renderer(threads, rerender="full"), make_renderer(threads, rerender="region")
+    shares, worst_px, region_share, missed, same_ids, t_full, t_region, t_one = [], [], [], [], 0, 0.0, 0.0, 0.0
+    by_type: dict[str, list[float]] = {}
+    noise: list[float] = []
+    by_k: dict[int, list[float]] = {}
+    for a, b, types in tqdm(sampled_pairs(n, width, height), total=n, desc="region vs full", leave=False):
+        # CPU time of this process (Cycles' threads included): robust to other load on the machine
+        t = time.process_time()
+        full.render(a)  # = render_pair(a, b) with rerender: full, timed per image
+        one = time.process_time() - t
+        fb = full.render(b)
+        t_full += time.process_time() - t
+        t = time.process_time()
+        ra, rb = region.render_pair(a, b)
+        pair = time.process_time() - t
+        t_one, t_region = t_one + one, t_region + pair
+        by_k.setdefault(len(types), []).append(pair / one)
+        other = b.copy()
+        other.seed += 1  # reference: the same B with another seed (render noise alone)
+        noise.append(float((delta_e(fb.image, full.render(other).image) > 5).mean()))
+        de = delta_e(fb.image, rb.image)
+        bad = de > 5
+        shares.append(float(bad.mean()))
+        worst_px.append(float(de.max()))
+        inside = rects_mask(region.last_crops, width, height) if region.last_crops is not None else \
+            np.ones(bad.shape, dtype=bool)
+        region_share.append(float(inside.mean()))
+        missed.append(float((bad & ~inside).mean()))
+        same_ids += int(np.array_equal(fb.instances, rb.instances))
+        for tp in set(types):
+            by_type.setdefault(tp, []).append(shares[-1])
+    full.close()
+    region.close()
+    return {"n": n, "mean_share": statistics.mean(shares), "worst_share": max(shares),
+            "pairs_over_1pct": sum(x > 0.01 for x in shares), "worst_pixel": max(worst_px),
+            "mean_region": statistics.mean(region_share), "missed": statistics.mean(missed),
+            "same_ids": same_ids, "speedup": t_full / t_region, "region_vs_one": t_region / t_one,
+            "full_vs_one": t_full / t_one, "seed_noise": statistics.mean(noise),
+            "region_by_k": {k: (len(v), statistics.median(v)) for k, v in sorted(by_k.items())},
+            "by_type": {k: (len(v), max(v)) for k, v in sorted(by_type.items())}}
 
 
 # -- 2. workers x threads ------------------------------------------------------------------------
@@ -172,31 +254,60 @@ def bench_memory(n_pairs: int, threads: int) -> list[tuple[float, float]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--pairs", type=int, default=3, help="timed pairs for plugin vs bare Cycles")
+    ap.add_argument("--pairs", type=int, default=3, help="timed pairs per row (median)")
+    ap.add_argument("--error-pairs", type=int, default=50, help="varied pairs for region vs full I_b")
+    ap.add_argument("--error-size", default="240x160", help="image size of the region-error pairs (WxH)")
     ap.add_argument("--split-pairs", type=int, default=2, help="timed pairs per worker for workers x threads")
     ap.add_argument("--memory-pairs", type=int, default=12, help="pairs for the RSS series")
     ap.add_argument("--skip-splits", action="store_true")
     args = ap.parse_args(argv)
     cpus = os.cpu_count() or 1
 
-    print(f"# blender renderer benchmark: {cpus} CPUs, 480x320, 6 objects, color edit")
-    res = bench_overhead(args.pairs, cpus)
-    info = res["info"]
+    r = make_renderer(cpus)
+    info = r.info()
+    r.close()
     s = info["settings"]
-    print(f"Blender {info['blender']}, Cycles CPU, samples={s['samples']}, denoise={s['denoise']}, "
+    print(f"# blender renderer benchmark: {cpus} CPUs, 480x320, 6 objects, color edit")
+    print(f"Blender {info['blender']}, Cycles, samples={s['samples']}, denoise={s['denoise']}, "
           f"threads={info['threads']}, max_bounces={s['max_bounces']}")
-    ratio = res["pair"] / res["bare"]
-    ratio_cpu = res["pair_cpu"] / res["bare_cpu"]
+    gpu, report = gpu_status()
+    ROWS.extend(_time_rows("CPU", args.pairs, cpus, device="cpu"))
+    if gpu:
+        ROWS.extend(_time_rows(f"GPU {gpu}", args.pairs, cpus, device="gpu"))
+    bare, bare_cpu = ROWS[0][1], ROWS[0][2]
     print()
-    print(f"medians over {args.pairs} pairs (CPU time = this process, all threads; robust to other load)")
+    print(f"medians over {args.pairs} pairs; x bare = time / one bare CPU render (goal for a pair: <= 1.4); "
+          "CPU s = this process's CPU time, robust to other load")
     print()
-    print("| measure | wall s | CPU s |")
-    print("|---|---|---|")
-    print(f"| one pair through the plugin (render_pair) | {res['pair']:.2f} | {res['pair_cpu']:.2f} |")
-    print(f"| two bare Cycles renders (no readback) | {res['bare']:.2f} | {res['bare_cpu']:.2f} |")
-    print(f"| ratio (target <= 1.15) | {ratio:.3f} | {ratio_cpu:.3f} |")
-    for k, v in res["parts"].items():
-        print(f"| plugin per pair, {k} (mean) | {v:.3f} | |")
+    print("| row | wall s | CPU s | x bare (wall) | x bare (CPU) | pairs/hour |")
+    print("|---|---|---|---|---|---|")
+    for name, wall, cpu in ROWS:
+        per_hour = f"{3600 / wall:.0f}" if "pair" in name else ""
+        print(f"| {name} | {wall:.2f} | {cpu:.2f} | {wall / bare:.2f} | {cpu / bare_cpu:.2f} | {per_hour} |")
+    if not gpu:
+        print(f"| GPU: none on this machine ({report}) | - | - | - | - | - |")
+
+    w, h = (int(x) for x in args.error_size.split("x"))
+    e = bench_region_error(args.error_pairs, w, h, cpus)
+    print()
+    print(f"rerender: region vs full I_b over {e['n']} varied pairs ({w}x{h}, 1-3 edits of every type, CIE76 dE):")
+    print()
+    print("| measure | value |")
+    print("|---|---|")
+    print(f"| pixels with dE > 5, mean over pairs | {e['mean_share']:.4%} |")
+    print(f"| pixels with dE > 5, worst pair | {e['worst_share']:.4%} |")
+    print(f"| reference: full B vs full B with another seed, dE > 5, mean | {e['seed_noise']:.4%} |")
+    print(f"| pairs with > 1% of pixels at dE > 5 | {e['pairs_over_1pct']} |")
+    print(f"| worst pixel dE | {e['worst_pixel']:.1f} |")
+    print(f"| of which outside the crops (missed shadows/reflections), mean share | {e['missed']:.4%} |")
+    print(f"| frame share re-rendered (crops), mean | {e['mean_region']:.1%} |")
+    print(f"| instance maps identical to a full render | {e['same_ids']}/{e['n']} |")
+    print(f"| pair CPU time / one full render, rerender: full | {e['full_vs_one']:.2f} |")
+    print(f"| pair CPU time / one full render, rerender: region | {e['region_vs_one']:.2f} |")
+    for k, (count, med) in e["region_by_k"].items():
+        print(f"| pair CPU time / one full render, rerender: region, K = {k} ({count} pairs, median) | {med:.2f} |")
+    for tp, (k, worst) in e["by_type"].items():
+        print(f"| worst dE > 5 share, pairs with a {tp} edit ({k}) | {worst:.4%} |")
 
     if not args.skip_splits:
         print()
@@ -206,15 +317,17 @@ def main(argv: list[str] | None = None) -> int:
         for w, t in splits:
             print(f"| {w} x {t} | {bench_split(w, t, args.split_pairs):.0f} |", flush=True)
 
-    series = bench_memory(args.memory_pairs, cpus)
-    print()
-    print(f"RSS after each of {len(series)} varied pairs (3-10 objects, add/remove/shape edits), 1 spp, MiB:")
-    print("  " + " ".join(f"{cur:.0f}" for cur, _ in series))
-    first, last = series[0][0], series[-1][0]
-    half = series[len(series) // 2][0]
-    print(f"| RSS first pair | {first:.0f} MiB |\n| RSS middle | {half:.0f} MiB |\n| RSS last pair | {last:.0f} MiB |"
-          f"\n| peak RSS (VmHWM) | {series[-1][1]:.0f} MiB |\n| growth middle -> last | {last - half:+.0f} MiB |")
-    return 0 if min(ratio, ratio_cpu) <= 1.15 else 1
+    if args.memory_pairs:
+        series = bench_memory(args.memory_pairs, cpus)
+        print()
+        print(f"RSS after each of {len(series)} varied pairs (3-10 objects, add/remove/shape edits), 1 spp, MiB:")
+        print("  " + " ".join(f"{cur:.0f}" for cur, _ in series))
+        first, last = series[0][0], series[-1][0]
+        half = series[len(series) // 2][0]
+        print(f"| RSS first pair | {first:.0f} MiB |\n| RSS middle | {half:.0f} MiB |\n| RSS last pair | {last:.0f} MiB |"
+              f"\n| peak RSS (VmHWM) | {series[-1][1]:.0f} MiB |\n| growth middle -> last | {last - half:+.0f} MiB |")
+    wall, cpu = next((w, c) for name, w, c in ROWS if name == "CPU: pair, rerender: region")
+    return 0 if min(wall / bare, cpu / bare_cpu) <= 1.4 else 1
 
 
 if __name__ == "__main__":

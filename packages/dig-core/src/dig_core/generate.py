@@ -29,7 +29,7 @@ from dig_core.difficulty import KNOB_REASONS, knob_rejection, measure_difference
 from dig_core.errors import DatasetError, DigError, SamplingError
 from dig_core.pairs import encode_png
 from dig_core.plugins import get_plugin_manager
-from dig_core.render import Validity, difference_mask, difference_occlusion, label_pair
+from dig_core.render import SceneRejected, Validity, difference_mask, difference_occlusion, label_pair
 from dig_core.seeds import derive_seed
 
 #: why a draw was thrown away: no K edits possible ("edit"), label_pair's verdict on the renders
@@ -161,10 +161,15 @@ class PairMaker:
             ctx = dataclasses.replace(ctx, extra={**ctx.extra, "color_distance": (
                 stage.min_color_distance, stage.max_color_distance)})
         max_attempts = self.cfg.perturbations.max_attempts
-        rejected: Counter[str] = Counter()
+        rejected: Counter[str] = Counter(dict.fromkeys(self.renderer.rejection_reasons(), 0))
         for attempt in range(self.cfg.validity.max_resamples):
             seed = attempt_seed(item, attempt)
             scene_a = sample_scene(self.cfg.scene, self.vocab, seed)  # an impossible config raises
+            try:
+                scene_a = self.renderer.prepare_scene(scene_a)  # e.g. physics-settled poses
+            except SceneRejected as e:
+                rejected[e.reason] += 1
+                continue
             rng = random.Random(seed)
             try:
                 if item.k == 0:  # a control pair: the same spec rendered twice
@@ -210,12 +215,13 @@ class PairMaker:
         self.renderer.close()
 
 
-def split_workers(cfg: DictConfig) -> tuple[int, int]:
-    """(worker processes, renderer threads per worker). Auto: one worker per 2 cores, 2 threads each
-    (measured fastest on 2 cores; see benchmarks/render.py)."""
+def split_workers(cfg: DictConfig, renderer_workers: int = 0) -> tuple[int, int]:
+    """(worker processes, renderer threads per worker). Auto: the renderer's wish
+    (:meth:`~dig_core.render.Renderer.worker_plan`, e.g. one per GPU), else one worker per 2 cores,
+    2 threads each (measured fastest on 2 cores; see benchmarks/render.py)."""
     cpus = os.cpu_count() or 1
     g = cfg.generate
-    workers = g.workers or max(1, cpus // 2)
+    workers = g.workers or renderer_workers or max(1, cpus // 2)
     threads = g.threads or max(1, cpus // workers)
     return workers, threads
 
@@ -270,28 +276,30 @@ def generate(cfg: DictConfig, out: str | Path, progress: bool | None = None) -> 
         "config": data_config,
         "versions": _versions(),
     }
+    # asked before the output is touched: a GPU that is asked for but absent is a clear error here
+    wanted, device = instantiate(cfg, "renderer", "renderer", pm).worker_plan()
     writer = DatasetWriter(out).open(manifest)
     done = writer.done
     if done != [it.id for it in items[: len(done)]]:
         writer.close()
         raise DatasetError(f"{out}: its pairs are not a prefix of this config's plan; choose a new --out")
     todo = items[len(done):]
-    workers, threads = split_workers(cfg)
+    workers, threads = split_workers(cfg, wanted)
     executor = pm.get("executor", cfg.generate.executor)(cfg.generate)
     show = cfg.generate.progress if progress is None else progress
     rejected: Counter[str] = Counter()
     started = time.time()
     renderer_info: dict[str, Any] = {}
     with writer, tqdm(total=len(items), initial=len(done), unit="pair", disable=not show,
-                      desc=f"dig generate ({workers}x{threads})", dynamic_ncols=True) as bar:
+                      desc=f"dig generate ({workers}x{threads}{', ' + device if device else ''})", dynamic_ncols=True) as bar:
         factory = partial(PairMaker, plain, threads)
         for result in executor.map(factory, todo, workers):
             writer.write_pair(result.record, result.images)
             renderer_info = result.renderer_info or renderer_info
             rejected.update(result.rejected)
             bar.update(1)
-            if rejected:
-                bar.set_postfix_str("rejected " + ", ".join(f"{k}={v}" for k, v in sorted(rejected.items())))
+            if any(rejected.values()):
+                bar.set_postfix_str("rejected " + ", ".join(f"{k}={v}" for k, v in sorted(rejected.items()) if v))
     renderer_info = renderer_info or (writer.previous or {}).get("renderer", {})
     manifest.update(status="complete", counts=summarize(out), renderer=renderer_info,
                     last_run={"workers": workers, "threads": threads, "seconds": round(time.time() - started, 1),

@@ -27,6 +27,16 @@ class RenderResult:
         return self.instances == (object_id + 1)
 
 
+class SceneRejected(Exception):
+    """Raised by :meth:`Renderer.prepare_scene` when a sampled scene cannot be used; generation
+    counts ``reason`` (a short key, one of the renderer's :meth:`Renderer.rejection_reasons`) and
+    draws another scene."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
 class Renderer(Plugin):
     """Base class of renderer plugins.
 
@@ -37,6 +47,16 @@ class Renderer(Plugin):
     def setup(self, vocab: Vocabulary, threads: int) -> None:
         """Called once per worker before rendering: the scene vocabulary (colors/sizes) and the CPU
         threads this worker may use."""
+
+    def prepare_scene(self, scene: SceneSpec) -> SceneSpec:
+        """Called on every sampled scene A before its edits are drawn: return the scene as this
+        renderer will show it (e.g. physics-settled poses; B is then edited from it), or raise
+        :class:`SceneRejected`. Default: ``scene`` unchanged."""
+        return scene
+
+    def rejection_reasons(self) -> tuple[str, ...]:
+        """The reasons :meth:`prepare_scene` may raise (recorded with 0 counts on every pair)."""
+        return ()
 
     def render(self, scene: SceneSpec) -> RenderResult:
         raise NotImplementedError(f"{type(self).__name__} must implement render()")
@@ -50,6 +70,12 @@ class Renderer(Plugin):
         when it is the only object (same camera and resolution; no image needed, so render it as
         cheaply as possible). None = this renderer cannot (occlusion is then not measured)."""
         return None
+
+    def worker_plan(self) -> tuple[int, str]:
+        """Asked once by ``dig generate`` before workers start: the number of workers this renderer
+        wants when ``generate.workers`` is 0 (e.g. one per GPU; 0 = choose from the CPU count) and a
+        short device label for the progress line ("" = none)."""
+        return 0, ""
 
     def info(self) -> dict[str, Any]:
         """Versions and settings recorded in the dataset manifest."""

@@ -1,4 +1,4 @@
-"""The ``blender`` renderer: CLEVR-like scenes in headless Blender (bpy), Cycles on the CPU.
+"""The ``blender`` renderer: CLEVR-like scenes in headless Blender (bpy), Cycles on the CPU or a GPU.
 
 One :class:`BlenderRenderer` owns one Blender scene (``dig_<n>``) for its whole life. Objects are
 kept by spec id and only what changed between two renders is touched (shape = swap the shared
@@ -32,7 +32,19 @@ from dig_core.render import Renderer, RenderResult
 from dig_core.spec import Light, ObjectSpec, SceneSpec, Vocabulary
 
 from dig_render_blender import __version__
+from dig_render_blender.devices import (
+    REQUESTS,
+    DeviceChoice,
+    GpuDevice,
+    apply_device,
+    choose_device,
+    claim_gpu,
+    query_devices,
+    release,
+    worker_hint,
+)
 from dig_render_blender.exr import read_exr
+from dig_render_blender.region import Rect, crops, grow
 
 MAX_OBJECT_ID = 32766  # Object.pass_index is a short: object_id + 1 must fit
 _COUNTER = itertools.count()
@@ -58,6 +70,14 @@ class BlenderConfig:
     mesh_detail: int = 64  # segments of spheres and cylinders
     quiet: bool = True  # silence Blender's per-sample progress lines on stdout (4.5 prints them)
     temp_dir: str = ""  # where pass files are written; "" = /dev/shm if present, else the system temp
+    device: str = "auto"  # auto (OptiX, CUDA, HIP, oneAPI, Metal, else CPU) | cpu | gpu | optix | cuda | hip | ...
+    gpus_per_worker: int = 1  # 1: each worker renders on its own GPU (one worker per GPU); 0: every GPU
+    rerender: str = "region"  # I_b: full = render it all; region = only where it can differ from I_a
+    region_margin: int = 4  # pixels around each changed object's projected footprint + shadow hull
+    region_bleed: float = 1.0  # ground margin (object radii) around a changed object, for bounced light
+    region_pad: int = 16  # extra pixels rendered around each crop and thrown away (denoising at crop edges)
+    region_max_crops: int = 4  # at most this many horizontal bands of crops per pair
+    region_max_share: float = 0.6  # render B in full when the crops would cover more of the frame
 
 
 def _srgb_to_linear(c: float) -> float:
@@ -134,7 +154,7 @@ def _node_tree(idblock: Any) -> Any:
 
 
 class BlenderRenderer(Renderer):
-    """Cycles (CPU) renderer of CLEVR-like :class:`SceneSpec` scenes with exact instance maps.
+    """Cycles (CPU or GPU) renderer of CLEVR-like :class:`SceneSpec` scenes with exact instance maps.
 
     Use: ``r = BlenderRenderer(BlenderConfig(...)); r.setup(vocab, threads)``, then
     ``r.render(scene)`` / ``r.render_pair(a, b)`` many times, then ``r.close()``.
@@ -158,6 +178,11 @@ class BlenderRenderer(Renderer):
         self._camera_state: tuple | None = None
         self._ids: list[tuple[Any, Any]] = []  # every datablock this renderer created, removed in close()
         self.last_timings: dict[str, float] = {}
+        self._choice: DeviceChoice | None = None
+        self._gpus: tuple[GpuDevice, ...] = ()  # the GPUs this renderer renders on
+        self._gpu_lock: Any = None
+        #: crops of the last render_pair's B (None: rendered in full)
+        self.last_crops: list[Rect] | None = None
 
     # -- config -----------------------------------------------------------------------------------
     @classmethod
@@ -184,6 +209,21 @@ class BlenderRenderer(Renderer):
             errors.append(f"mesh_detail must be >= 8, got {cfg.mesh_detail}")
         if not 0 <= cfg.seed < 2**31:
             errors.append(f"seed must be in [0, 2^31), got {cfg.seed}")
+        if str(cfg.device).lower() not in REQUESTS:
+            errors.append(f"device must be one of {', '.join(REQUESTS)}, got {cfg.device!r}")
+        if cfg.gpus_per_worker not in (0, 1):
+            errors.append(f"gpus_per_worker must be 1 (one GPU per worker) or 0 (all GPUs), got {cfg.gpus_per_worker}")
+        if cfg.rerender not in ("full", "region"):
+            errors.append(f"rerender must be full or region, got {cfg.rerender!r}")
+        for key in ("region_margin", "region_pad"):
+            if getattr(cfg, key) < 0:
+                errors.append(f"{key} must be >= 0 pixels, got {getattr(cfg, key)}")
+        if cfg.region_bleed < 0:
+            errors.append(f"region_bleed must be >= 0 object radii, got {cfg.region_bleed}")
+        if cfg.region_max_crops < 1:
+            errors.append(f"region_max_crops must be >= 1, got {cfg.region_max_crops}")
+        if not 0 < cfg.region_max_share <= 1:
+            errors.append(f"region_max_share must be in (0, 1], got {cfg.region_max_share}")
         return errors
 
     # -- lifetime ---------------------------------------------------------------------------------
@@ -199,9 +239,30 @@ class BlenderRenderer(Renderer):
         if self.vocab is None:
             self.vocab = Vocabulary.default()
         self._bpy = import_bpy()
+        choice = self.device_choice()  # an absent GPU raises here, before anything is built
         base = self.config.temp_dir or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
         self._tmp = tempfile.mkdtemp(prefix="dig-blender-", dir=base)
         self._build_scene()
+        if choice.is_gpu:
+            if self.config.gpus_per_worker == 1 and len(choice.devices) > 1:
+                gpu, self._gpu_lock = claim_gpu(choice.devices)
+                self._gpus = (gpu,)
+            else:
+                self._gpus = choice.devices
+        apply_device(self._bpy, self._scene, choice, self._gpus)
+
+    def device_choice(self) -> DeviceChoice:
+        """The Cycles device for ``device`` (asks bpy once; ``cpu`` asks nothing)."""
+        if self._choice is None:
+            if str(self.config.device).lower() == "cpu":
+                self._choice = DeviceChoice("CPU")
+            else:
+                self._choice = choose_device(self.config.device, query_devices(import_bpy()))
+        return self._choice
+
+    def worker_plan(self) -> tuple[int, str]:
+        choice = self.device_choice()
+        return worker_hint(choice, self.config.gpus_per_worker), choice.label()
 
     def close(self) -> None:
         bpy = self._bpy
@@ -226,6 +287,8 @@ class BlenderRenderer(Renderer):
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
+        release(self._gpu_lock)
+        self._gpu_lock = None
 
     def __del__(self):  # best effort; the pipeline calls close()
         try:
@@ -255,7 +318,6 @@ class BlenderRenderer(Renderer):
         r.dither_intensity = 0.0
         r.use_motion_blur = False
         c = sc.cycles
-        c.device = "CPU"
         c.samples = cfg.samples
         c.use_adaptive_sampling = False
         c.use_denoising = cfg.denoise
@@ -497,11 +559,14 @@ class BlenderRenderer(Renderer):
             self._objects[oid] = (obj, o.replace())
 
     # -- rendering --------------------------------------------------------------------------------
-    def render(self, scene: SceneSpec) -> RenderResult:
+    def render(self, scene: SceneSpec, border: Rect | None = None) -> RenderResult:
+        """Render ``scene``; with ``border`` (x0, y0, x1, y1 pixels) only that rectangle (Cycles'
+        render border), the rest of the image and instance map is 0."""
         self._ensure()
         bpy = self._bpy
         t0 = time.perf_counter()
         self._sync(scene)
+        self._set_border(border, scene.width, scene.height)
         t1 = time.perf_counter()
         with _quiet_stdout(self.config.quiet):
             bpy.ops.render.render(scene=self._scene.name)
@@ -512,6 +577,19 @@ class BlenderRenderer(Renderer):
         t3 = time.perf_counter()
         self.last_timings = {"sync": t1 - t0, "render": t2 - t1, "readback": t3 - t2}
         return result
+
+    def _set_border(self, border: Rect | None, width: int, height: int) -> None:
+        r = self._scene.render
+        if border is None:
+            r.use_border = False
+            return
+        x0, y0, x1, y1 = border
+        r.use_border = True
+        r.use_crop_to_border = False  # full-size result, zeros outside: pixel coordinates stay
+        # Blender's border is in fractions of the frame, y from the bottom (checked: renders exactly
+        # pixels [x0, x1) x [y0, y1))
+        r.border_min_x, r.border_max_x = x0 / width, x1 / width
+        r.border_min_y, r.border_max_y = 1 - y1 / height, 1 - y0 / height
 
     def _read(self, path: str, spec: SceneSpec) -> RenderResult:
         chans = read_exr(path)
@@ -528,10 +606,32 @@ class BlenderRenderer(Renderer):
         return RenderResult(image=linear_to_srgb8(rgb), instances=instances)
 
     def render_pair(self, scene_a: SceneSpec, scene_b: SceneSpec) -> tuple[RenderResult, RenderResult]:
-        """Render A, then B by changing only the objects/lights/camera that differ."""
+        """Render A, then B by changing only the objects/lights/camera that differ. With ``rerender:
+        region`` B is rendered only inside :func:`~dig_render_blender.region.crops` (each crop grown
+        by ``region_pad`` pixels that are thrown away) and pasted onto I_a and A's instance map:
+        every pixel outside the crops is A's, and no instance id changes outside them."""
         a = self.render(scene_a)
-        b = self.render(scene_b)
-        return a, b
+        cfg = self.config
+        rects = None
+        if cfg.rerender == "region":
+            rects = crops(scene_a, scene_b, self.vocab, cfg.region_margin, cfg.region_bleed, cfg.region_max_crops,
+                          cfg.region_pad, cfg.region_max_share)
+        self.last_crops = rects
+        if rects is None:
+            return a, self.render(scene_b)
+        image, instances = a.image.copy(), a.instances.copy()
+        timings = dict.fromkeys(("sync", "render", "readback"), 0.0)
+        for rect in rects:
+            crop = self.render(scene_b, grow(rect, cfg.region_pad, scene_b.width, scene_b.height))
+            x0, y0, x1, y1 = rect
+            image[y0:y1, x0:x1] = crop.image[y0:y1, x0:x1]
+            instances[y0:y1, x0:x1] = crop.instances[y0:y1, x0:x1]
+            for k, v in self.last_timings.items():
+                timings[k] += v
+        if not rects:
+            self._sync(scene_b)  # B is A: nothing to render, but the scene follows the spec
+        self.last_timings = timings
+        return a, RenderResult(image=image, instances=instances)
 
     def render_alone(self, scene: SceneSpec, object_ids: list[int]) -> dict[int, np.ndarray]:
         """Per object id, its mask with every other object hidden (``hide_render``): one Cycles
@@ -547,6 +647,7 @@ class BlenderRenderer(Renderer):
             raise ValueError(f"render_alone: objects {missing} are not in the scene (ids {sorted(objs)})")
         out: dict[int, np.ndarray] = {}
         path = os.path.join(self._tmp, "alone.exr")
+        self._set_border(None, scene.width, scene.height)
         try:
             c.samples, c.use_denoising, c.max_bounces = 1, False, 0
             for oid in object_ids:
@@ -567,6 +668,7 @@ class BlenderRenderer(Renderer):
         """Benchmark helper: sync ``scene`` and run Cycles with no readback; seconds of the render."""
         self._ensure()
         self._sync(scene)
+        self._set_border(None, scene.width, scene.height)
         t = time.perf_counter()
         with _quiet_stdout(self.config.quiet):
             self._bpy.ops.render.render(scene=self._scene.name)
@@ -574,12 +676,17 @@ class BlenderRenderer(Renderer):
 
     def info(self) -> dict[str, Any]:
         bpy = import_bpy()
+        choice = self.device_choice()
         return {
             "name": self.PLUGIN_NAME,
             "plugin_version": __version__,
             "blender": bpy.app.version_string,
             "engine": "CYCLES",
-            "device": "CPU",
+            "device": "GPU" if choice.is_gpu else "CPU",
+            "backend": choice.backend,
+            # every GPU of the backend; with gpus_per_worker 1 each worker renders on one of them
+            "gpus": [d.name for d in choice.devices],
+            "rerender": self.config.rerender,
             "settings": asdict(self.config),
             "threads": self.config.threads or self.threads or (os.cpu_count() or 1),
             "view_transform": "Standard",
