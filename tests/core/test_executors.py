@@ -34,6 +34,27 @@ def test_local_executor_keeps_item_order(workers):
     assert (pids == {os.getpid()}) if workers == 1 else (os.getpid() not in pids)
 
 
+class Closing:
+    """A worker that leaves a file per process when closed (as a renderer removes its temp folder)."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+
+    def make(self, item: int):
+        return os.getpid()
+
+    def close(self):
+        open(os.path.join(self.folder, f"closed-{os.getpid()}"), "w").close()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_local_executor_closes_every_worker(tmp_path, workers):
+    pids = set(LocalExecutor().map(functools.partial(Closing, str(tmp_path)), range(6), workers))
+    closed = {p.name for p in tmp_path.iterdir()}
+    assert len(closed) == workers  # every worker process, whether it got items or not
+    assert {f"closed-{pid}" for pid in pids} <= closed
+
+
 def test_local_executor_with_no_items():
     assert list(LocalExecutor().map(functools.partial(SlowSquare, "t"), [], 2)) == []
 

@@ -7,6 +7,7 @@ per worker process, and yields results **in item order**, whatever the number of
 from __future__ import annotations
 
 import multiprocessing as mp
+import multiprocessing.util
 import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -20,6 +21,15 @@ _worker: Any = None
 def _init_worker(factory: Callable[[], Any]) -> None:
     global _worker
     _worker = factory()
+    # runs when the pool process exits normally (after pool.close() + join()): the worker's close()
+    # removes what it holds (e.g. a renderer's temp folder)
+    multiprocessing.util.Finalize(None, _close_worker, exitpriority=10)
+
+
+def _close_worker() -> None:
+    close = getattr(_worker, "close", None)
+    if close:
+        close()
 
 
 def _run_item(item: Any) -> Any:
@@ -60,6 +70,8 @@ class LocalExecutor(Executor):
         ctx = mp.get_context("spawn")  # never fork a process that may hold a renderer
         with ctx.Pool(min(workers, len(items)), initializer=_init_worker, initargs=(factory,)) as pool:
             yield from pool.imap(_run_item, items, chunksize=1)
+            pool.close()  # let the workers exit normally, so each one's close() runs
+            pool.join()
 
 
 class _RayWorker:
