@@ -143,6 +143,35 @@ def gpu_status() -> tuple[str, str]:
 ROWS = []  # (name, wall s, CPU s); benchmarks of other renderers append theirs
 
 
+def _kubric_rows(n_pairs: int, threads: int) -> list[tuple[str, float, float]]:
+    """The ``kubric`` renderer (dig-render-kubric), when installed and importable, on the same scenes:
+    one bare Cycles render of its scene (image layer + its 1-spp segmentation layer, no readback) and a
+    pair through the plugin (B always rendered in full). Run after the blender rows: Kubric resets
+    Blender's session. ``benchmarks/render_kubric.py`` compares the two renderers in more detail."""
+    from dig_core.errors import DigError
+
+    try:
+        cls = get_plugin_manager().get("renderer", "kubric")
+        r = cls(cls.Config())
+        r.setup(VOCAB, threads)
+        r.render_pair(fixed_scene(seed=999), color_edit(fixed_scene(seed=999), 0))  # warm-up (first render)
+    except DigError as e:
+        print(f"(no kubric rows: {str(e).splitlines()[0]})")
+        return []
+    bare, pair = [], []
+    for i in range(n_pairs):
+        a = fixed_scene(seed=i)
+        b = color_edit(a, i)
+        t, c = time.perf_counter(), time.process_time()
+        r.render_pair(a, b)
+        pair.append((time.perf_counter() - t, time.process_time() - c))
+        c = time.process_time()
+        bare.append((r.render_bare(a), time.process_time() - c))
+    r.close()
+    med = [(statistics.median(x for x, _ in v), statistics.median(y for _, y in v)) for v in (bare, pair)]
+    return [("kubric: one bare Cycles render (no readback)", *med[0]), ("kubric: pair", *med[1])]
+
+
 # -- 2. region composite vs full I_b over varied pairs ----------------------------------------------
 def sampled_pairs(n: int, width: int, height: int, seed: int = 7):
     """``n`` pairs drawn by dig's own samplers (default scene config, 1-3 edits of every type)."""
@@ -274,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     ROWS.extend(_time_rows("CPU", args.pairs, cpus, device="cpu"))
     if gpu:
         ROWS.extend(_time_rows(f"GPU {gpu}", args.pairs, cpus, device="gpu"))
+    ROWS.extend(_kubric_rows(args.pairs, cpus))
     bare, bare_cpu = ROWS[0][1], ROWS[0][2]
     print()
     print(f"medians over {args.pairs} pairs; x bare = time / one bare CPU render (goal for a pair: <= 1.4); "
