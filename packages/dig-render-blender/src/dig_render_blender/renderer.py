@@ -80,7 +80,8 @@ class BlenderConfig:
     region_max_share: float = 0.6  # render B in full when the crops would cover more of the frame
 
 
-def _srgb_to_linear(c: float) -> float:
+def srgb_to_linear(c: float) -> float:
+    """An sRGB component 0-255 as linear 0-1 (vocabulary colors -> Blender/Kubric material colors)."""
     c = c / 255.0
     return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
 
@@ -548,7 +549,7 @@ class BlenderRenderer(Renderer):
             if old is None or old.material != o.material:
                 obj.material_slots[0].material = self._materials[o.material]
             if old is None or old.color != o.color:
-                obj.color = (*(_srgb_to_linear(c) for c in vocab.colors[o.color]), 1.0)
+                obj.color = (*(srgb_to_linear(c) for c in vocab.colors[o.color]), 1.0)
             if old is None or old.size != o.size:  # a shape change has set old = None
                 s = vocab.rest_height(o.shape, o.size)
                 obj.scale = (s, s, s)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dig_core.spec import Light, ObjectSpec, SceneSpec, Vocabulary
+from dig_render_blender.renderer import srgb_to_linear  # the same color conversion as the blender plugin
 
 #: CLEVR's two materials as Principled BSDF settings (the Blender plugin's values)
 MATERIALS = {
@@ -24,11 +25,6 @@ MATERIALS = {
 }
 SHAPES = ("cube", "sphere", "cylinder")
 FLOOR_HALF = 100.0  # the floor box: 200 x 200, top face at z = 0
-
-
-def srgb_to_linear(c: float) -> float:
-    c = c / 255.0
-    return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
 
 
 def yaw_quaternion(degrees: float) -> tuple[float, float, float, float]:
@@ -199,4 +195,4 @@ class KubricScene:
         return {obj.uid: oid for oid, (obj, _, _) in self.objects.items()}
 
 
-__all__ = ["MATERIALS", "SHAPES", "KubricScene", "Look", "srgb_to_linear", "yaw_quaternion"]
+__all__ = ["MATERIALS", "SHAPES", "KubricScene", "Look", "yaw_quaternion"]
