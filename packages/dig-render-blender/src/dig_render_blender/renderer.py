@@ -51,12 +51,12 @@ _COUNTER = itertools.count()
 
 
 @dataclass
-class BlenderConfig:
-    """``renderer.params`` of the ``blender`` renderer."""
+class CyclesConfig:
+    """Cycles settings and scene look shared by the Blender-based renderers (``blender``, and
+    ``kubric`` through :mod:`dig_render_kubric`): the same values give the same look in both."""
 
     samples: int = 16  # Cycles samples per pixel (path tracing)
     denoise: bool = True  # OpenImageDenoise on the final image (albedo + normal guided)
-    denoise_prefilter: str = "FAST"  # FAST: guides used as is; ACCURATE: denoise them too (+~55% time)
     threads: int = 0  # CPU threads for Cycles; 0 = what setup() gives (else the CPU count)
     seed_from_scene: bool = True  # Cycles seed = scene.seed; False = always `seed`
     seed: int = 0  # the fixed Cycles seed when seed_from_scene is false
@@ -67,9 +67,41 @@ class BlenderConfig:
     ground_color: float = 0.5  # linear gray of the ground plane (and, dimmed, the world)
     ground_roughness: float = 0.35
     world_strength: float = 0.35  # ambient light from a uniform gray world
-    mesh_detail: int = 64  # segments of spheres and cylinders
+    mesh_detail: int = 64  # segments of generated spheres and cylinders
     quiet: bool = True  # silence Blender's per-sample progress lines on stdout (4.5 prints them)
     temp_dir: str = ""  # where pass files are written; "" = /dev/shm if present, else the system temp
+
+
+def cycles_config_errors(cfg: CyclesConfig) -> list[str]:
+    """The checks of :class:`CyclesConfig`'s fields, one message per problem."""
+    errors: list[str] = []
+    if cfg.samples < 1:
+        errors.append(f"samples must be >= 1, got {cfg.samples}")
+    if cfg.threads < 0:
+        errors.append(f"threads must be >= 0 (0 = from setup), got {cfg.threads}")
+    for key in ("max_bounces", "diffuse_bounces", "glossy_bounces"):
+        if getattr(cfg, key) < 0:
+            errors.append(f"{key} must be >= 0, got {getattr(cfg, key)}")
+    if not 0.01 <= cfg.filter_width <= 10:
+        errors.append(f"filter_width must be in [0.01, 10] pixels, got {cfg.filter_width}")
+    if not 0 <= cfg.ground_color <= 1:
+        errors.append(f"ground_color must be a linear gray in [0, 1], got {cfg.ground_color}")
+    if not 0 <= cfg.ground_roughness <= 1:
+        errors.append(f"ground_roughness must be in [0, 1], got {cfg.ground_roughness}")
+    if cfg.world_strength < 0:
+        errors.append(f"world_strength must be >= 0, got {cfg.world_strength}")
+    if cfg.mesh_detail < 8:
+        errors.append(f"mesh_detail must be >= 8, got {cfg.mesh_detail}")
+    if not 0 <= cfg.seed < 2**31:
+        errors.append(f"seed must be in [0, 2^31), got {cfg.seed}")
+    return errors
+
+
+@dataclass
+class BlenderConfig(CyclesConfig):
+    """``renderer.params`` of the ``blender`` renderer: :class:`CyclesConfig` plus these."""
+
+    denoise_prefilter: str = "FAST"  # FAST: guides used as is; ACCURATE: denoise them too (+~55% time)
     device: str = "auto"  # auto (OptiX, CUDA, HIP, oneAPI, Metal, else CPU) | cpu | gpu | optix | cuda | hip | ...
     gpus_per_worker: int = 1  # 1: each worker renders on its own GPU (one worker per GPU); 0: every GPU
     rerender: str = "region"  # I_b: full = render it all; region = only where it can differ from I_a
@@ -188,28 +220,9 @@ class BlenderRenderer(Renderer):
     # -- config -----------------------------------------------------------------------------------
     @classmethod
     def validate_config(cls, cfg: Any) -> list[str]:
-        errors: list[str] = []
-        if cfg.samples < 1:
-            errors.append(f"samples must be >= 1, got {cfg.samples}")
+        errors = cycles_config_errors(cfg)
         if cfg.denoise_prefilter not in ("NONE", "FAST", "ACCURATE"):
             errors.append(f"denoise_prefilter must be one of NONE, FAST, ACCURATE, got {cfg.denoise_prefilter!r}")
-        if cfg.threads < 0:
-            errors.append(f"threads must be >= 0 (0 = from setup), got {cfg.threads}")
-        for key in ("max_bounces", "diffuse_bounces", "glossy_bounces"):
-            if getattr(cfg, key) < 0:
-                errors.append(f"{key} must be >= 0, got {getattr(cfg, key)}")
-        if not 0.01 <= cfg.filter_width <= 10:
-            errors.append(f"filter_width must be in [0.01, 10] pixels, got {cfg.filter_width}")
-        if not 0 <= cfg.ground_color <= 1:
-            errors.append(f"ground_color must be a linear gray in [0, 1], got {cfg.ground_color}")
-        if not 0 <= cfg.ground_roughness <= 1:
-            errors.append(f"ground_roughness must be in [0, 1], got {cfg.ground_roughness}")
-        if cfg.world_strength < 0:
-            errors.append(f"world_strength must be >= 0, got {cfg.world_strength}")
-        if cfg.mesh_detail < 8:
-            errors.append(f"mesh_detail must be >= 8, got {cfg.mesh_detail}")
-        if not 0 <= cfg.seed < 2**31:
-            errors.append(f"seed must be in [0, 2^31), got {cfg.seed}")
         if str(cfg.device).lower() not in REQUESTS:
             errors.append(f"device must be one of {', '.join(REQUESTS)}, got {cfg.device!r}")
         if cfg.gpus_per_worker not in (0, 1):

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from dig_core.render import Renderer, RenderResult, SceneRejected
 from dig_core.spec import SceneSpec, Vocabulary
+from dig_render_blender.renderer import CyclesConfig, cycles_config_errors
 
 from dig_render_kubric import KUBRIC_VERSION, __version__
 from dig_render_kubric.loader import load_kubric
@@ -33,28 +34,14 @@ _SESSION: list[Any] = [None]
 
 
 @dataclass
-class KubricConfig:
-    """``renderer.params`` of the ``kubric`` renderer."""
+class KubricConfig(CyclesConfig):
+    """``renderer.params`` of the ``kubric`` renderer: the blender renderer's Cycles settings and
+    look (:class:`~dig_render_blender.renderer.CyclesConfig`, same defaults) plus physics."""
 
-    samples: int = 16  # Cycles samples per pixel of the image layer
-    denoise: bool = True  # OpenImageDenoise (albedo + normal guided), as the blender renderer
-    threads: int = 0  # CPU threads for Cycles; 0 = what setup() gives (else the CPU count)
-    seed_from_scene: bool = True  # Cycles seed = scene.seed; False = always `seed`
-    seed: int = 0  # the fixed Cycles seed when seed_from_scene is false
-    max_bounces: int = 4  # total light bounces (as the blender renderer)
-    diffuse_bounces: int = 2
-    glossy_bounces: int = 4
-    filter_width: float = 1.5  # pixel filter width in pixels
-    ground_color: float = 0.5  # linear gray of the floor (and, dimmed, the world)
-    ground_roughness: float = 0.35
-    world_strength: float = 0.35  # ambient light from a uniform gray world
-    mesh_detail: int = 64  # segments of the generated cylinder
     physics: bool = False  # drop every scene A with PyBullet and render the settled poses
     drop_height: float = 0.05  # start this far above the resting pose
     settle_seconds: float = 1.0  # simulated time
     min_gap: float = 0.02  # settled footprints closer than this count as touching (rejected, resampled)
-    quiet: bool = True  # silence Blender's render output on stdout
-    temp_dir: str = ""  # where EXR/mesh files are written; "" = /dev/shm if present, else the system temp
 
 
 class KubricRenderer(Renderer):
@@ -76,25 +63,7 @@ class KubricRenderer(Renderer):
 
     @classmethod
     def validate_config(cls, cfg: Any) -> list[str]:
-        errors: list[str] = []
-        if cfg.samples < 1:
-            errors.append(f"samples must be >= 1, got {cfg.samples}")
-        if cfg.threads < 0:
-            errors.append(f"threads must be >= 0 (0 = from setup), got {cfg.threads}")
-        for key in ("max_bounces", "diffuse_bounces", "glossy_bounces"):
-            if getattr(cfg, key) < 0:
-                errors.append(f"{key} must be >= 0, got {getattr(cfg, key)}")
-        if not 0.01 <= cfg.filter_width <= 10:
-            errors.append(f"filter_width must be in [0.01, 10] pixels, got {cfg.filter_width}")
-        for key in ("ground_color", "ground_roughness"):
-            if not 0 <= getattr(cfg, key) <= 1:
-                errors.append(f"{key} must be in [0, 1], got {getattr(cfg, key)}")
-        if cfg.world_strength < 0:
-            errors.append(f"world_strength must be >= 0, got {cfg.world_strength}")
-        if cfg.mesh_detail < 8:
-            errors.append(f"mesh_detail must be >= 8, got {cfg.mesh_detail}")
-        if not 0 <= cfg.seed < 2**31:
-            errors.append(f"seed must be in [0, 2^31), got {cfg.seed}")
+        errors = cycles_config_errors(cfg)
         if not 0 <= cfg.drop_height <= 1:
             errors.append(f"drop_height must be in [0, 1] (world units above the resting pose), got {cfg.drop_height}")
         if not 0.05 <= cfg.settle_seconds <= 30:
