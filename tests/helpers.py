@@ -11,7 +11,12 @@ format (lines file, manifest keys) is whatever dig-core's writer writes today.
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -156,3 +161,17 @@ def write_dig_dataset(root: str | Path, n: int = 4, stage: str = "dig-1", k: int
         manifest["content_hash"] = content_hash(root)  # as `dig generate` records it
         writer.write_manifest(manifest)
     return root
+
+
+def kill_generate_part_way(out: Path, args: Sequence[str], lines: int = 2, poll: float = 0.05) -> int:
+    """Start ``dig generate --out OUT ARGS`` and kill -9 its whole process group once ``lines`` pairs
+    are on disk (at most 240 s); return how many lines ``metadata.jsonl`` holds afterwards."""
+    cmd = [sys.executable, "-m", "dig_core", "generate", "--out", str(out), *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    ann = out / "metadata.jsonl"
+    deadline = time.time() + 240
+    while time.time() < deadline and not (ann.exists() and ann.read_bytes().count(b"\n") >= lines):
+        time.sleep(poll)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return ann.read_bytes().count(b"\n") if ann.exists() else 0

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from dig_core.dataset import METADATA, content_hash
 from PIL import Image
+
+from tests.helpers import kill_generate_part_way
 
 pytestmark = pytest.mark.render
 
@@ -109,15 +109,8 @@ def test_ray_executor_gives_the_same_dataset(baseline, tmp_path):
 
 def test_resume_after_kill_9(baseline, tmp_path):
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "dig_core", "generate", "--out", str(out), *TINY, "generate.workers=1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    n_before = kill_generate_part_way(out, [*TINY, "generate.workers=1"])
     ann = out / METADATA
-    deadline = time.time() + 240
-    while time.time() < deadline and not (ann.exists() and ann.read_bytes().count(b"\n") >= 2):
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    n_before = ann.read_bytes().count(b"\n")
     assert 2 <= n_before < 6, "the run should have been killed part-way"
     r = dig("generate", "--out", str(out), *TINY, "generate.workers=1")
     assert r.returncode == 0, r.stderr

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from dig_core.dataset import METADATA
 from dig_core.pairs import load_pair
 from dig_core.spec import SceneSpec, Vocabulary
+
+from tests.helpers import kill_generate_part_way
 
 pytestmark = pytest.mark.render
 
@@ -63,15 +63,9 @@ def test_two_workers_give_the_same_dataset(region, tmp_path):
 
 def test_resume_after_kill_9(region, tmp_path):
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "dig_core", "generate", "--out", str(out), *TINY, "generate.workers=1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    n_before = kill_generate_part_way(out, [*TINY, "generate.workers=1"])
     ann = out / METADATA
-    deadline = time.time() + 240
-    while time.time() < deadline and not (ann.exists() and ann.read_bytes().count(b"\n") >= 2):
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert 2 <= ann.read_bytes().count(b"\n") < 6, "the run should have been killed part-way"
+    assert 2 <= n_before < 6, "the run should have been killed part-way"
     r = dig("generate", "--out", str(out), *TINY, "generate.workers=1")
     assert r.returncode == 0, r.stderr
     assert ann.read_bytes() == (region / METADATA).read_bytes()

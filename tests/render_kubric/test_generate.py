@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +13,7 @@ import pytest
 from dig_core.dataset import METADATA, content_hash
 from PIL import Image
 
+from tests.helpers import kill_generate_part_way
 from tests.render_kubric.conftest import needs_kubric
 
 pytestmark = [pytest.mark.render, needs_kubric]
@@ -108,15 +107,8 @@ def test_same_dataset_with_two_workers(baseline, tmp_path):
 
 def test_resume_after_kill_9(baseline, tmp_path):
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "dig_core", "generate", "--out", str(out), *TINY, "generate.workers=1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    n_before = kill_generate_part_way(out, [*TINY, "generate.workers=1"], poll=0.01)
     ann = out / METADATA
-    deadline = time.time() + 240
-    while time.time() < deadline and not (ann.exists() and ann.read_bytes().count(b"\n") >= 2):
-        time.sleep(0.01)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    n_before = ann.read_bytes().count(b"\n")
     assert 2 <= n_before < 3 * N, "the run should have been killed part-way"
     r = dig("generate", "--out", str(out), *TINY, "generate.workers=1")
     assert r.returncode == 0, r.stderr
