@@ -72,6 +72,13 @@ class CyclesConfig:
     temp_dir: str = ""  # where pass files are written; "" = /dev/shm if present, else the system temp
 
 
+def private_temp_dir(cfg: CyclesConfig, prefix: str) -> str:
+    """A new folder for a renderer's pass files: under ``cfg.temp_dir``, else /dev/shm when present
+    (RAM), else the system temp. The renderer removes it in ``close()``."""
+    base = cfg.temp_dir or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
+    return tempfile.mkdtemp(prefix=prefix, dir=base)
+
+
 def cycles_config_errors(cfg: CyclesConfig) -> list[str]:
     """The checks of :class:`CyclesConfig`'s fields, one message per problem."""
     errors: list[str] = []
@@ -254,8 +261,7 @@ class BlenderRenderer(Renderer):
             self.vocab = Vocabulary.default()
         self._bpy = import_bpy()
         choice = self.device_choice()  # an absent GPU raises here, before anything is built
-        base = self.config.temp_dir or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
-        self._tmp = tempfile.mkdtemp(prefix="dig-blender-", dir=base)
+        self._tmp = private_temp_dir(self.config, "dig-blender-")
         self._build_scene()
         if choice.is_gpu:
             if self.config.gpus_per_worker == 1 and len(choice.devices) > 1:

@@ -182,7 +182,7 @@ class ModernBlender(Blender):
         try:
             return exr_layers(read_exr(path), sc.view_layers[0].name)
         finally:
-            # pool workers end without close(): leave no multi-MB EXR behind in /dev/shm
+            # one EXR per render: keep the temp folder (RAM under /dev/shm) at the mesh files' size
             os.remove(path)
 
     def render_only(self) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 import numpy as np
 from dig_core.render import Renderer, RenderResult, SceneRejected
 from dig_core.spec import SceneSpec, Vocabulary
-from dig_render_blender.renderer import CyclesConfig, cycles_config_errors
+from dig_render_blender.renderer import CyclesConfig, cycles_config_errors, private_temp_dir
 
 from dig_render_kubric import KUBRIC_VERSION, __version__
 from dig_render_kubric.loader import load_kubric
@@ -83,8 +82,7 @@ class KubricRenderer(Renderer):
         if self._tmp is None:
             from dig_render_kubric.meshes import write_cylinder
 
-            base = self.config.temp_dir or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
-            self._tmp = tempfile.mkdtemp(prefix="dig-kubric-", dir=base)
+            self._tmp = private_temp_dir(self.config, "dig-kubric-")
             self._cylinder = write_cylinder(self._tmp, self.config.mesh_detail)
         if self.vocab is None:
             self.vocab = Vocabulary.default()
