@@ -21,6 +21,8 @@ pytest.importorskip("transformers", reason="the demo's tiny model needs transfor
 from dig_core.dataset import read_annotations, read_manifest  # noqa: E402
 from dig_core.training import read_rewards  # noqa: E402
 
+from tests.pipeline.util import actions  # noqa: E402
+
 pytestmark = pytest.mark.render
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,13 +37,6 @@ def dig_run(*args: str) -> subprocess.CompletedProcess:
     return r
 
 
-def actions(output: str) -> dict[str, str]:
-    out = {}
-    for line in output.splitlines():
-        if line.startswith("== ["):
-            name = line.split("] ", 1)[1].split(" ", 1)[0]
-            out[name] = line.split("): ", 1)[1].split(" - ", 1)[0]
-    return out
 
 
 def test_demo_pipeline_runs_skips_and_reruns_from_train(tmp_path):

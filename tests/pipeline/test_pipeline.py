@@ -17,6 +17,8 @@ from dig_core.pipeline.spec import load_pipeline
 from dig_core.plugins import get_plugin_manager
 from dig_core.plugins.manager import unknown_name_message
 
+from tests.pipeline.util import actions
+
 
 def write(tmp_path: Path, doc: dict, name: str = "pipe.yaml") -> Path:
     path = tmp_path / name
@@ -41,14 +43,6 @@ def chain(tmp_path: Path) -> Path:
         }})
 
 
-def actions(output: str) -> dict[str, str]:
-    """step name -> its header's action (`== [i/n] NAME (TYPE): ACTION - reason`)."""
-    out = {}
-    for line in output.splitlines():
-        if line.startswith("== ["):
-            name = line.split("] ", 1)[1].split(" ", 1)[0]
-            out[name] = line.split("): ", 1)[1].split(" - ", 1)[0]
-    return out
 
 
 def test_every_problem_of_a_pipeline_file_in_one_error(cheap_steps, tmp_path):

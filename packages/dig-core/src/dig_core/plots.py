@@ -124,12 +124,17 @@ def plot_rewards(run_dir: str | Path, out: str | Path, smooth_n: int = 5, title:
     ax_fmt.set_xlabel(f"training {curves.unit} (all stages)")
     fig.suptitle(title or f"DiG reward curves: {Path(run_dir).name}", y=0.99)
     fig.tight_layout(rect=(0, 0, 1, 0.96))
+    save_png(fig, out)
+    return curves
+
+
+def save_png(fig, out: str | Path, dpi: int = DPI) -> None:
+    """Write a matplotlib figure to ``out`` as PNG atomically (parent folders made)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
+    fig.savefig(buf, format="png", dpi=dpi)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, buf.getvalue())
-    return curves
 
 
 def summary(curves: Curves, window: int = 5) -> list[dict[str, Any]]:

@@ -5,13 +5,12 @@ baseline; the zero ring is drawn bold, so gains lie outside it and losses inside
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from dig_core.dataset import atomic_write_bytes
 from dig_core.errors import DigError
+from dig_core.plots import save_png
 
 MIN_RADAR_AXES = 3
 DPI = 100
@@ -77,9 +76,5 @@ def delta_chart(axes: Sequence[str], deltas: Mapping[str, Sequence[float]], out:
                      fontsize=11)
         kind = "bar"
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out, buf.getvalue())
+    save_png(fig, out, dpi=DPI)
     return kind
