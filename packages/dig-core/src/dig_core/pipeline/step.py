@@ -66,4 +66,4 @@ class PipelineStep(Plugin):
     def run(self, ctx: StepContext) -> str | None:
         """Do the step's work into ``ctx.out`` (resuming what an interrupted run left there when the
         work allows); return a one-line summary or None. Raise ``DigError`` on bad input."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement run()")
