@@ -7,17 +7,56 @@
 - The whole session runs with ``HF_HUB_OFFLINE=1``: no test may reach the Hugging Face hub.
 
 Tiny DiG dataset folders (no Blender needed) come from :func:`tests.helpers.write_dig_dataset`.
+
+The session stops at once, naming the package, where an editable install of a workspace package
+carries other entry points than its ``pyproject.toml`` declares (the environment predates a change to
+it): plugins would silently be missing. ``hatch env prune`` (or ``pip install -e packages/X``) fixes it.
 """
 
 from __future__ import annotations
 
+import importlib.metadata as md
+import json
 import os
+import tomllib
 from pathlib import Path
 
 import pytest
 
 # before anything imports huggingface_hub (it reads the variable at import time)
 os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _stale_installs() -> list[str]:
+    """Workspace packages installed editable from this checkout whose entry points differ from their
+    pyproject.toml's."""
+    stale = []
+    for pyproject in sorted([*ROOT.glob("packages/*/pyproject.toml"), *ROOT.glob("examples/*/pyproject.toml")]):
+        project = tomllib.loads(pyproject.read_text())["project"]
+        try:
+            dist = md.distribution(project["name"])
+        except md.PackageNotFoundError:
+            continue
+        url = json.loads(dist.read_text("direct_url.json") or "{}").get("url", "")
+        if url.removeprefix("file://") != str(pyproject.parent):
+            continue  # installed from elsewhere (a wheel, another checkout): not ours to judge
+        declared = {(group, name, value) for group, eps in project.get("entry-points", {}).items()
+                    for name, value in eps.items()}
+        declared |= {("console_scripts", name, value) for name, value in project.get("scripts", {}).items()}
+        installed = {(ep.group, ep.name, ep.value) for ep in dist.entry_points}
+        if declared != installed:
+            stale.append(f"{project['name']} ({pyproject.parent.relative_to(ROOT)})")
+    return stale
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if stale := _stale_installs():
+        pytest.exit(f"the editable install of {', '.join(stale)} has other entry points than its pyproject.toml "
+                    "declares (the environment predates a change to it): run `hatch env prune` and test again, "
+                    "or `pip install --no-deps -e <folder>` in this environment", returncode=3)
 
 
 def _require_hf() -> None:
