@@ -7,6 +7,7 @@ train, the trained model's eval and the report, and nothing before them."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +44,10 @@ def test_demo_pipeline_runs_skips_and_reruns_from_train(tmp_path):
     run = tmp_path / "demo"
     r = dig_run("--out", str(run))
     assert actions(r.stdout) == dict.fromkeys(STEPS, "run")
+    # --no-progress silences transformers', datasets' and TRL's bars and TRL's per-step metric dicts too
+    bar = re.search(r"\d+/\d+ \[\d\d:\d\d", r.stdout + r.stderr)
+    assert bar is None, (r.stdout + r.stderr)[max(0, bar.start() - 200):bar.end() + 100]
+    assert "'loss'" not in r.stdout
 
     data = list(read_annotations(run / "data"))
     assert [p["stage"] for p in data] == ["dig-1"] * 2 + ["dig-2"] * 2 + ["dig-mix"] * 2

@@ -6,17 +6,20 @@ force a step and everything after it; --dry-run writes nothing. The steps are a 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
 from dig_core.cli import load_commands
-from dig_core.errors import ConfigError
+from dig_core.errors import ConfigError, PluginError
+from dig_core.pipeline.runner import run_pipeline
 from dig_core.pipeline.spec import load_pipeline
-from dig_core.plugins import get_plugin_manager
+from dig_core.plugins import PluginManager, get_plugin_manager
 from dig_core.plugins.manager import unknown_name_message
 
+from tests.pipeline.conftest import CALLS, CheapSteps
 from tests.pipeline.util import actions
 
 
@@ -221,3 +224,61 @@ def test_out_overrides_run_dir_and_a_foreign_folder_is_not_overwritten(cheap_ste
     assert (other / "a" / "mine.txt").read_text() == "user data"
     r = dig("run", str(path), "--out", str(other), "--dry-run")
     assert r.exit_code == 1 and "[1/4] a (concat): run" in r.output and "has no record" in r.output
+
+
+def test_no_progress_silences_the_hugging_face_libraries_bars_and_restores_them(monkeypatch):
+    datasets = pytest.importorskip("datasets")
+    hf_logging = pytest.importorskip("transformers.utils.logging")
+    from dig_core.pipeline.runner import library_progress_bars_off
+    from huggingface_hub.utils import are_progress_bars_disabled
+
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
+    monkeypatch.setenv("HF_DATASETS_DISABLE_PROGRESS_BARS", "0")
+    assert datasets.is_progress_bar_enabled() and hf_logging.is_progress_bar_enabled()
+    with library_progress_bars_off():
+        # imported already: switched off now; imported later (or in a child process): by the environment
+        assert not datasets.is_progress_bar_enabled() and not hf_logging.is_progress_bar_enabled()
+        assert are_progress_bars_disabled()
+        assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] == "1"
+    assert datasets.is_progress_bar_enabled() and hf_logging.is_progress_bar_enabled()
+    assert not are_progress_bars_disabled()
+    assert "HF_HUB_DISABLE_PROGRESS_BARS" not in os.environ and os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] == "0"
+
+
+def test_a_step_type_of_a_package_not_installed_here_stops_only_the_steps_that_need_it(monkeypatch, tmp_path):
+    # a render box: dig-eval is not installed, so `eval` steps (and what uses them) cannot run, but
+    # `--to` a step before them works; a type that no DiG package provides stays a config error
+    monkeypatch.setenv("DIG_DISABLE_PLUGINS", "eval")
+    pm = PluginManager()
+    pm.register(CheapSteps(), "cheap-steps-test-plugin")
+    assert "eval" not in pm.available("pipeline_step")
+    CALLS.clear()
+    run = tmp_path / "run"
+    path = write(tmp_path, {"run_dir": str(run), "steps": {
+        "a": {"type": "concat", "params": {"text": "A"}},
+        "score": {"type": "eval", "params": {"not": "validated here"}},
+        "b": {"type": "concat", "params": {"inputs": ["${steps.score.out}"]}},
+        "c": {"type": "concat", "params": {"text": "C", "inputs": ["${steps.a.out}"]}},
+    }})
+    p = load_pipeline(path, pm=pm)
+    assert [s.name for s in p.steps] == ["a", "c"] and p.order == ["a", "score", "b", "c"]
+    assert "steps.score.type: unknown pipeline_step 'eval'" in p.unavailable["score"]
+    assert "pip install dig-eval" in p.unavailable["score"]
+    assert p.unavailable["b"] == "steps.b: uses the output of score, which cannot run here"
+
+    lines: list[str] = []
+    with pytest.raises(PluginError) as e:
+        run_pipeline(p, dry_run=True, echo=lines.append)
+    assert "  [2/4] score: cannot run here (below)" in lines and "[4/4] c (concat): run" in " ".join(lines)
+    assert "pip install dig-eval" in str(e.value) and "steps.b: uses the output of score" in str(e.value)
+    with pytest.raises(PluginError):
+        run_pipeline(p, to_step="c", echo=lines.append)  # score and b come before c in run order
+    assert CALLS == [] and not run.exists()
+
+    run_pipeline(p, to_step="a", echo=lines.append)
+    assert CALLS == ["a"] and (run / "a" / "value.txt").read_text() == "A"
+
+    doc = yaml.safe_load(path.read_text())
+    doc["steps"]["score"]["type"] = "evaluate"
+    with pytest.raises(ConfigError, match=r"steps.score.type: unknown pipeline_step 'evaluate'"):
+        load_pipeline(write(tmp_path, doc, "typo.yaml"), pm=pm)

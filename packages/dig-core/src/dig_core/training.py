@@ -344,6 +344,10 @@ class Trainer(Plugin):
     #: package that provides this trainer (for messages)
     PACKAGE: ClassVar[str] = ""
 
+    #: show progress bars and per-step console logs (the pipeline's ``--no-progress`` turns them off;
+    #: the per-stage logs in the run folder are written either way)
+    progress: bool = True
+
     def base_model(self) -> str:
         """``params.model``; a local folder is made absolute (workers may run elsewhere)."""
         model = str(self.config.model)

@@ -104,7 +104,7 @@ class OpenRLHFTrainer(Trainer):
             raise ConfigError(f"trainer.params.data={data!r}: dataset folder not found")
         names = [s.name for s in pending]
         echo(f"exporting {data} (stages {', '.join(names)}) to {run.root / launcher.DATA_DIR}")
-        files = export_dataset(cfg, data, run.root / launcher.DATA_DIR, stages=names, progress=True)
+        files = export_dataset(cfg, data, run.root / launcher.DATA_DIR, stages=names, progress=self.progress)
         missing = [n for n in names if n not in files]
         if missing:
             raise TrainError(f"dataset {data} has no pairs for stage(s) {missing} of curriculum.stages; "

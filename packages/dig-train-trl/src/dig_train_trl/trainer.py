@@ -69,9 +69,6 @@ class TRLTrainer(Trainer):
     PACKAGE: ClassVar[str] = "dig-train-trl"
     Config: ClassVar[type] = TRLConfig
 
-    #: show progress bars (tests may turn them off)
-    progress: bool = True
-
     @classmethod
     def validate_config(cls, cfg: TRLConfig) -> list[str]:
         return validate(cfg)
@@ -257,6 +254,7 @@ class TRLTrainer(Trainer):
                   echo: Callable[[str], None]) -> tuple[str | Path, str, int | None]:
         from dig_core.config import instantiate
         from dig_core.reward_log import truncate_lines
+        from transformers.trainer_callback import PrinterCallback
         from trl import GRPOConfig, GRPOTrainer
 
         from dig_train_trl.data import grpo_dataset
@@ -304,6 +302,8 @@ class TRLTrainer(Trainer):
         trainer = GRPOTrainer(model=model, reward_funcs=reward, args=args, train_dataset=grpo_dataset(rows),
                               processing_class=vlp.processor,
                               callbacks=make_callbacks(stage.paths.train_log, advance))
+        if not self.progress:  # without bars the console logger prints every step's metrics (train_log has them)
+            trainer.remove_callback(PrinterCallback)
         where = f"resuming from {resume[0]} (step {resume[1]})" if resume else f"from {stage.init_model}"
         echo(f"stage {name}: GRPO on {len(rows)} pairs, G={p.num_generations}, beta={beta}, {device}, {where}")
         try:

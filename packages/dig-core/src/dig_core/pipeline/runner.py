@@ -14,9 +14,12 @@ Per step, in run order (first match wins):
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,25 +110,30 @@ def run_pipeline(pipeline: Pipeline, from_step: str | None = None, dry_run: bool
                  to_step: str | None = None) -> list[PlannedStep]:
     """Run (or with ``dry_run`` only print) the plan of ``pipeline`` up to ``to_step`` (None: every
     step); return the plan of the steps considered."""
-    records = Records(pipeline.run_dir)
-    planned = plan(pipeline, records, from_step)
-    names = [p.step.name for p in planned]
+    names = pipeline.order or [s.name for s in pipeline.steps]
+    for flag, step in (("--from", from_step), ("--to", to_step)):
+        if step is not None and step not in names:
+            raise ConfigError(f"{flag} {step!r}: no such step in {pipeline.path}; steps: {', '.join(names)}")
     later: list[str] = []
     if to_step is not None:
-        if to_step not in names:
-            raise ConfigError(f"--to {to_step!r}: no such step in {pipeline.path}; steps: {', '.join(names)}")
         if from_step is not None and names.index(from_step) > names.index(to_step):
             raise ConfigError(f"--from {from_step!r} comes after --to {to_step!r} in the run order: {', '.join(names)}")
         later = names[names.index(to_step) + 1:]
-        planned = planned[:names.index(to_step) + 1]
+    considered = [n for n in names if n not in later]
+    # a step whose type is not installed here is an error only where it would be considered
+    cannot = [pipeline.unavailable[n] for n in considered if n in pipeline.unavailable]
+    records = Records(pipeline.run_dir)
+    forced = None if from_step in pipeline.unavailable else from_step
+    planned = [p for p in plan(pipeline, records, forced) if p.step.name in considered]
     n = len(planned)
     # folders the record does not know are someone else's: never cleared or written into
     foreign = [str(p.step.out) for p in planned if p.action == "run" and _non_empty(p.step.out)]
-    missing = [m for p in planned if p.action != "skip" for m in p.step.missing]
+    missing = cannot + [m for p in planned if p.action != "skip" for m in p.step.missing]
     if dry_run:
         echo(f"plan for {pipeline.run_dir} ({pipeline.path}), nothing is written:")
-        for i, p in enumerate(planned, 1):
-            echo(f"  [{i}/{n}] {p.step.name} ({p.step.type}): {p.action} - {p.reason}")
+        lines = {p.step.name: f"{p.step.name} ({p.step.type}): {p.action} - {p.reason}" for p in planned}
+        for i, name in enumerate(considered, 1):
+            echo(f"  [{i}/{len(considered)}] {lines.get(name) or f'{name}: cannot run here (below)'}")
         if later:
             echo(f"  not considered (after --to {to_step}): {', '.join(later)}")
     if missing:
@@ -159,7 +167,8 @@ def run_pipeline(pipeline: Pipeline, from_step: str | None = None, dry_run: bool
         ctx = StepContext(name=s.name, out=s.out, run_dir=pipeline.run_dir, config=s.config, echo=echo,
                           progress=progress)
         try:
-            summary = s.step.run(ctx)
+            with contextlib.nullcontext() if progress else library_progress_bars_off():
+                summary = s.step.run(ctx)
         except BaseException:
             echo(f"   {s.name}: stopped; running the same command again resumes it")
             raise
@@ -168,6 +177,47 @@ def run_pipeline(pipeline: Pipeline, from_step: str | None = None, dry_run: bool
     echo(f"pipeline done in {time.time() - started:.1f} s: {pipeline.run_dir}"
          + (f" (not run, after --to {to_step}: {', '.join(later)})" if later else ""))
     return planned
+
+
+#: environment switches the Hugging Face libraries read when imported (and child processes inherit)
+_BAR_SWITCHES = ("HF_HUB_DISABLE_PROGRESS_BARS", "HF_DATASETS_DISABLE_PROGRESS_BARS")
+
+
+@contextlib.contextmanager
+def library_progress_bars_off() -> Iterator[None]:
+    """Silence the progress bars of huggingface_hub, transformers (which follows the hub's switch)
+    and datasets for the duration, whether they are imported already or later; restores them after."""
+    saved_env = {k: os.environ.get(k) for k in _BAR_SWITCHES}
+    os.environ.update(dict.fromkeys(_BAR_SWITCHES, "1"))
+    restore: list[Callable[[], None]] = []
+    if "huggingface_hub" in sys.modules:
+        from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+        if not are_progress_bars_disabled():
+            disable_progress_bars()
+            restore.append(enable_progress_bars)
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
+
+        if hf_logging.is_progress_bar_enabled():
+            hf_logging.disable_progress_bar()
+            restore.append(hf_logging.enable_progress_bar)
+    if "datasets" in sys.modules:
+        import datasets
+
+        if datasets.is_progress_bar_enabled():
+            datasets.disable_progress_bars()
+            restore.append(datasets.enable_progress_bars)
+    try:
+        yield
+    finally:
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        for undo in reversed(restore):
+            undo()
 
 
 def _non_empty(path: Path) -> bool:

@@ -27,7 +27,7 @@ from dig_core.config import (
 )
 from dig_core.errors import ConfigError
 from dig_core.pipeline.step import PipelineStep
-from dig_core.plugins.manager import PluginManager, get_plugin_manager, unknown_name_message
+from dig_core.plugins.manager import PROVIDERS, PluginManager, get_plugin_manager, unknown_name_message
 
 TOP_KEYS = ("run_dir", "vars", "config", "steps")
 STEP_KEYS = ("type", "config", "params")
@@ -61,7 +61,13 @@ class ResolvedStep:
 class Pipeline:
     path: Path
     run_dir: Path
+    #: the steps that can run here, in run order
     steps: list[ResolvedStep]
+    #: every step's name in run order, including the unavailable ones
+    order: list[str] = field(default_factory=list)
+    #: steps whose type comes with a DiG package not installed here, and the steps that use their
+    #: outputs: name -> why (unvalidated; fine while ``--to`` stops before them)
+    unavailable: dict[str, str] = field(default_factory=dict)
 
     def step(self, name: str) -> ResolvedStep:
         return next(s for s in self.steps if s.name == name)
@@ -174,9 +180,16 @@ def _route_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...
     return cfg_overrides
 
 
+def _uninstalled_type(spec: Any, reg: dict[str, Any]) -> str | None:
+    """The step's type when a DiG package that is not installed here provides it (else None)."""
+    stype = spec.get("type") if isinstance(spec, dict) else None
+    return stype if isinstance(stype, str) and stype not in reg and ("pipeline_step", stype) in PROVIDERS else None
+
+
 def _check_step(name: Any, spec: Any, steps: dict[str, Any], reg: dict[str, Any], where: str,
                 errors: list[str]) -> tuple[type | None, list[str], bool]:
-    """Structure of one step: ``(its class or None, the steps it refers to, references all sound)``."""
+    """Structure of one step: ``(its class or None, the steps it refers to, references all sound)``.
+    A type of a DiG package not installed here is not an error (see :func:`_uninstalled_type`)."""
     if not isinstance(name, str) or not NAME.match(name):
         errors.append(f"{where}: a step name is letters, digits, '-' and '_' (starting with a letter or digit)")
     if not isinstance(spec, dict):
@@ -191,7 +204,8 @@ def _check_step(name: Any, spec: Any, steps: dict[str, Any], reg: dict[str, Any]
         errors.append(f"{where}.type: {'missing' if stype is None else f'expected a name, got {stype!r}'}; "
                       f"available: {', '.join(sorted(reg)) or '(none installed)'}")
     elif stype not in reg:
-        errors.append(f"{where}.type: {unknown_name_message('pipeline_step', stype, reg)}")
+        if _uninstalled_type(spec, reg) is None:
+            errors.append(f"{where}.type: {unknown_name_message('pipeline_step', stype, reg)}")
     else:
         cls = reg[stype].cls
         if cls.SECTIONS is None and spec.get("config") is not None:
@@ -268,11 +282,12 @@ def load_pipeline(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
     classes: dict[str, type] = {}
     deps: dict[str, list[str]] = {}
     blocked: set[str] = set()  # steps not validated further: their own structure or an input's is wrong
+    uninstalled = {n: t for n, spec in steps.items() if (t := _uninstalled_type(spec, reg)) is not None}
     for name, spec in steps.items():
         cls, deps[name], sound = _check_step(name, spec, steps, reg, f"{src}: steps.{name}", errors)
         if cls is not None:
             classes[name] = cls
-        if cls is None or not sound:
+        if (cls is None and name not in uninstalled) or not sound:
             blocked.add(name)
     for name in cfg_overrides:
         if name is not None and (name not in steps or getattr(classes.get(name), "SECTIONS", ()) is None):
@@ -309,8 +324,15 @@ def load_pipeline(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
                                 cfg_overrides.get(None, []), "override config", errors)
 
     resolved: dict[str, ResolvedStep] = {}
+    unavailable: dict[str, str] = {}
     semantic: dict[str, list[str]] = {}  # a problem of the shared config: reported once, naming its steps
     for name in order:
+        if name in uninstalled:
+            unavailable[name] = f"steps.{name}.type: {unknown_name_message('pipeline_step', uninstalled[name], reg)}"
+            continue
+        if gone := [d for d in deps[name] if d in unavailable]:
+            unavailable[name] = f"steps.{name}: uses the output of {', '.join(gone)}, which cannot run here"
+            continue
         if name in blocked or any(d in blocked for d in deps[name]):
             blocked.add(name)
             continue
@@ -355,4 +377,4 @@ def load_pipeline(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
         errors.append(f"{src}: {', '.join(f'steps.{n}' for n in who)}: {msg}")
     if errors:
         raise ConfigError(errors)
-    return Pipeline(path, run_root, [resolved[n] for n in order])
+    return Pipeline(path, run_root, [resolved[n] for n in order if n in resolved], order, unavailable)

@@ -115,6 +115,7 @@ class TrainStep(PipelineStep):
         from dig_core.commands.train_cmd import resolve_trainer
 
         trainer = resolve_trainer(ctx.config)
+        trainer.progress = ctx.progress
         ctx.echo(f"   trainer {ctx.config.trainer.name}: {len(ctx.config.curriculum.stages)} stages in {ctx.out}")
         plan = trainer.train(ctx.config, echo=lambda line: ctx.echo(f"   {line}"))
         return f"{len(plan)} stages, checkpoint {self.outputs(ctx.out, ctx.config).get('checkpoint')}"
