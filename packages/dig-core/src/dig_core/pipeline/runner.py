@@ -186,7 +186,9 @@ _BAR_SWITCHES = ("HF_HUB_DISABLE_PROGRESS_BARS", "HF_DATASETS_DISABLE_PROGRESS_B
 @contextlib.contextmanager
 def library_progress_bars_off() -> Iterator[None]:
     """Silence the progress bars of huggingface_hub, transformers (which follows the hub's switch)
-    and datasets for the duration, whether they are imported already or later; restores them after."""
+    and datasets for the duration: those imported already through their switches (turned back on
+    after), those imported later (and child processes) through the environment (restored after; a
+    library first imported inside keeps its bars off, as ``dig run --no-progress`` wants)."""
     saved_env = {k: os.environ.get(k) for k in _BAR_SWITCHES}
     os.environ.update(dict.fromkeys(_BAR_SWITCHES, "1"))
     restore: list[Callable[[], None]] = []
