@@ -163,6 +163,13 @@ def write_dig_dataset(root: str | Path, n: int = 4, stage: str = "dig-1", k: int
     return root
 
 
+def dig(*args: str, **kw: Any) -> subprocess.CompletedProcess:
+    """``python -m dig_core ARGS`` in a subprocess (output captured as text, Ray's usage stats off);
+    ``kw`` go to :func:`subprocess.run`."""
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    return subprocess.run([sys.executable, "-m", "dig_core", *args], capture_output=True, text=True, env=env, **kw)
+
+
 def kill_generate_part_way(out: Path, args: Sequence[str], lines: int = 2, poll: float = 0.05) -> int:
     """Start ``dig generate --out OUT ARGS`` and kill -9 its whole process group once ``lines`` pairs
     are on disk (at most 240 s); return how many lines ``metadata.jsonl`` holds afterwards."""

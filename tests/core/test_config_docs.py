@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Optional
@@ -17,6 +15,8 @@ from dig_core.errors import ConfigError
 from dig_core.plugins import get_plugin_manager
 from dig_core.reward import DigRewardConfig
 from dig_core.task import DigTaskConfig
+
+from tests.helpers import dig
 
 ROOT = Path(__file__).resolve().parents[2]
 CORE = ("task", "reward", "curriculum.advance")
@@ -63,10 +63,6 @@ def widget():
     pm.register(WidgetPlugin(), "widget-test-plugin")
     yield pm
     pm.unregister("widget-test-plugin")
-
-
-def dig(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dig_core", *args], capture_output=True, text=True)
 
 
 def test_field_docs_read_comment_lines_trailing_comments_and_base_classes():

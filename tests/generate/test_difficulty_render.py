@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dig_core.dataset import METADATA
+from dig_core.dataset import read_annotations
 
-from tests.generate.test_generate import dig
+from tests.helpers import dig
 
 pytestmark = pytest.mark.render
 
@@ -27,10 +27,6 @@ def _stage(pairs: int, k_min: int, k_max: int, *knobs: str) -> list[str]:
             f"pairs: {pairs}}}]", *(f"curriculum.stages[0].{k}" for k in knobs)]
 
 
-def _lines(root: Path) -> list[dict]:
-    return [json.loads(x) for x in (root / METADATA).read_text().splitlines()]
-
-
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("difficulty") / "mixed"
@@ -42,7 +38,7 @@ def mixed(tmp_path_factory) -> Path:
 def test_control_pairs_render_identically(mixed):
     from PIL import Image
 
-    recs = _lines(mixed)
+    recs = list(read_annotations(mixed))
     k0 = [r for r in recs if not r["boxes"]]
     assert k0 and len(k0) < len(recs)
     for r in k0:
@@ -61,7 +57,7 @@ def test_measures_match_the_instance_maps(mixed):
     cls = get_plugin_manager().get("renderer", "blender")
     renderer = cls(plugin_params(cls, {"samples": 2, "denoise": False}, "renderer.params", []))
     renderer.setup(Vocabulary.default(), 2)
-    rec = max(_lines(mixed), key=lambda r: len(r["boxes"]))
+    rec = max(read_annotations(mixed), key=lambda r: len(r["boxes"]))
     ra, rb = renderer.render_pair(SceneSpec.from_dict(rec["scene_a"]), SceneSpec.from_dict(rec["scene_b"]))
     renderer.close()
     for d, m in zip(rec["differences"], rec["measures"]):
@@ -72,13 +68,13 @@ def test_measures_match_the_instance_maps(mixed):
 
 def test_manifest_has_realised_types_per_stage(mixed):
     manifest = json.loads((mixed / "dataset.json").read_text())
-    want = Counter(d["type"] for r in _lines(mixed) for d in r["differences"])
+    want = Counter(d["type"] for r in read_annotations(mixed) for d in r["differences"])
     assert manifest["counts"]["by_stage_type"] == {"s": dict(want)}
-    assert manifest["counts"]["by_k"].get("0", 0) == sum(not r["boxes"] for r in _lines(mixed))
+    assert manifest["counts"]["by_k"].get("0", 0) == sum(not r["boxes"] for r in read_annotations(mixed))
 
 
 def test_max_contrast_knob_on_renders(mixed, tmp_path):
-    free = [m["contrast"] for r in _lines(mixed) for m in r["measures"]]
+    free = [m["contrast"] for r in read_annotations(mixed) for m in r["measures"]]
     cap = float(np.median(free))
     out = tmp_path / "subtle"
     # balance: feasible lets the sampler pick subtle edit types; with quota a pair's planned type is
@@ -86,7 +82,7 @@ def test_max_contrast_knob_on_renders(mixed, tmp_path):
     r = dig("generate", "--out", str(out), *SMALL, *_stage(3, 1, 1, f"max_contrast={cap}"),
             "validity.max_resamples=60", "perturbations.balance=feasible")
     assert r.returncode == 0, r.stderr
-    got = [m["contrast"] for r in _lines(out) for m in r["measures"]]
+    got = [m["contrast"] for r in read_annotations(out) for m in r["measures"]]
     assert max(got) <= cap < max(free)
 
 
@@ -96,8 +92,8 @@ def test_histograms_and_occlusion_keys_on_renders(mixed):
     with Image.open(mixed / "difficulty.png") as im:
         assert im.format == "PNG" and im.width > 400 and im.height >= 100
     # no stage sets an occlusion knob: not measured, but the key is on every difference
-    assert all(m["occlusion"] is None for r in _lines(mixed) for m in r["measures"])
-    assert all(r["rejected"]["occlusion"] == 0 for r in _lines(mixed))
+    assert all(m["occlusion"] is None for r in read_annotations(mixed) for m in r["measures"])
+    assert all(r["rejected"]["occlusion"] == 0 for r in read_annotations(mixed))
 
 
 def test_min_occlusion_knob_on_renders(tmp_path):
@@ -107,6 +103,6 @@ def test_min_occlusion_knob_on_renders(tmp_path):
         out = tmp_path / name
         r = dig("generate", "--out", str(out), *SMALL, *crowded, *_stage(4, 1, 1, knob))
         assert r.returncode == 0, r.stderr
-        runs[name] = [m["occlusion"] for r in _lines(out) for m in r["measures"]]
+        runs[name] = [m["occlusion"] for r in read_annotations(out) for m in r["measures"]]
     assert all(o is not None for o in runs["free"]) and np.median(runs["free"]) < 0.1
     assert min(runs["hidden"]) >= 0.1

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from dig_core.dataset import METADATA, content_hash
+from dig_core.dataset import METADATA, content_hash, read_annotations
 from PIL import Image
 
-from tests.helpers import kill_generate_part_way
+from tests.helpers import dig, kill_generate_part_way
 
 pytestmark = pytest.mark.render
 
@@ -27,11 +24,6 @@ TINY = [
 ]
 
 
-def dig(*args: str, **kw) -> subprocess.CompletedProcess:
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    return subprocess.run([sys.executable, "-m", "dig_core", *args], capture_output=True, text=True, env=env, **kw)
-
-
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("gen") / "one-worker"
@@ -40,12 +32,8 @@ def baseline(tmp_path_factory) -> Path:
     return out
 
 
-def _lines(root: Path) -> list[dict]:
-    return [json.loads(x) for x in (root / METADATA).read_text().splitlines()]
-
-
 def test_dataset_layout_and_manifest(baseline):
-    recs = _lines(baseline)
+    recs = list(read_annotations(baseline))
     assert [r["id"] for r in recs] == [f"{s}-{i:05d}" for s in ("dig-1", "dig-2", "dig-mix") for i in range(2)]
     manifest = json.loads((baseline / "dataset.json").read_text())
     assert manifest["status"] == "complete" and manifest["counts"]["pairs"] == 6
@@ -58,7 +46,7 @@ def test_dataset_layout_and_manifest(baseline):
 
 
 def test_k_matches_stage_and_boxes_are_sane(baseline):
-    for r in _lines(baseline):
+    for r in read_annotations(baseline):
         k = len(r["boxes"])
         assert k == len(r["differences"]) == len({d["object_id"] for d in r["differences"]})
         assert k == {"dig-1": 1, "dig-2": 2}.get(r["stage"], k) and 1 <= k <= 4
@@ -80,7 +68,7 @@ def test_boxes_equal_instance_map_boxes(baseline):
     errors: list[str] = []
     renderer = type(renderer)(plugin_params(type(renderer), {"samples": 2, "denoise": False}, "renderer.params", errors))
     renderer.setup(Vocabulary.default(), 2)
-    rec = _lines(baseline)[-1]  # a dig-mix pair
+    rec = list(read_annotations(baseline))[-1]  # a dig-mix pair
     a, b = SceneSpec.from_dict(rec["scene_a"]), SceneSpec.from_dict(rec["scene_b"])
     ra, rb = renderer.render_pair(a, b)
     diffs, reason = label_pair([Difference.from_dict({**d, "box": None}) for d in rec["differences"]], ra, rb,
@@ -155,7 +143,7 @@ def test_audit_flags_a_wrong_box(baseline, tmp_path):
 
     bad = tmp_path / "bad"
     shutil.copytree(baseline, bad)
-    recs = _lines(bad)
+    recs = list(read_annotations(bad))
     recs[0]["boxes"] = [[0, 0, 4, 4]]  # a corner where nothing changed
     (bad / METADATA).write_text("".join(json.dumps(r) + "\n" for r in recs))
     r = dig("audit", str(bad))

@@ -38,8 +38,6 @@ def dig_run(*args: str) -> subprocess.CompletedProcess:
     return r
 
 
-
-
 def test_demo_pipeline_runs_skips_and_reruns_from_train(tmp_path):
     run = tmp_path / "demo"
     r = dig_run("--out", str(run))

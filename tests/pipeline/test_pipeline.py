@@ -46,8 +46,6 @@ def chain(tmp_path: Path) -> Path:
         }})
 
 
-
-
 def test_every_problem_of_a_pipeline_file_in_one_error(cheap_steps, tmp_path):
     path = write(tmp_path, {
         "run_dir": str(tmp_path / "run"), "colour": 1,

@@ -5,17 +5,14 @@ a kill -9 and resume, the same labels as ``rerender: full``, I_b equal to I_a ou
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from dig_core.dataset import METADATA
+from dig_core.dataset import METADATA, read_annotations
 from dig_core.pairs import load_pair
 from dig_core.spec import SceneSpec, Vocabulary
 
-from tests.helpers import kill_generate_part_way
+from tests.helpers import dig, kill_generate_part_way
 
 pytestmark = pytest.mark.render
 
@@ -27,15 +24,6 @@ TINY = [
     "curriculum.stages[0].pairs=2", "curriculum.stages[1].pairs=2", "curriculum.stages[2].pairs=2",
     "seed=5", "generate.progress=false",
 ]
-
-
-def dig(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    return subprocess.run([sys.executable, "-m", "dig_core", *args], capture_output=True, text=True, env=env)
-
-
-def _lines(root: Path) -> list[dict]:
-    return [json.loads(x) for x in (root / METADATA).read_text().splitlines()]
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +66,7 @@ def test_labels_equal_those_of_full_renders(region, tmp_path):
     args = [a.replace("rerender=region", "rerender=full") for a in TINY]
     r = dig("generate", "--out", str(out), *args, "generate.workers=1", "generate.threads=2")
     assert r.returncode == 0, r.stderr
-    full, reg = _lines(out), _lines(region)
+    full, reg = list(read_annotations(out)), list(read_annotations(region))
     same = [(f, g) for f, g in zip(full, reg) if f["scene_b"] == g["scene_b"]]
     assert len(same) >= 5  # the same draws (a validity verdict on near-identical pixels could differ)
     from dig_core.audit import audit_pair
@@ -95,7 +83,7 @@ def test_no_change_outside_the_crops_and_audit_is_clean(region, tmp_path):
     from dig_render_blender.renderer import BlenderConfig
 
     vocab = Vocabulary.default()
-    for rec in _lines(region):
+    for rec in read_annotations(region):
         a, b = SceneSpec.from_dict(rec["scene_a"]), SceneSpec.from_dict(rec["scene_b"])
         img_a, img_b = load_pair(region, rec)
         rects = crops(a, b, vocab, max_share=BlenderConfig.region_max_share)

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from dig_core.dataset import METADATA, content_hash
+from dig_core.dataset import METADATA, content_hash, read_annotations
 from PIL import Image
 
-from tests.helpers import kill_generate_part_way
+from tests.helpers import dig, kill_generate_part_way
 from tests.render_kubric.conftest import needs_kubric
 
 pytestmark = [pytest.mark.render, needs_kubric]
@@ -30,21 +27,12 @@ TINY = [
 ]
 
 
-def dig(*args: str, **kw) -> subprocess.CompletedProcess:
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    return subprocess.run([sys.executable, "-m", "dig_core", *args], capture_output=True, text=True, env=env, **kw)
-
-
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("gen") / "one-worker"
     r = dig("generate", "--out", str(out), *TINY, "generate.workers=1", "generate.threads=2")
     assert r.returncode == 0, r.stderr
     return out
-
-
-def _lines(root: Path) -> list[dict]:
-    return [json.loads(x) for x in (root / METADATA).read_text().splitlines()]
 
 
 def test_manifest_records_renderer_and_versions(baseline):
@@ -61,7 +49,7 @@ def test_manifest_records_renderer_and_versions(baseline):
 
 
 def test_physics_rejections_are_counted(baseline):
-    recs = _lines(baseline)
+    recs = list(read_annotations(baseline))
     for r in recs:  # every line carries the physics reasons (0 when none)
         assert {"off_table", "not_upright", "touching"} <= set(r["rejected"])
     assert sum(r["rejected"]["touching"] for r in recs) > 0
@@ -79,7 +67,7 @@ def test_annotations_hold_the_settled_poses_that_were_rendered(baseline):
     from dig_render_kubric.renderer import KubricRenderer
 
     vocab = Vocabulary.default()
-    recs = _lines(baseline)
+    recs = list(read_annotations(baseline))
     for rec in recs:
         a = SceneSpec.from_dict(rec["scene_a"])
         assert scene_problems(a, vocab) == []
