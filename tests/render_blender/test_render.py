@@ -208,3 +208,21 @@ def test_info_records_blender_and_settings(renderer):
     assert info["blender"] == bpy.app.version_string
     assert info["settings"]["samples"] == 4 and info["settings"]["denoise"] is True
     assert info["threads"] == 2
+
+
+@pytest.mark.parametrize("closed", [True, False], ids=["close", "dropped"])
+def test_the_pass_folder_is_removed_on_close_or_when_the_renderer_is_dropped(tmp_path, closed):
+    import gc
+
+    from dig_render_blender.renderer import BlenderConfig, BlenderRenderer
+
+    r = BlenderRenderer(BlenderConfig(samples=1, denoise=False, temp_dir=str(tmp_path)))
+    r.setup(VOCAB, 1)
+    r.render(base_scene(32, 24))
+    assert len(list(tmp_path.iterdir())) == 1  # its private folder of pass files
+    if closed:
+        r.close()
+    else:
+        del r
+        gc.collect()
+    assert list(tmp_path.iterdir()) == []

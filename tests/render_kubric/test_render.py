@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from dig_core.config import SceneConfig
@@ -153,3 +157,27 @@ def test_exr_without_cryptomatte_is_a_clear_error():
         exr_layers(chans, "ViewLayer")
     with pytest.raises(RuntimeError, match="no Combined pass of view layer 'Main'"):
         exr_layers(chans, "Main")
+
+
+
+def test_the_pass_folder_is_removed_on_close(tmp_path):
+    from dig_render_kubric.renderer import KubricConfig, KubricRenderer
+
+    r = KubricRenderer(KubricConfig(samples=1, denoise=False, temp_dir=str(tmp_path)))
+    r.setup(VOCAB, 1)
+    r.render(base_scene(32, 24))
+    assert len(list(tmp_path.iterdir())) == 1  # its private folder (cylinder mesh, pass files)
+    r.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_pass_folder_is_removed_at_exit_without_close(tmp_path):
+    # the process's Blender session keeps the renderer alive, so its folder goes at interpreter exit
+    code = ("import sys; from dig_render_kubric.renderer import KubricConfig, KubricRenderer; "
+            "from tests.render_blender.scenes import VOCAB, base_scene; "
+            "r = KubricRenderer(KubricConfig(samples=1, denoise=False, temp_dir=sys.argv[1])); "
+            "r.setup(VOCAB, 1); r.render(base_scene(32, 24)); import os; print(len(os.listdir(sys.argv[1])))")
+    root = Path(__file__).resolve().parents[2]
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, cwd=root)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip().splitlines()[-1] == "1" and list(tmp_path.iterdir()) == []

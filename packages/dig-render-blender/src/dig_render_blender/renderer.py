@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import warnings
+import weakref
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -72,11 +73,13 @@ class CyclesConfig:
     temp_dir: str = ""  # where pass files are written; "" = /dev/shm if present, else the system temp
 
 
-def private_temp_dir(cfg: CyclesConfig, prefix: str) -> str:
+def private_temp_dir(cfg: CyclesConfig, prefix: str, owner: object) -> tuple[str, weakref.finalize]:
     """A new folder for a renderer's pass files: under ``cfg.temp_dir``, else /dev/shm when present
-    (RAM), else the system temp. The renderer removes it in ``close()``."""
+    (RAM), else the system temp; and the finalizer that removes it. The renderer calls that in
+    ``close()``; otherwise it runs when ``owner`` is garbage-collected or the interpreter exits."""
     base = cfg.temp_dir or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
-    return tempfile.mkdtemp(prefix=prefix, dir=base)
+    path = tempfile.mkdtemp(prefix=prefix, dir=base)
+    return path, weakref.finalize(owner, shutil.rmtree, path, ignore_errors=True)
 
 
 def cycles_config_errors(cfg: CyclesConfig) -> list[str]:
@@ -211,6 +214,7 @@ class BlenderRenderer(Renderer):
         self._scene: Any = None
         self._prefix = f"dig{next(_COUNTER)}_{os.getpid()}"
         self._tmp: str | None = None
+        self._remove_tmp: weakref.finalize | None = None
         self._objects: dict[int, tuple[Any, ObjectSpec]] = {}
         self._lights: dict[str, tuple[Any, Light]] = {}
         self._meshes: dict[str, Any] = {}
@@ -261,7 +265,7 @@ class BlenderRenderer(Renderer):
             self.vocab = Vocabulary.default()
         self._bpy = import_bpy()
         choice = self.device_choice()  # an absent GPU raises here, before anything is built
-        self._tmp = private_temp_dir(self.config, "dig-blender-")
+        self._tmp, self._remove_tmp = private_temp_dir(self.config, "dig-blender-", self)
         self._build_scene()
         if choice.is_gpu:
             if self.config.gpus_per_worker == 1 and len(choice.devices) > 1:
@@ -304,18 +308,11 @@ class BlenderRenderer(Renderer):
             self._meshes.clear()
             self._materials.clear()
             self._scene = None
-        if self._tmp:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = None
+        if self._remove_tmp is not None:
+            self._remove_tmp()
+            self._tmp = self._remove_tmp = None
         release(self._gpu_lock)
         self._gpu_lock = None
-
-    def __del__(self):  # best effort; the pipeline calls close()
-        try:
-            if self._tmp:
-                shutil.rmtree(self._tmp, ignore_errors=True)
-        except Exception:
-            pass
 
     # -- building ---------------------------------------------------------------------------------
     def _new(self, collection: Any, name: str, *args: Any) -> Any:

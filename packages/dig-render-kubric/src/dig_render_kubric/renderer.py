@@ -14,8 +14,8 @@ must belong to a known object (else the render fails rather than mislabel pixels
 from __future__ import annotations
 
 import os
-import shutil
 import time
+import weakref
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -57,6 +57,7 @@ class KubricRenderer(Renderer):
         self._view: Any = None
         self._scene: Any = None  # KubricScene of the renderer
         self._tmp: str | None = None
+        self._remove_tmp: weakref.finalize | None = None
         self._cylinder: tuple[str, str] | None = None
         self.last_timings: dict[str, float] = {}
 
@@ -82,7 +83,7 @@ class KubricRenderer(Renderer):
         if self._tmp is None:
             from dig_render_kubric.meshes import write_cylinder
 
-            self._tmp = private_temp_dir(self.config, "dig-kubric-")
+            self._tmp, self._remove_tmp = private_temp_dir(self.config, "dig-kubric-", self)
             self._cylinder = write_cylinder(self._tmp, self.config.mesh_detail)
         if self.vocab is None:
             self.vocab = Vocabulary.default()
@@ -149,16 +150,9 @@ class KubricRenderer(Renderer):
             self._k["blender"].Blender.clear_and_reset_blender_scene(False)
             _SESSION[0] = None
         self._view = self._scene = None
-        if self._tmp:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = None
-
-    def __del__(self):  # best effort; the pipeline calls close()
-        try:
-            if self._tmp:
-                shutil.rmtree(self._tmp, ignore_errors=True)
-        except Exception:
-            pass
+        if self._remove_tmp is not None:
+            self._remove_tmp()
+            self._tmp = self._remove_tmp = None
 
     # -- physics ---------------------------------------------------------------------------------------
     def rejection_reasons(self) -> tuple[str, ...]:
