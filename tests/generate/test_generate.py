@@ -97,10 +97,12 @@ def test_ray_executor_gives_the_same_dataset(baseline, tmp_path):
 
 def test_resume_after_kill_9(baseline, tmp_path):
     out = tmp_path / "killed"
-    n_before = kill_generate_part_way(out, [*TINY, "generate.workers=1"])
+    # the killed worker cannot remove its pass folder: keep it in tmp_path, not /dev/shm
+    args = [*TINY, "generate.workers=1", f"renderer.params.temp_dir={tmp_path}"]
+    n_before = kill_generate_part_way(out, args)
     ann = out / METADATA
     assert 2 <= n_before < 6, "the run should have been killed part-way"
-    r = dig("generate", "--out", str(out), *TINY, "generate.workers=1")
+    r = dig("generate", "--out", str(out), *args)
     assert r.returncode == 0, r.stderr
     assert ann.read_bytes() == (baseline / METADATA).read_bytes()
     assert sorted(p.name for p in (out / "images").iterdir()) == sorted(p.name for p in (baseline / "images").iterdir())

@@ -95,10 +95,12 @@ def test_same_dataset_with_two_workers(baseline, tmp_path):
 
 def test_resume_after_kill_9(baseline, tmp_path):
     out = tmp_path / "killed"
-    n_before = kill_generate_part_way(out, [*TINY, "generate.workers=1"], poll=0.01)
+    # the killed worker cannot remove its pass folder: keep it in tmp_path, not /dev/shm
+    args = [*TINY, "generate.workers=1", f"renderer.params.temp_dir={tmp_path}"]
+    n_before = kill_generate_part_way(out, args, poll=0.01)
     ann = out / METADATA
     assert 2 <= n_before < 3 * N, "the run should have been killed part-way"
-    r = dig("generate", "--out", str(out), *TINY, "generate.workers=1")
+    r = dig("generate", "--out", str(out), *args)
     assert r.returncode == 0, r.stderr
     assert ann.read_bytes() == (baseline / METADATA).read_bytes()
     assert sorted(p.name for p in (out / "images").iterdir()) == sorted(p.name for p in (baseline / "images").iterdir())
