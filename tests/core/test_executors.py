@@ -69,6 +69,16 @@ def test_ray_executor_keeps_item_order():
     assert len({o[3] for o in out}) == 2  # two actors, two processes
 
 
+
+@pytest.mark.ray
+def test_ray_executor_closes_every_actor_worker(tmp_path):
+    pytest.importorskip("ray")
+    from dig_core.executors import RayExecutor
+
+    pids = set(RayExecutor().map(functools.partial(Closing, str(tmp_path)), range(6), 2))
+    assert {p.name for p in tmp_path.iterdir()} == {f"closed-{pid}" for pid in pids} and len(pids) == 2
+
+
 class InlineExecutor(Executor):
     PLUGIN_NAME = "inline-test"
 

@@ -26,10 +26,15 @@ def _init_worker(factory: Callable[[], Any]) -> None:
     multiprocessing.util.Finalize(None, _close_worker, exitpriority=10)
 
 
-def _close_worker() -> None:
-    close = getattr(_worker, "close", None)
+def close_worker(worker: Any) -> None:
+    """Call the worker's ``close()`` if it has one (a renderer removes its temp folder there)."""
+    close = getattr(worker, "close", None)
     if close:
         close()
+
+
+def _close_worker() -> None:
+    close_worker(_worker)
 
 
 def _run_item(item: Any) -> Any:
@@ -63,9 +68,7 @@ class LocalExecutor(Executor):
                 for item in items:
                     yield worker.make(item)
             finally:
-                close = getattr(worker, "close", None)
-                if close:
-                    close()
+                close_worker(worker)
             return
         ctx = mp.get_context("spawn")  # never fork a process that may hold a renderer
         with ctx.Pool(min(workers, len(items)), initializer=_init_worker, initargs=(factory,)) as pool:
@@ -80,6 +83,9 @@ class _RayWorker:
 
     def make(self, item):
         return self.worker.make(item)
+
+    def close(self) -> None:
+        close_worker(self.worker)
 
 
 class RayExecutor(Executor):
@@ -116,6 +122,10 @@ class RayExecutor(Executor):
             pool = ActorPool(actors)
             yield from pool.map(lambda a, it: a.make.remote(it), items)
         finally:
+            try:  # each actor closes its worker before it is killed; a dead or stuck one is killed anyway
+                ray.get([a.close.remote() for a in actors], timeout=120)
+            except ray.exceptions.RayError:
+                pass
             for a in actors:
                 ray.kill(a)
             if started:
