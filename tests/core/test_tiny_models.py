@@ -147,6 +147,41 @@ def test_dig_core_imports_without_transformers():
     assert r.returncode == 0, r.stderr
 
 
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_nano_size_is_a_few_million_parameters_with_patch_8(family, tmp_path):
+    """``size="nano"``: the DiG-nano model (docs/models.md): a few million parameters, vision patch
+    8, so a 192x128 image is 12x8 = 96 merged tokens; a learned 24x24 vision position grid (Qwen3-VL)
+    and RoPE base 1e4; the same tokenizer and template as the test size."""
+    from dig_core.tiny_models import SIZES, build_tiny_vlm
+    from dig_core.vlm import VLProcessor
+    from PIL import Image
+    from transformers import AutoModelForImageTextToText
+
+    path = build_tiny_vlm(family, tmp_path / "nano", size="nano")
+    model = AutoModelForImageTextToText.from_pretrained(path, local_files_only=True)
+    n = sum(p.numel() for p in model.parameters())
+    assert 1_000_000 < n < 5_000_000, n
+    vc, tc = model.config.vision_config, model.config.text_config
+    assert vc.patch_size == 8 and tc.hidden_size == SIZES["nano"].hidden
+    assert tc.rope_parameters["rope_theta"] == 10000.0
+    assert sum(tc.rope_parameters["mrope_section"]) == tc.hidden_size // tc.num_attention_heads // 2
+    if family == "qwen3_vl":
+        assert vc.num_position_embeddings == 24 * 24
+        assert all(i < vc.depth for i in vc.deepstack_visual_indexes)
+    vlp = VLProcessor(path)
+    assert vlp.resized_size(192, 128) == (192, 128) and vlp.image_tokens(192, 128) == 96
+    assert vlp.processor.tokenizer.tokenize("907") == ["9", "0", "7"]  # digits are single tokens
+    with pytest.raises(DigError, match=r"unknown tiny model size 'huge'; allowed: \['test', 'nano'\]"):
+        build_tiny_vlm(family, tmp_path / "x", size="huge")
+    import torch
+
+    enc = vlp.processor(text=[vlp.chat_prompt("Find every difference.", 2)],
+                        images=[Image.new("RGB", (192, 128)), Image.new("RGB", (192, 128))], return_tensors="pt")
+    with torch.no_grad():
+        out = model(**enc)
+    assert out.logits.shape[1] == enc["input_ids"].shape[1]
+
+
 # -- dig tiny-model -----------------------------------------------------------------------------------
 def _dig(*args):
     return subprocess.run([sys.executable, "-m", "dig_core", *args], capture_output=True, text=True,
@@ -168,6 +203,10 @@ def test_cli_builds_a_loadable_model(tiny_qwen25_vl, tmp_path):
     assert bad.returncode == 2 and "qwen3_vl" in bad.stderr
     helped = _dig("tiny-model", "--help")
     assert helped.returncode == 0 and "--max-pixels" in helped.stdout and "dig-core[hf]" in helped.stdout
+    assert "--size [test|nano]" in helped.stdout
+    nano = _dig("tiny-model", "--family", "qwen3_vl", "--size", "nano", "--out", str(tmp_path / "n"))
+    assert nano.returncode == 0 and "wrote tiny qwen3_vl (nano, seed 0)" in nano.stdout, nano.stderr
+    assert json.loads((tmp_path / "n" / "config.json").read_text())["vision_config"]["patch_size"] == 8
 
 
 # -- tests/helpers.py: write_dig_dataset ---------------------------------------------------------------

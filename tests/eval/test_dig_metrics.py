@@ -210,3 +210,29 @@ def test_shared_scorer_scores_control_pairs_like_the_evaluator():
     assert scorer.score_text("[]", label)["reward"] == 1.0
     assert scorer.score_text("[[1, 1, 5, 5]]", label)["reward"] == 0.0
     assert scorer.score_text("no differences", label)["reward"] == 0.0
+
+
+def test_chance_baseline_is_boxing_one_random_object(tmp_path):
+    """chance/*: the expectation of answering one random object's box (exact when it is a changed
+    object, overlapping nothing otherwise), by hand: a pair with 4 objects and 1 difference, one with
+    5 objects (I_a's 4 plus an added one) and 2 differences; reward alpha 0.1, lambdas 0.5."""
+    objs = lambda ids: {"objects": [{"id": i} for i in ids]}  # noqa: E731
+    p0 = ann("p0", [[40, 40, 60, 60]], ["color"]) | {"scene_a": objs(range(4)), "scene_b": objs(range(4))}
+    p1 = ann("p1", [[10, 10, 30, 30], [60, 60, 80, 80]], ["add", "size"]) | {
+        "scene_a": objs(range(4)), "scene_b": objs(range(5))}
+    no_scene = ann("p2", [[40, 40, 60, 60]], ["color"])
+    data = write_annotations(tmp_path / "ds", [p0, p1])
+    run = _run(tmp_path, data, {"p0": "[[0, 0, 1, 1]]", "p1": "[]"}, "model.params.coords=pixels")
+    m = metrics(run)["metrics"]
+    approx = lambda v: pytest.approx(v, abs=1e-3)  # noqa: E731
+    # p0: hit w.p. 1/4 (F1 1, mIoU 1, r 1), miss w.p. 3/4 (r = alpha = 0.1)
+    # p1: each difference w.p. 1/5 (P 1, R 1/2: F1 2/3, mIoU 1, r .9 * (1/3 + 1/2) + .1 = .85), miss w.p. 3/5
+    assert m["chance/acc@0.5"] == approx(100 * (1 / 4 + 2 / 5) / 3) == m["chance/acc@0.95"]
+    assert m["chance/f1"] == approx(100 * (1 / 4 + 2 / 5 * 2 / 3) / 2)
+    assert m["chance/miou"] == approx(100 * (1 / 4 + 2 / 5) / 2)
+    assert m["chance/reward"] == approx(((1 / 4 + 3 / 4 * 0.1) + (2 / 5 * 0.85 + 3 / 5 * 0.1)) / 2)
+    assert m["chance/acc@0.5/k=1"] == approx(25.0) and m["chance/acc@0.5/k=2"] == approx(20.0)
+    # without the scenes there is no baseline (rather than a wrong one)
+    data2 = write_annotations(tmp_path / "ds2", [no_scene])
+    m2 = metrics(_run(tmp_path, data2, {"p2": "[]"}, "model.params.coords=pixels", name="r2"))["metrics"]
+    assert not any(k.startswith("chance/") for k in m2)

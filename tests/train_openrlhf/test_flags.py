@@ -20,6 +20,7 @@ if flags.openrlhf_root() is None:
     pytest.skip("OpenRLHF is not installed (pip install --no-deps openrlhf==0.11.2)", allow_module_level=True)
 
 from dig_core.commands.train_cmd import TRAIN_SECTIONS, resolve_trainer  # noqa: E402
+from dig_core.training import report_integrations  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
@@ -31,13 +32,14 @@ VARIANTS = {
         "trainer.params.colocate_all=false", "trainer.params.vllm_num_engines=2",
         "trainer.params.first_stage_kl_coef=0", "trainer.params.freeze_visual_encoder=true",
         "trainer.params.gradient_checkpointing=false", "trainer.params.save_hf=false",
-        "trainer.params.ray_address=auto", "trainer.params.seed=7",
+        "trainer.params.ray_address=auto", "trainer.params.seed=7", "trainer.params.report_to=[]",
     ],
     "fraction of an epoch, per-stage overrides, extra args": [
         "curriculum.advance.params.epochs=0.5", "trainer.params.param_dtype=fp16", "trainer.params.zero_stage=2",
         "trainer.params.gpus_per_node=4", "trainer.params.vllm_tensor_parallel_size=2",
         "trainer.params.attn_implementation=sdpa", "trainer.params.kl_estimator=k2",
-        "trainer.params.extra_args=[--logger.tensorboard_dir, tb, --rollout.vllm_generate_batch_size, 16]",
+        "trainer.params.extra_args=[--logger.wandb.project, dig, --rollout.vllm_generate_batch_size, 16]",
+        "trainer.params.report_to=[tensorboard, wandb]",
     ],
 }
 
@@ -104,6 +106,11 @@ def test_every_emitted_flag_exists_and_parses(config, variant, tmp_path):
         if beta > 0:
             assert args.algo.kl.estimator == p.kl_estimator
         assert args.train.seed == (p.seed if p.seed is not None else cfg.seed)
+        loggers = report_integrations(p.report_to)
+        assert args.logger.tensorboard_dir == (str(stage.paths.tensorboard) if "tensorboard" in loggers else None)
+        assert bool(args.logger.wandb.key) == ("wandb" in loggers)  # OpenRLHF's switch for W&B
+        if loggers:
+            assert args.logger.wandb.run_name == f"run-{stage.name}"
 
 
 def trainer_flags(trainer, cfg, stage):
@@ -166,3 +173,53 @@ def test_gpu_extra_pins_agree_with_openrlhf():
     for name, spec in pinned.items():
         assert name in ours and ours[name].specifier == spec, (name, spec)
     assert "default" in ours["ray"].extras
+
+
+def test_report_to_reaches_openrlhfs_own_loggers(tmp_path):
+    """report_to=[tensorboard, wandb]: OpenRLHF's parsed args turn on both of its loggers; its own
+    TensorboardLogger (loaded from the installed file) writes inside the stage folder, read back with
+    TensorBoard's event reader. The W&B key stays out of the command."""
+    import importlib.util
+    import os
+
+    cfg, trainer, plan = trainer_and_plan(None, ["trainer.params.report_to=[tensorboard, wandb]"], tmp_path)
+    stage = plan[1]
+    command = trainer.command(cfg, stage)
+    args = flags.check_args(command[3:])
+    assert args.logger.wandb.key == "from-env-WANDB_API_KEY" and args.logger.wandb.group == "run"
+    assert args.logger.wandb.run_name == "run-dig-2"
+    assert args.logger.tensorboard_dir == str(tmp_path / "run" / "dig-2" / "tensorboard")
+    pytest.importorskip("torch")
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    spec = importlib.util.spec_from_file_location("_openrlhf_logging_utils",
+                                                  flags.openrlhf_root() / "utils" / "logging_utils.py")
+    logging_utils = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(logging_utils)
+    tb = logging_utils.TensorboardLogger(args)  # what OpenRLHF's PPO trainer builds from these args
+    for step in (1, 2):
+        tb.log_train(step, {"reward": 0.25 * step, "policy_loss": None})
+    tb.close()
+    folder = tmp_path / "run" / "dig-2" / "tensorboard" / "run-dig-2"
+    acc = EventAccumulator(str(folder))
+    acc.Reload()
+    assert [(e.step, e.value) for e in acc.Scalars("train/reward")] == [(1, 0.25), (2, 0.5)]
+    assert os.listdir(tmp_path / "run" / "dig-2" / "tensorboard") == ["run-dig-2"]
+
+
+def test_wandb_without_credentials_fails_before_export(tmp_path, monkeypatch):
+    import importlib.util
+
+    from dig_core.training import RunDir
+
+    for var in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    real = importlib.util.find_spec  # wandb "installed" whether it is or not
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "wandb" else real(name, *a))
+    cfg, trainer, plan = trainer_and_plan(None, ["trainer.params.report_to=[wandb]",
+                                                 f"trainer.params.data={tmp_path}"], tmp_path)
+    with pytest.raises(ConfigError, match=r"WANDB_API_KEY .* or WANDB_MODE=offline"):
+        trainer.prepare(cfg, RunDir(tmp_path / "run"), plan, print)
+    assert not (tmp_path / "run" / "data").exists()

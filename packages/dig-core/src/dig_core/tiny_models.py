@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,45 @@ TINY_FAMILIES = ("qwen2_5_vl", "qwen3_vl")
 #: vision patch size per family; the image processor's resize factor is patch × merge (2)
 PATCH_SIZE = {"qwen2_5_vl": 14, "qwen3_vl": 16}
 MERGE_SIZE = 2
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    """The dimensions of a tiny model (``dig tiny-model --size``); docs/models.md has the table."""
+
+    #: text hidden size, MLP size, layers, query heads, key/value heads (head size = hidden / heads)
+    hidden: int
+    intermediate: int
+    layers: int
+    heads: int
+    kv_heads: int
+    #: vision tower: hidden size, MLP size, blocks, heads
+    vision_hidden: int
+    vision_intermediate: int
+    vision_depth: int
+    vision_heads: int
+    #: vision patch size (None: the family's real one, PATCH_SIZE)
+    patch: int | None = None
+    #: text RoPE base (None: the family's real one)
+    rope_theta: float | None = None
+    #: Qwen3-VL's learned vision position grid (num_position_embeddings = side²)
+    position_grid: int = 16
+    #: (min, max) merged image tokens the processor resizes to
+    tokens: tuple[int, int] = (4, 256)
+
+
+#: ``test``: the smallest model of the real architecture, for tests and smoke runs (random text);
+#: ``nano``: a few million parameters, sized to *learn* DiG on a CPU (docs/training.md, DiG-nano):
+#: patch 8 so a 192x128 image is 12x8 merged tokens, a RoPE base suited to a few hundred positions,
+#: and Qwen3-VL's learned absolute vision positions (which a model trained from scratch needs to
+#: tell where a patch is).
+SIZES: dict[str, ModelSize] = {
+    "test": ModelSize(hidden=64, intermediate=128, layers=2, heads=2, kv_heads=1, vision_hidden=64,
+                      vision_intermediate=128, vision_depth=2, vision_heads=2),
+    "nano": ModelSize(hidden=128, intermediate=384, layers=4, heads=4, kv_heads=2, vision_hidden=96,
+                      vision_intermediate=192, vision_depth=3, vision_heads=3, patch=8, rope_theta=10000.0,
+                      position_grid=24, tokens=(4, 256)),
+}
 
 #: target vocabulary of the BPE part (special tokens come on top)
 BPE_VOCAB = 1500
@@ -209,30 +249,36 @@ def train_tokenizer(family: str, vocab_size: int = BPE_VOCAB):
 
 
 # -- processor ---------------------------------------------------------------------------------------
-def default_pixels(family: str) -> tuple[int, int]:
-    """Default (min_pixels, max_pixels) of a tiny model: 4 and 256 merged patches (factor²)."""
-    f = PATCH_SIZE[family] * MERGE_SIZE
-    return 4 * f * f, 256 * f * f
+def patch_size(family: str, size: str = "test") -> int:
+    """The vision patch size of a ``size`` model of ``family``."""
+    return SIZES[size].patch or PATCH_SIZE[family]
 
 
-def build_processor(family: str, tokenizer: Any, min_pixels: int, max_pixels: int):
+def default_pixels(family: str, size: str = "test") -> tuple[int, int]:
+    """Default (min_pixels, max_pixels) of a tiny model: its size's merged-token bounds × factor²."""
+    f = patch_size(family, size) * MERGE_SIZE
+    lo, hi = SIZES[size].tokens
+    return lo * f * f, hi * f * f
+
+
+def build_processor(family: str, tokenizer: Any, min_pixels: int, max_pixels: int, size: str = "test"):
     from transformers import Qwen2VLImageProcessor
 
-    patch = PATCH_SIZE[family]
-    size = {"shortest_edge": int(min_pixels), "longest_edge": int(max_pixels)}
+    patch = patch_size(family, size)
+    pixels = {"shortest_edge": int(min_pixels), "longest_edge": int(max_pixels)}
     if family == "qwen2_5_vl":
         from transformers import Qwen2_5_VLProcessor, Qwen2VLVideoProcessor
 
-        image = Qwen2VLImageProcessor(size=dict(size), patch_size=patch, temporal_patch_size=2, merge_size=MERGE_SIZE)
-        video = Qwen2VLVideoProcessor(size=dict(size), patch_size=patch, temporal_patch_size=2, merge_size=MERGE_SIZE)
+        image = Qwen2VLImageProcessor(size=dict(pixels), patch_size=patch, temporal_patch_size=2, merge_size=MERGE_SIZE)
+        video = Qwen2VLVideoProcessor(size=dict(pixels), patch_size=patch, temporal_patch_size=2, merge_size=MERGE_SIZE)
         cls = Qwen2_5_VLProcessor
     else:
         from transformers import Qwen3VLProcessor, Qwen3VLVideoProcessor
 
         half = [0.5, 0.5, 0.5]
-        image = Qwen2VLImageProcessor(size=dict(size), patch_size=patch, temporal_patch_size=2, merge_size=MERGE_SIZE,
+        image = Qwen2VLImageProcessor(size=dict(pixels), patch_size=patch, temporal_patch_size=2, merge_size=MERGE_SIZE,
                                       image_mean=half, image_std=half)
-        video = Qwen3VLVideoProcessor(size=dict(size), patch_size=patch, temporal_patch_size=2, merge_size=MERGE_SIZE,
+        video = Qwen3VLVideoProcessor(size=dict(pixels), patch_size=patch, temporal_patch_size=2, merge_size=MERGE_SIZE,
                                       image_mean=half, image_std=half)
         cls = Qwen3VLProcessor
     return cls(image_processor=image, tokenizer=tokenizer, video_processor=video,
@@ -240,37 +286,53 @@ def build_processor(family: str, tokenizer: Any, min_pixels: int, max_pixels: in
 
 
 # -- model -------------------------------------------------------------------------------------------
-def build_config(family: str, tokenizer: Any):
-    """A small config of the family's architecture whose token ids are the tokenizer's."""
+def _mrope_section(half: int, family: str) -> list[int]:
+    """Split ``head_dim / 2`` rotary frequencies over (t, h, w) like the real models (t gets the
+    rest: Qwen2.5-VL [16, 24, 24] of 64, Qwen3-VL [24, 20, 20] of 64)."""
+    hw = half * (3 if family == "qwen2_5_vl" else 5) // (8 if family == "qwen2_5_vl" else 16)
+    return [half - 2 * hw, hw, hw]
+
+
+def build_config(family: str, tokenizer: Any, size: str = "test"):
+    """A config of the family's architecture with ``size``'s dimensions whose token ids are the
+    tokenizer's."""
+    d = SIZES[size]
     ids = {name: tokenizer.convert_tokens_to_ids(tok) for name, tok in (
         ("image_token_id", "<|image_pad|>"), ("video_token_id", "<|video_pad|>"),
         ("vision_start_token_id", "<|vision_start|>"), ("vision_end_token_id", "<|vision_end|>"))}
     eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
     pad = tokenizer.convert_tokens_to_ids("<|endoftext|>")
-    # head size 32 everywhere (text and vision): small, yet a size GPU attention kernels (vLLM) support
-    hidden, head_dim = 64, 32
-    text = dict(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=128, num_hidden_layers=2,
-                num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=4096,
-                rms_norm_eps=1e-6, bos_token_id=pad, eos_token_id=eos, pad_token_id=pad, tie_word_embeddings=False)
+    # head size 32 in both sizes (text and vision): small, yet a size GPU attention kernels (vLLM) support
+    head_dim = d.hidden // d.heads
+    text = dict(vocab_size=len(tokenizer), hidden_size=d.hidden, intermediate_size=d.intermediate,
+                num_hidden_layers=d.layers, num_attention_heads=d.heads, num_key_value_heads=d.kv_heads,
+                max_position_embeddings=4096, rms_norm_eps=1e-6, bos_token_id=pad, eos_token_id=eos,
+                pad_token_id=pad, tie_word_embeddings=False)
+    mrope = _mrope_section(head_dim // 2, family)
+    patch = patch_size(family, size)
     if family == "qwen2_5_vl":
         from transformers import Qwen2_5_VLConfig
 
-        # mrope_section sums to head_dim / 2 (real 2.5-VL: [16, 24, 24] of 64)
-        text.update(rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [4, 6, 6]},
-                    use_sliding_window=False, max_window_layers=2)
-        vision = dict(depth=2, hidden_size=64, intermediate_size=128, num_heads=2, out_hidden_size=hidden,
-                      patch_size=PATCH_SIZE[family], spatial_merge_size=MERGE_SIZE, temporal_patch_size=2,
-                      window_size=112, fullatt_block_indexes=[1], tokens_per_second=2)
+        text.update(rope_parameters={"rope_type": "default", "rope_theta": d.rope_theta or 1000000.0,
+                                     "mrope_section": mrope},
+                    use_sliding_window=False, max_window_layers=d.layers)
+        vision = dict(depth=d.vision_depth, hidden_size=d.vision_hidden, intermediate_size=d.vision_intermediate,
+                      num_heads=d.vision_heads, out_hidden_size=d.hidden, patch_size=patch,
+                      spatial_merge_size=MERGE_SIZE, temporal_patch_size=2, window_size=patch * MERGE_SIZE * 4,
+                      fullatt_block_indexes=[d.vision_depth - 1], tokens_per_second=2)
         return Qwen2_5_VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=False, **ids)
     from transformers import Qwen3VLConfig
 
-    # interleaved mrope; sums to head_dim / 2 (real Qwen3-VL: [24, 20, 20] of 64)
+    # interleaved mrope, as the real Qwen3-VL
     text.update(head_dim=head_dim, attention_bias=False,
-                rope_parameters={"rope_type": "default", "rope_theta": 5000000.0, "mrope_section": [6, 5, 5],
-                                 "mrope_interleaved": True})
-    vision = dict(depth=2, hidden_size=64, intermediate_size=128, num_heads=2, out_hidden_size=hidden,
-                  patch_size=PATCH_SIZE[family], spatial_merge_size=MERGE_SIZE, temporal_patch_size=2,
-                  num_position_embeddings=256, deepstack_visual_indexes=[1], hidden_act="gelu_pytorch_tanh")
+                rope_parameters={"rope_type": "default", "rope_theta": d.rope_theta or 5000000.0,
+                                 "mrope_section": mrope, "mrope_interleaved": True})
+    vision = dict(depth=d.vision_depth, hidden_size=d.vision_hidden, intermediate_size=d.vision_intermediate,
+                  num_heads=d.vision_heads, out_hidden_size=d.hidden, patch_size=patch,
+                  spatial_merge_size=MERGE_SIZE, temporal_patch_size=2,
+                  num_position_embeddings=d.position_grid ** 2,
+                  deepstack_visual_indexes=list(range(1, d.vision_depth, 2)) or [0],
+                  hidden_act="gelu_pytorch_tanh")
     return Qwen3VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=False, **ids)
 
 
@@ -297,18 +359,21 @@ def _fix_tokenizer_class(folder: Path) -> None:
 
 
 def build_tiny_vlm(family: str, out_dir: str | Path, seed: int = 0, min_pixels: int | None = None,
-                   max_pixels: int | None = None, overwrite: bool = False) -> Path:
-    """Build a tiny random ``family`` model into ``out_dir`` and return its path.
+                   max_pixels: int | None = None, overwrite: bool = False, size: str = "test") -> Path:
+    """Build a tiny random ``family`` model of ``size`` (:data:`SIZES`) into ``out_dir`` and return
+    its path.
 
     The folder loads with ``AutoProcessor.from_pretrained`` / ``AutoModelForImageTextToText.
     from_pretrained`` offline. Same ``seed`` → same weights and files. ``min_pixels`` /
-    ``max_pixels`` set the image processor's resize bounds (default: 4 and 256 merged patches).
+    ``max_pixels`` set the image processor's resize bounds (default: the size's merged-token bounds).
     The folder appears complete or not at all; an existing non-empty ``out_dir`` is an error unless
     ``overwrite``.
     """
     if family not in TINY_FAMILIES:
         raise DigError(f"unknown tiny model family {family!r}; allowed: {list(TINY_FAMILIES)}")
-    dmin, dmax = default_pixels(family)
+    if size not in SIZES:
+        raise DigError(f"unknown tiny model size {size!r}; allowed: {list(SIZES)}")
+    dmin, dmax = default_pixels(family, size)
     min_pixels = dmin if min_pixels is None else int(min_pixels)
     max_pixels = dmax if max_pixels is None else int(max_pixels)
     if min_pixels < 1 or max_pixels < min_pixels:
@@ -323,8 +388,8 @@ def build_tiny_vlm(family: str, out_dir: str | Path, seed: int = 0, min_pixels: 
     import torch
 
     tokenizer = train_tokenizer(family)
-    processor = build_processor(family, tokenizer, min_pixels, max_pixels)
-    config = build_config(family, tokenizer)
+    processor = build_processor(family, tokenizer, min_pixels, max_pixels, size)
+    config = build_config(family, tokenizer, size)
     model = build_model(family, config, seed)
     from transformers import GenerationConfig
 
@@ -340,8 +405,8 @@ def build_tiny_vlm(family: str, out_dir: str | Path, seed: int = 0, min_pixels: 
         processor.save_pretrained(tmp)
         _fix_tokenizer_class(tmp)
         (tmp / "README.md").write_text(
-            f"# tiny random {family}\n\nBuilt by `dig tiny-model --family {family} --seed {seed}` "
-            f"(dig_core.tiny_models): random weights, for tests only. min_pixels={min_pixels}, "
+            f"# tiny random {family} ({size})\n\nBuilt by `dig tiny-model --family {family} --size {size} "
+            f"--seed {seed}` (dig_core.tiny_models): random weights. min_pixels={min_pixels}, "
             f"max_pixels={max_pixels}.\n")
         if out.exists():
             shutil.rmtree(out)

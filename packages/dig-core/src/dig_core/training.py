@@ -9,6 +9,8 @@ Run folder (``RUN_DIR``, one per training run, any trainer)::
     RUN_DIR/<stage>/rewards.jsonl    one line per scored sample (REWARD_FIELDS): step, stage, id,
                                      format, precision, recall, f1, miou, accuracy (r_acc), reward
     RUN_DIR/<stage>/checkpoint/      the stage's final model (Hugging Face format)
+    RUN_DIR/<stage>/tensorboard/     TensorBoard event files when trainer.params.report_to has
+                                     tensorboard (``tensorboard --logdir RUN_DIR`` shows every stage)
     RUN_DIR/<stage>/DONE             JSON marker written atomically when the stage finished:
                                      {"checkpoint", "reason", "step"}; its checkpoint starts stage k+1
 
@@ -19,8 +21,10 @@ previous stage's checkpoint (the base model for the first stage).
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import math
+import os
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,6 +42,7 @@ REWARDS = "rewards.jsonl"
 T = TypeVar("T")
 DONE = "DONE"
 CHECKPOINT = "checkpoint"
+TENSORBOARD = "tensorboard"
 
 #: fields of a rewards.jsonl line every trainer writes (``step``: 0-based sample counter of the stage;
 #: ``accuracy``: r_acc; trainers may add more, e.g. ``time``, ``error``)
@@ -115,6 +120,60 @@ def trainer_config_errors(cfg: TrainerConfig) -> list[str]:
     return errors + processor_settings_errors(cfg.coords, cfg.min_pixels, cfg.max_pixels)
 
 
+#: experiment trackers ``trainer.params.report_to`` may name (``[]`` or ``[none]``: none), with the
+#: package each needs where the trainer runs in this process
+REPORT_TO = {"tensorboard": "tensorboard", "wandb": "wandb"}
+
+
+def report_to_errors(report_to: Sequence[str] | None) -> list[str]:
+    """Problems with a ``report_to`` list (unknown names, ``none`` next to others), one message each."""
+    values = list(report_to or [])
+    errors = [f"report_to: {v!r} is not allowed; allowed: {[*REPORT_TO, 'none']} (a list, [] for none)"
+              for v in values if v not in REPORT_TO and v != "none"]
+    if "none" in values and len(values) > 1:
+        errors.append(f"report_to: 'none' cannot be combined with other integrations, got {values}")
+    return errors
+
+
+def report_integrations(report_to: Sequence[str] | None) -> list[str]:
+    """The integrations of a valid ``report_to`` list, in order, without duplicates and ``none``."""
+    return [v for v in dict.fromkeys(report_to or []) if v != "none"]
+
+
+def wandb_credentials_missing(env: Mapping[str, str] | None = None) -> str | None:
+    """Why W&B could not log from a process with ``env`` (default: this one's), or None: an API key
+    comes from ``WANDB_API_KEY`` or ``wandb login``'s netrc entry; ``WANDB_MODE=offline`` (logs kept
+    locally for ``wandb sync``) or ``disabled`` needs none."""
+    import netrc
+    from urllib.parse import urlparse
+
+    env = os.environ if env is None else env
+    if env.get("WANDB_API_KEY") or env.get("WANDB_MODE", "").lower() in ("offline", "disabled", "dryrun"):
+        return None
+    host = urlparse(env.get("WANDB_BASE_URL") or "https://api.wandb.ai").hostname or "api.wandb.ai"
+    try:
+        if netrc.netrc(env.get("NETRC") or None).authenticators(host):
+            return None
+    except (OSError, netrc.NetrcParseError):
+        pass
+    return ("trainer.params.report_to has wandb but W&B has no API key here: set WANDB_API_KEY (or run "
+            "`wandb login`), or WANDB_MODE=offline to keep the logs locally (`wandb sync` uploads them later)")
+
+
+def report_to_problems(report_to: Sequence[str] | None, env: Mapping[str, str] | None = None) -> list[str]:
+    """What stops the integrations of ``report_to`` from logging from this process (a package that
+    cannot be imported, missing W&B credentials), one message each."""
+    problems = []
+    for name in report_integrations(report_to):
+        package = REPORT_TO[name]
+        if importlib.util.find_spec(package) is None:
+            problems.append(f"trainer.params.report_to has {name} but the {package} package is not installed: "
+                            f"`pip install {package}` (or leave {name} out of trainer.params.report_to)")
+        elif name == "wandb" and (why := wandb_credentials_missing(env)):
+            problems.append(why)
+    return problems
+
+
 class TrainError(DigError):
     """A training stage failed or a run folder is inconsistent (the message names the stage and log)."""
 
@@ -142,6 +201,10 @@ class StagePaths:
     @property
     def checkpoint(self) -> Path:
         return self.dir / CHECKPOINT
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.dir / TENSORBOARD
 
 
 class RunDir:

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from dig_core.training import TrainerConfig, stage_overrides, trainer_config_errors
+from dig_core.training import TrainerConfig, report_to_errors, stage_overrides, trainer_config_errors
 
 #: KL estimators OpenRLHF accepts (--algo.kl.estimator)
 KL_ESTIMATORS = ("k1", "k2", "k3")
@@ -108,7 +108,11 @@ class OpenRLHFConfig(TrainerConfig):
     max_ckpt_num: int = 2
     #: None = the config's top-level seed
     seed: Optional[int] = None
-    #: further flags passed to train_ppo_ray unchanged, e.g. ["--logger.tensorboard_dir", "tb"]
+    #: experiment trackers, OpenRLHF's own loggers: tensorboard (--logger.tensorboard_dir
+    #: <stage>/tensorboard), wandb (--logger.wandb.*; the key comes from WANDB_API_KEY or `wandb login`,
+    #: or set WANDB_MODE=offline); [] = none
+    report_to: list[str] = field(default_factory=lambda: ["tensorboard"])
+    #: further flags passed to train_ppo_ray unchanged, e.g. ["--logger.wandb.project", "dig"]
     extra_args: list[str] = field(default_factory=list)
 
 
@@ -162,6 +166,7 @@ def validate(cfg: OpenRLHFConfig) -> list[str]:
     if cfg.vllm_num_engines is not None and cfg.vllm_num_engines < 1:
         errors.append(f"vllm_num_engines must be >= 1 or null (one per GPU group), got {cfg.vllm_num_engines}")
 
+    errors += report_to_errors(cfg.report_to)
     gpus = cfg.gpus_per_node * cfg.num_nodes
     tp = cfg.vllm_tensor_parallel_size
     if tp > 0 and cfg.colocate_all:

@@ -8,7 +8,8 @@ and DONE markers are dig-core's (:mod:`dig_core.training`).
 
 Per stage ``RUN_DIR/<stage>/`` holds ``reward.py`` (the ``--reward.remote_url`` file),
 ``ckpt/`` (``--ckpt.path``: DeepSpeed states for resuming inside the stage and
-``global_step<N>_hf`` checkpoints) and ``checkpoint/`` (``--ckpt.output_dir``: the final model).
+``global_step<N>_hf`` checkpoints), ``checkpoint/`` (``--ckpt.output_dir``: the final model) and,
+with ``report_to`` tensorboard, ``tensorboard/`` (``--logger.tensorboard_dir``).
 The prompts are ``RUN_DIR/data/<stage>.jsonl`` (``dig export-openrlhf``'s layout).
 """
 
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from dig_core.errors import ConfigError
-from dig_core.training import RunDir, StageRun
+from dig_core.training import RunDir, StageRun, report_integrations
 from omegaconf import OmegaConf
 
 from dig_train_openrlhf.config import OpenRLHFConfig, stage_params
@@ -38,6 +39,10 @@ from dig_train_openrlhf.flags import ENTRY_MODULE
 DATA_DIR = "data"
 REWARD_FILE = "reward.py"
 CKPT_DIR = "ckpt"
+#: the value of --logger.wandb.key: OpenRLHF enables W&B only when that flag is set, and uses the key
+#: only when wandb has none from WANDB_API_KEY / `wandb login` (a real key would be in train.log and
+#: in the run's W&B config); offline mode needs none
+WANDB_KEY_FROM_ENV = "from-env-WANDB_API_KEY"
 
 
 @dataclass(frozen=True)
@@ -172,8 +177,25 @@ def build_flags(cfg: Any, p: OpenRLHFConfig, stage: StageRun, files: StageFiles)
         ckpt.append("--ckpt.save_hf")
     f.append(ckpt)
     f.append(["--train.seed", str(seed)])
+    f += logger_flags(p, stage)
     if p.extra_args:
         f.append([str(a) for a in p.extra_args])
+    return f
+
+
+def logger_flags(p: OpenRLHFConfig, stage: StageRun) -> list[list[str]]:
+    """OpenRLHF's logger flags for ``report_to``. TensorBoard writes to
+    ``<stage>/tensorboard/<run name>/``; the run name ``<run folder>-<stage>`` also names the W&B
+    run, grouped by the run folder."""
+    integrations = report_integrations(p.report_to)
+    if not integrations:
+        return []
+    group = stage.paths.dir.parent.name
+    f = [["--logger.wandb.run_name", f"{group}-{stage.name}"]]
+    if "tensorboard" in integrations:
+        f.append(["--logger.tensorboard_dir", str(stage.paths.tensorboard)])
+    if "wandb" in integrations:
+        f.append(["--logger.wandb.key", WANDB_KEY_FROM_ENV, "--logger.wandb.group", group])
     return f
 
 

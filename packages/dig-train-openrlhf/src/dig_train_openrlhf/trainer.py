@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from dig_core.errors import ConfigError
-from dig_core.training import RunDir, StageRun, Trainer, TrainError
+from dig_core.training import RunDir, StageRun, Trainer, TrainError, report_to_problems
 
 from dig_train_openrlhf import launcher
 from dig_train_openrlhf.config import OpenRLHFConfig, validate
@@ -102,6 +102,10 @@ class OpenRLHFTrainer(Trainer):
                               "(e.g. trainer.params.data=data/dig-4.8k)")
         if not Path(data).is_dir():
             raise ConfigError(f"trainer.params.data={data!r}: dataset folder not found")
+        if self.config.entrypoint is None:  # OpenRLHF runs in this Python, with this environment
+            problems = report_to_problems(self.config.report_to)
+            if problems:
+                raise ConfigError(problems)
         names = [s.name for s in pending]
         echo(f"exporting {data} (stages {', '.join(names)}) to {run.root / launcher.DATA_DIR}")
         files = export_dataset(cfg, data, run.root / launcher.DATA_DIR, stages=names, progress=self.progress)

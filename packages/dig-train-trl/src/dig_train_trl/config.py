@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from dig_core.training import TrainerConfig, stage_overrides, trainer_config_errors
+from dig_core.training import TrainerConfig, report_to_errors, stage_overrides, trainer_config_errors
 
 #: TRL 1.16 GRPOTrainer loss aggregations (``GRPOConfig.loss_type``) accepted here
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
 DEVICES = ("auto", "cpu", "cuda")
+#: learning-rate schedules of the SFT warm start (dig_train_trl.sft.lr_factor)
+SFT_SCHEDULES = ("constant", "cosine", "linear")
 
 
 @dataclass
@@ -79,12 +81,23 @@ class TRLConfig(TrainerConfig):
     #: None = the config's top-level seed
     seed: Optional[int] = None
 
+    # -- logging -------------------------------------------------------------------------------------
+    #: experiment trackers for TRL's metrics: tensorboard (<stage>/tensorboard/), wandb (needs the
+    #: wandb package and WANDB_API_KEY or WANDB_MODE=offline; WANDB_PROJECT names the project); [] = none
+    report_to: list[str] = field(default_factory=lambda: ["tensorboard"])
+
     # -- SFT warm start ------------------------------------------------------------------------------
     #: passes over the warm-start pairs before the GRPO stages; 0 = no warm start
     sft_epochs: float = 0.0
     #: cap on warm-start optimiser steps (None: sft_epochs decides)
     sft_max_steps: Optional[int] = None
     sft_learning_rate: float = 1.0e-4
+    #: learning-rate schedule of the warm start after its warm-up: constant, cosine or linear (to 0)
+    sft_lr_scheduler_type: str = "constant"
+    #: warm-start steps of linear learning-rate warm-up
+    sft_warmup_steps: int = 0
+    #: AdamW weight decay of the warm start
+    sft_weight_decay: float = 0.0
     sft_batch_size: int = 4
     #: curriculum stages whose pairs the warm start trains on; None = every stage's
     sft_stages: Optional[list[str]] = None
@@ -131,7 +144,8 @@ def validate(cfg: TRLConfig) -> list[str]:
     check("num_generations", cfg.num_generations >= 2, ">= 2 (GRPO compares a group of completions)")
     for name in ("learning_rate", "sft_learning_rate", "plateau_max_epochs", "top_p"):
         check(name, getattr(cfg, name) > 0, "> 0")
-    for name in ("beta", "epsilon", "temperature", "warmup_ratio", "sft_epochs"):
+    for name in ("beta", "epsilon", "temperature", "warmup_ratio", "sft_epochs", "sft_warmup_steps",
+                 "sft_weight_decay"):
         check(name, getattr(cfg, name) >= 0, ">= 0")
     check("top_p", cfg.top_p <= 1, "<= 1")
     check("warmup_ratio", cfg.warmup_ratio < 1, "< 1 (a fraction of the stage's steps)")
@@ -146,8 +160,12 @@ def validate(cfg: TRLConfig) -> list[str]:
     check("save_steps", cfg.save_steps == -1 or cfg.save_steps >= 1, ">= 1, or -1 for no TRL checkpoints")
     if cfg.loss_type not in LOSS_TYPES:
         errors.append(f"loss_type: {cfg.loss_type!r} is not allowed; allowed: {list(LOSS_TYPES)}")
+    if cfg.sft_lr_scheduler_type not in SFT_SCHEDULES:
+        errors.append(f"sft_lr_scheduler_type: {cfg.sft_lr_scheduler_type!r} is not allowed; "
+                      f"allowed: {list(SFT_SCHEDULES)}")
     if cfg.device not in DEVICES:
         errors.append(f"device: {cfg.device!r} is not allowed; allowed: {list(DEVICES)}")
+    errors += report_to_errors(cfg.report_to)
     if not cfg.sft_stage_name or "/" in cfg.sft_stage_name or cfg.sft_stage_name in (".", ".."):
         errors.append(f"sft_stage_name {cfg.sft_stage_name!r} cannot be a folder name")
     for name in cfg.stages or {}:

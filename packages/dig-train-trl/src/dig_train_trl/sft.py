@@ -21,6 +21,7 @@ from typing import Any
 from dig_core.reward_log import SampleScorer
 
 from dig_train_trl.data import Row, messages, open_images, target_answer
+from dig_train_trl.tracking import StageScalars
 
 EVAL_LOG = "eval.jsonl"
 
@@ -92,12 +93,25 @@ def evaluate(model: Any, processor: Any, rows: Sequence[Row], scorer: SampleScor
     return {k: v / n for k, v in totals.items()} | {"n": len(rows)}
 
 
+def lr_factor(schedule: str, step: int, steps: int, warmup_steps: int) -> float:
+    """The learning-rate multiplier of 0-based optimiser ``step`` of ``steps``: linear warm-up over
+    ``warmup_steps``, then constant, or a cosine / linear decay to 0 at ``steps``."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    if schedule == "constant":
+        return 1.0
+    done = (step - warmup_steps) / max(1, steps - warmup_steps)
+    return 0.5 * (1.0 + math.cos(math.pi * done)) if schedule == "cosine" else max(0.0, 1.0 - done)
+
+
 def run_sft(model: Any, processor: Any, task: Any, rows: Sequence[Row], scorer: SampleScorer, *, steps: int,
             lr: float, batch_size: int, seed: int, eval_rows: Sequence[Row], eval_steps: int,
             max_new_tokens: int, stage_dir: Path, train_log: Path, echo: Callable[[str], None],
-            progress: bool = True) -> list[dict[str, Any]]:
-    """Train ``steps`` optimiser steps of ``batch_size`` pairs (shuffled passes over ``rows``);
-    returns the eval records (also appended to ``stage_dir/eval.jsonl``)."""
+            progress: bool = True, lr_schedule: str = "constant", warmup_steps: int = 0,
+            weight_decay: float = 0.0, report_to: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Train ``steps`` optimiser steps of ``batch_size`` pairs (shuffled passes over ``rows``) with
+    AdamW at ``lr`` × :func:`lr_factor`; returns the eval records (also appended to
+    ``stage_dir/eval.jsonl``)."""
     import torch
     from tqdm.auto import tqdm
 
@@ -109,10 +123,12 @@ def run_sft(model: Any, processor: Any, task: Any, rows: Sequence[Row], scorer: 
     if eval_rows:
         longest = max(len(processor.tokenizer(target_answer(task, r))["input_ids"]) for r in eval_rows)
         gen_tokens = min(max_new_tokens, longest + 8)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: lr_factor(lr_schedule, i, steps, warmup_steps))
     eval_path = stage_dir / EVAL_LOG
     eval_path.unlink(missing_ok=True)  # the warm start reruns from its beginning
     history: list[dict[str, Any]] = []
+    tb = StageScalars(report_to, stage_dir / "tensorboard")  # train/loss, eval/reward... in TensorBoard
 
     def do_eval(step: int, loss: float | None) -> None:
         if not eval_rows:
@@ -121,6 +137,7 @@ def run_sft(model: Any, processor: Any, task: Any, rows: Sequence[Row], scorer: 
         history.append(rec)
         with open(eval_path, "a") as f:
             f.write(json.dumps(rec) + "\n")
+        tb.add(step, {k: rec[k] for k in ("format", "accuracy", "reward")}, prefix="eval/")
         echo(f"sft step {step}: loss {loss if loss is None else round(loss, 4)}, greedy format "
              f"{rec['format']:.3f}, accuracy {rec['accuracy']:.3f}, reward {rec['reward']:.3f}")
 
@@ -143,12 +160,16 @@ def run_sft(model: Any, processor: Any, task: Any, rows: Sequence[Row], scorer: 
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
+            lr_now = sched.get_last_lr()[0]
+            sched.step()
             loss_val = float(loss.detach())
-            log.write(json.dumps({"step": step, "loss": loss_val}) + "\n")
+            log.write(json.dumps({"step": step, "loss": loss_val, "learning_rate": lr_now}) + "\n")
+            tb.add(step, {"loss": loss_val, "learning_rate": lr_now})
             bar.update(1)
             bar.set_postfix(loss=f"{loss_val:.3f}")
             if step % eval_steps == 0 and step != steps:
                 do_eval(step, loss_val)
     do_eval(steps, loss_val)
+    tb.close()
     model.eval()
     return history

@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from dig_core.errors import ConfigError
-from dig_core.training import RunDir, StageRun, Trainer, TrainError, plan_stages
+from dig_core.training import (
+    RunDir,
+    StageRun,
+    Trainer,
+    TrainError,
+    plan_stages,
+    report_integrations,
+    report_to_problems,
+)
 
 from dig_train_trl.config import TRLConfig, stage_beta, stage_params, validate
 
@@ -134,7 +142,8 @@ class TRLTrainer(Trainer):
         if is_warm_start(stage):
             on = ", ".join(p.sft_stages) if p.sft_stages else "every stage's pairs"
             steps = p.sft_max_steps if p.sft_max_steps is not None else f"{p.sft_epochs} epoch(s)"
-            return (f"# stage {stage.name}: SFT warm start on {on}, {steps}, lr {p.sft_learning_rate}, "
+            return (f"# stage {stage.name}: SFT warm start on {on}, {steps}, lr {p.sft_learning_rate} "
+                    f"({p.sft_lr_scheduler_type}, {p.sft_warmup_steps} warm-up steps), "
                     f"batch {p.sft_batch_size}, from {stage.init_model}")
         st = stage.stage
         first = stage.index == (1 if self.warm_start() else 0)
@@ -153,6 +162,9 @@ class TRLTrainer(Trainer):
                               "(e.g. trainer.params.data=data/demo)")
         if not Path(data).is_dir():
             raise ConfigError(f"trainer.params.data={data!r}: dataset folder not found")
+        problems = report_to_problems(self.config.report_to)  # before transformers' own, less clear, errors
+        if problems:
+            raise ConfigError(problems)
         grpo = [s.name for s in pending if not is_warm_start(s)]
         rows = self._load_rows(cfg, pending[0].init_model)
         missing = [n for n in grpo if not rows.get(n)]
@@ -247,7 +259,9 @@ class TRLTrainer(Trainer):
         run_sft(model, vlp.processor, answer_task(cfg, vlp.coords), rows, scorer, steps=steps,
                 lr=p.sft_learning_rate, batch_size=p.sft_batch_size, seed=seed, eval_rows=eval_rows,
                 eval_steps=p.sft_eval_steps, max_new_tokens=p.max_new_tokens, stage_dir=stage.paths.dir,
-                train_log=stage.paths.train_log, echo=echo, progress=self.progress)
+                train_log=stage.paths.train_log, echo=echo, progress=self.progress, report_to=p.report_to,
+                lr_schedule=p.sft_lr_scheduler_type, warmup_steps=p.sft_warmup_steps,
+                weight_decay=p.sft_weight_decay)
         return self._save(model, vlp.processor, stage), "completed", steps
 
     def _run_grpo(self, cfg: Any, run: RunDir, stage: StageRun,
@@ -259,6 +273,7 @@ class TRLTrainer(Trainer):
 
         from dig_train_trl.data import grpo_dataset
         from dig_train_trl.reward import AdvanceTracker, DigRewardFunc, make_callbacks
+        from dig_train_trl.tracking import summary_writer, tensorboard_callback
 
         p = self.config
         name = stage.name
@@ -286,6 +301,7 @@ class TRLTrainer(Trainer):
             if kept:
                 advance.feed(list(iter_rewards(stage.paths.rewards)))
         reward = DigRewardFunc(cfg, run.root, name, advance)
+        integrations = report_integrations(p.report_to)
         args = GRPOConfig(
             output_dir=str(trl_dir), use_cpu=device == "cpu", bf16=bf16, fp16=False,
             num_generations=p.num_generations, per_device_train_batch_size=p.prompts_per_step * p.num_generations,
@@ -296,12 +312,20 @@ class TRLTrainer(Trainer):
             top_p=p.top_p, max_completion_length=p.max_new_tokens, num_train_epochs=self.epochs(cfg),
             max_steps=max_steps or -1, logging_steps=1, save_strategy="steps" if p.save_steps > 0 else "no",
             save_steps=max(1, p.save_steps), save_total_limit=p.save_total_limit, seed=self.seed(cfg),
-            data_seed=self.seed(cfg), report_to=[], disable_tqdm=not self.progress, dataloader_num_workers=0,
+            data_seed=self.seed(cfg), report_to=[i for i in integrations if i != "tensorboard"],
+            run_name=f"{run.root.name}-{name}", disable_tqdm=not self.progress, dataloader_num_workers=0,
             gradient_checkpointing=p.gradient_checkpointing,
         )
+        callbacks = make_callbacks(stage.paths.train_log, advance)
+        # TensorBoard in <stage>/tensorboard/ (transformers' default is inside <stage>/trl/, deleted
+        # after the stage); the events an earlier attempt wrote after the step resumed from are hidden
+        writer = None
+        if "tensorboard" in integrations:
+            writer = summary_writer(stage.paths.tensorboard, purge_step=resume[1] + 1 if resume else 0)
+            callbacks.append(tensorboard_callback(writer))
         trainer = GRPOTrainer(model=model, reward_funcs=reward, args=args, train_dataset=grpo_dataset(rows),
                               processing_class=vlp.processor,
-                              callbacks=make_callbacks(stage.paths.train_log, advance))
+                              callbacks=callbacks)
         if not self.progress:  # without bars the console logger prints every step's metrics (train_log has them)
             trainer.remove_callback(PrinterCallback)
         where = f"resuming from {resume[0]} (step {resume[1]})" if resume else f"from {stage.init_model}"
@@ -310,6 +334,13 @@ class TRLTrainer(Trainer):
             trainer.train(resume_from_checkpoint=str(resume[0]) if resume else None)
         finally:
             reward.close()
+            if writer is not None:
+                writer.close()
+            if "wandb" in integrations:  # one W&B run per stage (transformers leaves it open)
+                import wandb
+
+                if wandb.run is not None:
+                    wandb.finish()
         step = int(trainer.state.global_step)
         ckpt = self._save(trainer.model, vlp.processor, stage)
         if not p.keep_trl_checkpoints:

@@ -47,24 +47,30 @@ class GenerateStep(PipelineStep):
 class TinyModelParams:
     #: qwen2_5_vl (answers in resized pixels) or qwen3_vl (0-1000)
     family: str = "qwen2_5_vl"
+    #: test (smoke runs; random text) or nano (a few million parameters, learns DiG on a CPU)
+    size: str = "test"
     #: seed of the random weights
     seed: int = 0
-    #: image processor limits; None = 4 and 256 merged patches
+    #: image processor limits; None = 4 and 256 merged patches of the size's patch
     min_pixels: Optional[int] = None
     max_pixels: Optional[int] = None
 
 
 class TinyModelStep(PipelineStep):
-    """A tiny random Qwen-VL model folder (``dig tiny-model``), for smoke runs."""
+    """A random Qwen-VL model folder (``dig tiny-model``): ``size: test`` for smoke runs, ``nano``
+    for the DiG-nano study."""
 
     PLUGIN_NAME: ClassVar[str] = "tiny-model"
     Config: ClassVar[type] = TinyModelParams
 
     @classmethod
     def validate_config(cls, cfg: TinyModelParams) -> list[str]:
-        from dig_core.tiny_models import TINY_FAMILIES
+        from dig_core.tiny_models import SIZES, TINY_FAMILIES
 
-        return [] if cfg.family in TINY_FAMILIES else [f"family: {cfg.family!r} is not one of {list(TINY_FAMILIES)}"]
+        errors = [] if cfg.family in TINY_FAMILIES else [f"family: {cfg.family!r} is not one of {list(TINY_FAMILIES)}"]
+        if cfg.size not in SIZES:
+            errors.append(f"size: {cfg.size!r} is not one of {list(SIZES)}")
+        return errors
 
     def run(self, ctx: StepContext) -> str:
         from dig_core.tiny_models import build_tiny_vlm
@@ -72,8 +78,8 @@ class TinyModelStep(PipelineStep):
         p = self.config
         # the folder appears complete or not at all; an interrupted step simply builds it again
         build_tiny_vlm(p.family, ctx.out, seed=p.seed, min_pixels=p.min_pixels, max_pixels=p.max_pixels,
-                       overwrite=True)
-        return f"tiny {p.family} (seed {p.seed})"
+                       overwrite=True, size=p.size)
+        return f"{p.size} {p.family} (seed {p.seed})"
 
 
 class TrainStep(PipelineStep):

@@ -14,6 +14,10 @@ Metrics (percent unless noted; see docs/eval.md):
 * ``exact@0.5``: share of pairs answered with exactly one box per difference, every one at IoU >= 0.5.
 * ``format``: share of pairs whose answer parses to at least one box.
 * ``reward``: mean reward r in [0, 1] (not a percentage).
+* ``chance/<metric>``: what boxing one random object of the scene scores, in expectation (the
+  objects of I_a and I_b; a pick of a changed object is given its exact ground-truth box, any other
+  pick overlaps no difference, so the baseline is generous): ``chance/acc@t`` (all t), ``chance/f1``,
+  ``chance/miou``, ``chance/reward``. A model above it has found *differences*, not just objects.
 * Breakdowns ``<metric>/k=<K>`` (pairs with K differences) and ``<metric>/type=<edit>`` (the
   ground-truth boxes of that edit type: ``n_boxes``, ``recall``, ``acc@t``).
 """
@@ -152,7 +156,7 @@ class DigEvaluator(Evaluator):
             request = Request(self.benchmark, rec["id"], prompt,
                               [str(root / rec["image_a"]), str(root / rec["image_b"])], c.max_new_tokens)
             target = {"boxes": gt, "width": w, "height": h, "types": types, "stage": rec["stage"],
-                      "count_in_prompt": count}
+                      "count_in_prompt": count, "n_objects": scene_objects(rec)}
             out.append(Sample(request, target))
             if c.limit is not None and len(out) >= c.limit:
                 break
@@ -183,7 +187,24 @@ class DigEvaluator(Evaluator):
             "gt_iou": [round(v, 6) for v in gt_iou],
             "gt_found": [j in counted for j in range(len(gt))],
             "scale": None if scale is None else [float(v) for v in scale],
+            "chance": self.chance(gt, t.get("n_objects"), w, h),
         }
+
+    def chance(self, gt: Sequence[Sequence[float]], n_objects: int | None, width: float,
+               height: float) -> dict[str, float] | None:
+        """Expected scores of answering one random object's box (module docstring): each changed
+        object with probability 1 / ``n_objects`` (its exact box), else a box that overlaps no
+        difference. None without the scene (``n_objects``) or for a control pair."""
+        if not n_objects or not gt or n_objects < len(gt):
+            return None
+        miss = _box_outside(gt, width, height)
+        picks = [(self.reward.score([list(b)], gt), 1.0) for b in gt]
+        if miss is not None:
+            picks.append((self.reward.score([miss], gt), 0.0))
+        weights = [1.0 / n_objects] * len(gt) + [1.0 - len(gt) / n_objects] * (miss is not None)
+        out = {k: sum(w * getattr(r, k) for w, (r, _) in zip(weights, picks)) for k in ("f1", "miou", "reward")}
+        out["found"] = sum(w * hit for w, (_, hit) in zip(weights, picks))  # expected GT boxes found
+        return out
 
     def metrics(self, records: Sequence[dict[str, Any]]) -> dict[str, float]:
         ths = list(self.config.thresholds)
@@ -221,4 +242,29 @@ class DigEvaluator(Evaluator):
         exact = sum(r["n_pred"] == r["n_gt"] and all(v >= 0.5 for v in r["gt_iou"]) for r in records)
         out["exact@0.5"] = _pct(exact / n)
         out["reward"] = round(sum(r["reward"] for r in records) / n, 6)
+        chance = [r.get("chance") for r in records]
+        if all(chance) and ious:
+            for th in ths:
+                out[f"chance/acc@{th:g}"] = _pct(sum(c["found"] for c in chance) / len(ious))
+            for name in ("f1", "miou"):
+                out[f"chance/{name}"] = _pct(sum(c[name] for c in chance) / n)
+            out["chance/reward"] = round(sum(c["reward"] for c in chance) / n, 6)
         return out
+
+
+def scene_objects(rec: dict[str, Any]) -> int | None:
+    """How many objects a pair's scenes hold (those of I_a and I_b, by id); None without scenes."""
+    scenes = [rec.get("scene_a"), rec.get("scene_b")]
+    if not all(isinstance(sc, dict) and isinstance(sc.get("objects"), list) for sc in scenes):
+        return None
+    return len({o.get("id") for sc in scenes for o in sc["objects"] if isinstance(o, dict)})
+
+
+def _box_outside(gt: Sequence[Sequence[float]], width: float, height: float) -> list[float] | None:
+    """A small box in an image corner that overlaps none of ``gt`` (None if every corner does)."""
+    side = max(1.0, min(width, height) / 16)
+    for x0, y0 in ((0, 0), (width - side, 0), (0, height - side), (width - side, height - side)):
+        box = [x0, y0, x0 + side, y0 + side]
+        if all(box[2] <= g[0] or g[2] <= box[0] or box[3] <= g[1] or g[3] <= box[1] for g in gt):
+            return box
+    return None
