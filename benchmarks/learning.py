@@ -1,162 +1,146 @@
-"""Does the DiG training loop learn? SFT warm start, then GRPO, with the ``trl`` trainer on CPU.
+"""Does DiG training teach a model to find differences? The DiG-nano study on a CPU.
 
-A tiny random Qwen2.5-VL is built locally (``dig_core.tiny_models``); a small DiG-1 dataset at low
-resolution is written without Blender (``tests.helpers.write_dig_dataset``: dig-core's real planner
-and samplers, flat-coloured boxes instead of renders), plus a held-out set from another seed. The
-script runs ``dig train trainer.name=trl`` with an SFT warm start stage and one GRPO stage, then
-prints per block of steps the mean format and accuracy reward (r_acc = 0.5 F1 + 0.5 mIoU):
+Runs ``configs/pipelines/nano.yaml`` (``dig run``: Blender nano pairs and the held-out nano bench,
+a from-scratch nano Qwen3-VL, the grounding base-model stage, SFT warm start, GRPO DiG-1 -> DiG-2 ->
+DiG-Mix with the ``trl`` trainer, ``dig eval`` of every checkpoint) once per seed, then the
+ablations at equal training steps:
 
-* warm start: greedy answers on training pairs (``sft/eval.jsonl``) and on held-out pairs;
-* GRPO: the sampled completions' rewards (``dig-1/rewards.jsonl``), and greedy answers of the final
-  model on training and held-out pairs.
+* ``mix-only``: GRPO on DiG-Mix alone for as many steps as the curriculum's three stages (Fig. 3);
+* ``f1-only`` / ``iou-only``: the reward's lambda_f1 = 1 or lambda_iou = 1 (Table 4);
 
-It writes the reward-curve PNG (default docs/learning-curve.png). Not a test: ~5 minutes on 2 cores.
+and prints, per checkpoint and arm, the held-out metrics as mean ± sd over the seeds beside the
+chance baseline (boxing one random object of the scene, ``chance/*`` of the ``dig`` evaluator).
+Everything lands in one pipeline run folder (``--work``), so the renders, the model and the base
+stage are made once and skipped afterwards; each arm's eval metrics and reward logs are copied to
+``WORK/results/<arm>-s<seed>/`` before the next arm runs, and a rerun skips arms already there.
 
-    python benchmarks/learning.py [--out docs/learning-curve.png] [--sft-steps 200] [--grpo-steps 60]
+    python benchmarks/learning.py                       # one seed of the main study
+    python benchmarks/learning.py --seeds 0 1 2 --ablations
+    python benchmarks/learning.py --print-only          # the table of what WORK/results holds
+
+Any pipeline override can be appended after ``--``, e.g. ``-- steps.train.config.trainer.params.max_steps=30``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
+import shutil
+import statistics
+import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+PIPELINE = ROOT / "configs" / "pipelines" / "nano.yaml"
+EVALS = ("eval-base", "eval-sft", "eval-dig-1", "eval-dig-2", "eval-dig-mix")
+#: (benchmark, metric) columns of the table
+COLUMNS = (("nano-dig-1", "acc@0.5"), ("nano-dig-1", "reward"), ("nano-dig-2", "reward"),
+           ("nano-dig-mix", "reward"), ("nano-dig-mix", "f1"), ("grounding", "dig-1/acc@0.5"))
+TRAIN = "steps.train.config.trainer.params"
+ARMS = {
+    "main": [],
+    "mix-only": [f"{TRAIN}.grpo_stages=[dig-mix]", "vars.after_dig_1=sft", "vars.after_dig_2=sft", "ABLATE_STEPS"],
+    "f1-only": ["steps.train.config.reward.params.lambda_f1=1.0", "steps.train.config.reward.params.lambda_iou=0.0"],
+    "iou-only": ["steps.train.config.reward.params.lambda_f1=0.0", "steps.train.config.reward.params.lambda_iou=1.0"],
+}
 
 
-def block_means(values: list[float], n_blocks: int) -> list[float]:
-    size = max(1, len(values) // n_blocks)
-    return [sum(values[i:i + size]) / len(values[i:i + size]) for i in range(0, size * n_blocks, size)
-            if values[i:i + size]]
+def dig_run(work: Path, args: list[str]) -> float:
+    t0 = time.time()
+    cmd = [sys.executable, "-m", "dig_core", "run", str(PIPELINE), f"run_dir={work}", *args]
+    print("$", " ".join(cmd[2:]), flush=True)
+    r = subprocess.run(cmd)
+    if r.returncode:
+        sys.exit(f"dig run failed ({r.returncode}); rerun the same command to resume")
+    return time.time() - t0
+
+
+def grpo_steps(work: Path) -> int:
+    """The main arm's GRPO steps per stage (trainer.params.max_steps of the resolved pipeline)."""
+    import yaml
+
+    resolved = yaml.safe_load((work / "pipeline.yaml").read_text())
+    return int(resolved["steps"]["train"]["config"]["trainer"]["params"]["max_steps"])
+
+
+def collect(work: Path, dest: Path, evals: tuple[str, ...]) -> None:
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for name in evals:
+        for f in (work / name).glob("*/metrics.json"):
+            (tmp / name / f.parent.name).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(f, tmp / name / f.parent.name / "metrics.json")
+    for f in (work / "train").glob("*/rewards.jsonl"):
+        (tmp / "train" / f.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(f, tmp / "train" / f.parent.name / "rewards.jsonl")
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+
+
+def metric(folder: Path, bench: str, key: str) -> float | None:
+    path = folder / bench / "metrics.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())["metrics"].get(key)
+
+
+def cell(values: list[float]) -> str:
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.3g}"
+    return f"{statistics.mean(values):.3g} ± {statistics.stdev(values):.2g}"
+
+
+def table(results: Path, seeds: list[int]) -> None:
+    arms = [a for a in ARMS if any((results / f"{a}-s{s}").is_dir() for s in seeds)]
+    head = ["arm", "checkpoint", *(f"{b}:{k}" for b, k in COLUMNS)]
+    print("\n" + " | ".join(head))
+    print(" | ".join("---" for _ in head))
+    chance_done = False
+    for arm in arms:
+        folders = [results / f"{arm}-s{s}" for s in seeds if (results / f"{arm}-s{s}").is_dir()]
+        for ev in EVALS:
+            vals = [[metric(f / ev, b, k) for f in folders] for b, k in COLUMNS]
+            if all(v is None for col in vals for v in col):
+                continue
+            print(" | ".join([arm, ev.removeprefix("eval-"), *(cell([v for v in col if v is not None]) for col in vals)]))
+            if not chance_done:  # the same bench pairs for every checkpoint: one chance row
+                ch = [[metric(f / ev, b, f"chance/{k}") for f in folders] for b, k in COLUMNS]
+                print(" | ".join(["chance", "(random object)", *(cell([v for v in col if v is not None]) for col in ch)]))
+                chance_done = True
+    print(f"\nseeds {seeds}; percentages except reward; chance: boxing one random object of the scene "
+          "(its exact box when it is a changed one)")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=str(ROOT / "docs" / "learning-curve.png"))
-    ap.add_argument("--train-pairs", type=int, default=48)
-    ap.add_argument("--heldout-pairs", type=int, default=16)
-    ap.add_argument("--size", default="64x48", help="image size WxH")
-    ap.add_argument("--sft-steps", type=int, default=200)
-    ap.add_argument("--sft-lr", type=float, default=3e-3)
-    ap.add_argument("--grpo-steps", type=int, default=60)
-    ap.add_argument("--grpo-lr", type=float, default=5e-5)
-    ap.add_argument("--generations", type=int, default=8)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--work", default=None, help="work folder (default: a temporary one)")
+    ap.add_argument("--work", default=str(ROOT / "runs" / "learning"), help="pipeline run folder (shared by all arms)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--ablations", action="store_true", help="also run mix-only, f1-only and iou-only")
+    ap.add_argument("--print-only", action="store_true")
+    ap.add_argument("overrides", nargs="*", help="pipeline overrides (after --)")
     a = ap.parse_args()
-
-    import torch
-    from click.testing import CliRunner
-    from dig_core.cli import DigGroup
-    from dig_core.commands.train_cmd import train
-    from dig_core.config import load_config
-    from dig_core.reward_log import SampleScorer
-    from dig_core.tiny_models import build_tiny_vlm
-    from dig_core.training import read_rewards
-    from dig_core.vlm import VLProcessor
-    from dig_train_trl.data import load_rows
-    from dig_train_trl.sft import evaluate
-    from transformers import AutoModelForImageTextToText
-
-    from tests.helpers import write_dig_dataset
-
-    torch.manual_seed(a.seed)
-    w, h = (int(v) for v in a.size.split("x"))
-    work = Path(a.work or tempfile.mkdtemp(prefix="dig-learning-"))
-    t0 = time.time()
-    model = build_tiny_vlm("qwen2_5_vl", work / "model", seed=a.seed, overwrite=True)
-    train_data = write_dig_dataset(work / "train", size=(w, h), seed=a.seed,
-                                   stages=[("dig-1", 1, 1, True, a.train_pairs)])
-    held_data = write_dig_dataset(work / "heldout", size=(w, h), seed=a.seed + 1000,
-                                  stages=[("dig-1", 1, 1, True, a.heldout_pairs)])
-    stage = ["curriculum.stages=[{name: dig-1, k_min: 1, k_max: 1, count_in_prompt: true, "
-             f"pairs: {a.train_pairs}}}]"]
-    run = work / "run"
-    args = ["trainer.name=trl", f"trainer.params.model={model}", f"trainer.params.data={train_data}",
-            f"trainer.params.run_dir={run}", f"trainer.params.seed={a.seed}",
-            f"trainer.params.sft_max_steps={a.sft_steps}", f"trainer.params.sft_learning_rate={a.sft_lr}",
-            "trainer.params.sft_eval_steps=25", "trainer.params.sft_eval_pairs=16",
-            f"trainer.params.max_steps={a.grpo_steps}", f"trainer.params.learning_rate={a.grpo_lr}",
-            f"trainer.params.num_generations={a.generations}", "trainer.params.max_new_tokens=24",
-            "trainer.params.save_steps=-1", *stage]
-    cli = DigGroup(commands={})
-    cli.add_command(train)
-    r = CliRunner().invoke(cli, ["train", *args], catch_exceptions=False)
-    if r.exit_code:
-        sys.exit(r.output)
-    train_s = time.time() - t0
-
-    cfg = load_config(None, stage, sections=("task", "reward"))
-    scorer = SampleScorer(cfg)
-    rows = {}
-    for name, data in (("train", train_data), ("held-out", held_data)):
-        vlp = VLProcessor(model)
-        rows[name] = [r for rs in load_rows(cfg, data, vlp).values() for r in rs][:16]
-    greedy = {}
-    for ckpt_name, ckpt in (("base", model), ("after SFT", run / "sft" / "checkpoint"),
-                            ("after GRPO", run / "dig-1" / "checkpoint")):
-        vlp = VLProcessor(ckpt)
-        m = AutoModelForImageTextToText.from_pretrained(ckpt, local_files_only=True).eval()
-        greedy[ckpt_name] = {n: evaluate(m, vlp.processor, rs, scorer, 24) for n, rs in rows.items()}
-
-    sft_eval = [json.loads(x) for x in (run / "sft" / "eval.jsonl").read_text().splitlines()]
-    grpo = read_rewards(run)["dig-1"]
-    per_step = a.generations
-    steps = [grpo[i:i + per_step] for i in range(0, len(grpo), per_step)]
-    fmt = [sum(x["format"] for x in s) / len(s) for s in steps]
-    acc = [sum(x["accuracy"] for x in s) / len(s) for s in steps]
-
-    print(f"\nDiG learning benchmark: tiny Qwen2.5-VL, DiG-1 {w}x{h}, {a.train_pairs} train / "
-          f"{a.heldout_pairs} held-out pairs, {a.sft_steps} SFT + {a.grpo_steps} GRPO steps (G={a.generations}); "
-          f"{train_s:.0f} s to build and train")
-    print("\nSFT warm start, greedy answers on 16 training pairs")
-    print(f"{'step':>6} {'loss':>8} {'format':>8} {'accuracy':>9}")
-    for e in sft_eval:
-        loss = "-" if e["loss"] is None else f"{e['loss']:.3f}"
-        print(f"{e['step']:>6} {loss:>8} {e['format']:>8.3f} {e['accuracy']:>9.3f}")
-    print("\nGRPO, sampled completions (training pairs), mean per block of steps")
-    n_blocks = min(6, len(fmt))
-    size = max(1, len(fmt) // n_blocks)
-    print(f"{'steps':>9} {'format':>8} {'accuracy':>9}")
-    for i, (f_, a_) in enumerate(zip(block_means(fmt, n_blocks), block_means(acc, n_blocks))):
-        print(f"{i * size + 1:>4}-{(i + 1) * size:<4} {f_:>8.3f} {a_:>9.3f}")
-    print("\nGreedy answers (16 pairs each)")
-    print(f"{'model':<12} {'train fmt':>10} {'train acc':>10} {'held fmt':>9} {'held acc':>9}")
-    for name, res in greedy.items():
-        print(f"{name:<12} {res['train']['format']:>10.3f} {res['train']['accuracy']:>10.3f} "
-              f"{res['held-out']['format']:>9.3f} {res['held-out']['accuracy']:>9.3f}")
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3), dpi=80)
-    ax1.plot([e["step"] for e in sft_eval], [e["format"] for e in sft_eval], "o-", label="format")
-    ax1.plot([e["step"] for e in sft_eval], [e["accuracy"] for e in sft_eval], "s-", label="accuracy")
-    ax1.set(title="SFT warm start (greedy, train pairs)", xlabel="step", ylim=(-0.05, 1.05))
-    ax1.legend()
-    xs = list(range(1, len(fmt) + 1))
-    ax2.plot(xs, fmt, alpha=0.3, color="C0")
-    ax2.plot(xs, acc, alpha=0.3, color="C1")
-    k = 5
-    smooth = [sum(v[max(0, i - k + 1):i + 1]) / len(v[max(0, i - k + 1):i + 1]) for v in (fmt, acc)
-              for i in range(len(v))]
-    ax2.plot(xs, smooth[:len(xs)], color="C0", label="format")
-    ax2.plot(xs, smooth[len(xs):], color="C1", label="accuracy")
-    ax2.set(title="GRPO (sampled, train pairs)", xlabel="step", ylim=(-0.05, 1.05))
-    ax2.legend()
-    fig.tight_layout()
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    print(f"\nwrote {out} ({out.stat().st_size // 1024} KB); run folder {run}")
+    work = Path(a.work).resolve()
+    results = work.parent / (work.name + "-results")
+    if not a.print_only:
+        arms = list(ARMS) if a.ablations else ["main"]
+        for seed in a.seeds:
+            for arm in arms:
+                dest = results / f"{arm}-s{seed}"
+                if dest.is_dir():
+                    print(f"{dest.name}: done before, skipped", flush=True)
+                    continue
+                extra = [x for x in ARMS[arm] if x != "ABLATE_STEPS"]
+                if "ABLATE_STEPS" in ARMS[arm]:  # as many GRPO steps as the curriculum's three stages
+                    extra.append(f"{TRAIN}.stages.dig-mix.max_steps={3 * grpo_steps(work)}")
+                secs = dig_run(work, [f"vars.seed={seed}", *extra, *a.overrides])
+                evals = EVALS if arm != "mix-only" else ("eval-base", "eval-sft", "eval-dig-mix")
+                collect(work, dest, evals)
+                print(f"{dest.name}: {secs / 60:.1f} min", flush=True)
+    table(results, a.seeds)
 
 
 if __name__ == "__main__":

@@ -219,3 +219,68 @@ def test_warm_start_teaches_the_answer_format(tiny_qwen25_vl, dataset, tmp_path)
     assert evals[-1]["format"] >= 0.5, evals
     losses = [json.loads(x)["loss"] for x in (run / "sft" / "train.log").read_text().splitlines()]
     assert sum(losses[-10:]) / 10 < 0.5 * sum(losses[:10]) / 10
+
+
+def test_grounding_warm_start_alone_is_a_base_model_stage(tiny_qwen3_vl, tmp_path):
+    """sft_task=grounding with grpo_stages=[]: one stage, single-image grounding rows (the answer is
+    one box, the label that box), a cosine schedule with warm-up, and a loadable checkpoint."""
+    from dig_core.config import load_config
+    from dig_core.reward_log import SampleScorer
+    from dig_core.vlm import VLProcessor
+    from dig_train_trl.data import answer_task, grounding_rows, target_answer
+
+    data = write_dig_dataset(tmp_path / "g", size=(64, 48), seed=3, stages=[("dig-1", 1, 1, True, 12)])
+    run = tmp_path / "run"
+    out = train(overrides(tiny_qwen3_vl, data, run, "trainer.params.sft_task=grounding",
+                          "trainer.params.sft_stage_name=ground", "trainer.params.grpo_stages=[]",
+                          "trainer.params.sft_max_steps=6", "trainer.params.sft_batch_size=2",
+                          "trainer.params.sft_lr_scheduler_type=cosine", "trainer.params.sft_warmup_steps=2",
+                          "trainer.params.sft_learning_rate=1e-3", "trainer.params.sft_eval_pairs=2",
+                          "trainer.params.sft_eval_steps=3", "curriculum.stages=[{name: dig-1, k_min: 1, "
+                          "k_max: 1, count_in_prompt: true, pairs: 12}]"))
+    assert "SFT warm start (grounding)" in out
+    assert sorted(p.name for p in run.iterdir() if p.is_dir()) == ["ground"]
+    assert (run / "ground" / "DONE").is_file() and (run / "ground" / "checkpoint" / "config.json").is_file()
+    lrs = [json.loads(x)["learning_rate"] for x in (run / "ground" / "train.log").read_text().splitlines()]
+    assert lrs[0] == pytest.approx(5e-4) and lrs[1] == lrs[2] == pytest.approx(1e-3) and lrs[5] < lrs[3] < lrs[2]
+    # the rows: one image each, a one-box answer that scores 1 against its label
+    cfg = load_config(None, [], sections=("task", "reward"))
+    vlp = VLProcessor(tiny_qwen3_vl)
+    rows = grounding_rows(cfg, data, vlp)
+    assert rows and all(len(r.images) == 1 and r.label.k == 1 for r in rows)
+    scorer = SampleScorer(cfg)
+    task = answer_task(cfg, vlp.coords)
+    for r in rows:
+        answer = target_answer(task, r)
+        assert answer.startswith("[") and not answer.startswith("[[")
+        assert scorer.score_sample(answer, r.label.to_json())["f1"] == 1.0
+
+
+def test_grpo_stages_choose_the_curriculum_stages(tiny_qwen25_vl, dataset, tmp_path):
+    from dig_core.commands.train_cmd import resolve_trainer
+    from dig_core.config import load_config
+
+    def plan(*more):
+        cfg = load_config(None, overrides(tiny_qwen25_vl, dataset, tmp_path / "r", *more), sections=("trainer",))
+        return [s.name for s in resolve_trainer(cfg).plan(cfg)]
+
+    assert plan("trainer.params.grpo_stages=[dig-mix]", "trainer.params.sft_max_steps=1") == ["sft", "dig-mix"]
+    assert plan() == ["dig-1", "dig-2", "dig-mix"]
+    r = CliRunner().invoke(_cli(), ["train", *overrides(tiny_qwen25_vl, dataset, tmp_path / "r",
+                                                        "trainer.params.grpo_stages=[dig-3]")])
+    assert r.exit_code != 0 and "grpo_stages: unknown stage(s) ['dig-3']" in r.output
+    r = CliRunner().invoke(_cli(), ["train", *overrides(tiny_qwen25_vl, dataset, tmp_path / "r",
+                                                        "trainer.params.grpo_stages=[]")])
+    assert r.exit_code != 0 and "nothing to train" in r.output
+    r = CliRunner().invoke(_cli(), ["train", *overrides(tiny_qwen25_vl, dataset, tmp_path / "r",
+                                                        "trainer.params.sft_task=detect")])
+    assert r.exit_code != 0 and "sft_task" in r.output and "'grounding'" in r.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_lr_factor_schedules():
+    from dig_train_trl.sft import lr_factor
+
+    assert [lr_factor("constant", i, 10, 2) for i in (0, 1, 2, 9)] == [0.5, 1.0, 1.0, 1.0]
+    assert [round(lr_factor("cosine", i, 10, 2), 3) for i in (2, 6, 10)] == [1.0, 0.5, 0.0]
+    assert [round(lr_factor("linear", i, 10, 0), 3) for i in (0, 5, 10)] == [1.0, 0.5, 0.0]

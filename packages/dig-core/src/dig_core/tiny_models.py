@@ -62,6 +62,10 @@ class ModelSize:
     position_grid: int = 16
     #: (min, max) merged image tokens the processor resizes to
     tokens: tuple[int, int] = (4, 256)
+    #: start Qwen3-VL's learned vision positions from a 2D sine-cosine grid of this standard
+    #: deviation instead of N(0, 0.02) noise (None: the library's init); from scratch, noise that
+    #: small leaves the patches' positions unreadable for thousands of steps
+    sincos_positions: float | None = None
 
 
 #: ``test``: the smallest model of the real architecture, for tests and smoke runs (random text);
@@ -74,7 +78,7 @@ SIZES: dict[str, ModelSize] = {
                       vision_intermediate=128, vision_depth=2, vision_heads=2),
     "nano": ModelSize(hidden=128, intermediate=384, layers=4, heads=4, kv_heads=2, vision_hidden=96,
                       vision_intermediate=192, vision_depth=3, vision_heads=3, patch=8, rope_theta=10000.0,
-                      position_grid=24, tokens=(4, 256)),
+                      position_grid=24, tokens=(4, 256), sincos_positions=0.5),
 }
 
 #: target vocabulary of the BPE part (special tokens come on top)
@@ -336,7 +340,24 @@ def build_config(family: str, tokenizer: Any, size: str = "test"):
     return Qwen3VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=False, **ids)
 
 
-def build_model(family: str, config: Any, seed: int):
+def sincos_grid(side: int, dim: int):
+    """A ``(side², dim)`` 2D sine-cosine position table (half the channels for rows, half for
+    columns; MAE's ``get_2d_sincos_pos_embed``), row-major like Qwen3-VL's ``pos_embed``."""
+    import torch
+
+    quarter = dim // 4
+    freq = 1.0 / (10000 ** (torch.arange(quarter, dtype=torch.float64) / max(1, quarter)))
+    pos = torch.arange(side, dtype=torch.float64)[:, None] * freq[None]  # (side, quarter)
+    one = torch.cat([pos.sin(), pos.cos()], dim=1)  # (side, 2 * quarter)
+    rows = one[:, None, :].expand(side, side, -1)
+    cols = one[None, :, :].expand(side, side, -1)
+    table = torch.cat([rows, cols], dim=2).reshape(side * side, -1)
+    if table.shape[1] < dim:
+        table = torch.cat([table, torch.zeros(side * side, dim - table.shape[1], dtype=table.dtype)], dim=1)
+    return table
+
+
+def build_model(family: str, config: Any, seed: int, size: str = "test"):
     import torch
 
     if family == "qwen2_5_vl":
@@ -345,6 +366,13 @@ def build_model(family: str, config: Any, seed: int):
         from transformers import Qwen3VLForConditionalGeneration as cls
     torch.manual_seed(seed)
     model = cls(config)
+    std = SIZES[size].sincos_positions
+    embed = getattr(getattr(model.model, "visual", None), "pos_embed", None)
+    if std is not None and embed is not None:
+        side = int(config.vision_config.num_position_embeddings ** 0.5)
+        table = sincos_grid(side, embed.weight.shape[1])
+        with torch.no_grad():
+            embed.weight.copy_((table / table.std() * std).to(embed.weight.dtype))
     model.eval()
     return model
 
@@ -390,7 +418,7 @@ def build_tiny_vlm(family: str, out_dir: str | Path, seed: int = 0, min_pixels: 
     tokenizer = train_tokenizer(family)
     processor = build_processor(family, tokenizer, min_pixels, max_pixels, size)
     config = build_config(family, tokenizer, size)
-    model = build_model(family, config, seed)
+    model = build_model(family, config, seed, size)
     from transformers import GenerationConfig
 
     model.generation_config = GenerationConfig(

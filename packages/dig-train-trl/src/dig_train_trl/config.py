@@ -16,6 +16,8 @@ LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
 DEVICES = ("auto", "cpu", "cuda")
 #: learning-rate schedules of the SFT warm start (dig_train_trl.sft.lr_factor)
 SFT_SCHEDULES = ("constant", "cosine", "linear")
+#: what the SFT warm start can teach
+SFT_TASKS = ("dig", "grounding")
 
 
 @dataclass
@@ -67,6 +69,9 @@ class TRLConfig(TrainerConfig):
     max_new_tokens: int = 256
     #: cap on optimiser steps per stage (None: the curriculum's epochs decide)
     max_steps: Optional[int] = None
+    #: curriculum stages trained with GRPO, in curriculum order (None = all; [] = none: a run of the
+    #: warm start alone, e.g. a base-model stage)
+    grpo_stages: Optional[list[str]] = None
     #: passes over a stage's pairs when curriculum.advance is not fixed and has no max_epochs
     plateau_max_epochs: float = 3.0
     #: per-stage overrides keyed by stage name (keys: beta, learning_rate, temperature, max_steps)
@@ -101,6 +106,10 @@ class TRLConfig(TrainerConfig):
     sft_batch_size: int = 4
     #: curriculum stages whose pairs the warm start trains on; None = every stage's
     sft_stages: Optional[list[str]] = None
+    #: what the warm start teaches: dig (the DiG answer to each pair's prompt) or grounding (the box
+    #: of one described object in one image, from the pairs' exact boxes: dig_core.grounding; the
+    #: base-model stage of a model trained from scratch, docs/training.md "DiG-nano")
+    sft_task: str = "dig"
     #: name of the warm-start stage in the run folder
     sft_stage_name: str = "sft"
     #: greedy answers of this many training pairs are scored every sft_eval_steps (<stage>/eval.jsonl)
@@ -160,6 +169,8 @@ def validate(cfg: TRLConfig) -> list[str]:
     check("save_steps", cfg.save_steps == -1 or cfg.save_steps >= 1, ">= 1, or -1 for no TRL checkpoints")
     if cfg.loss_type not in LOSS_TYPES:
         errors.append(f"loss_type: {cfg.loss_type!r} is not allowed; allowed: {list(LOSS_TYPES)}")
+    if cfg.sft_task not in SFT_TASKS:
+        errors.append(f"sft_task: {cfg.sft_task!r} is not allowed; allowed: {list(SFT_TASKS)}")
     if cfg.sft_lr_scheduler_type not in SFT_SCHEDULES:
         errors.append(f"sft_lr_scheduler_type: {cfg.sft_lr_scheduler_type!r} is not allowed; "
                       f"allowed: {list(SFT_SCHEDULES)}")

@@ -22,8 +22,10 @@ class Row:
     id: str
     stage: str
     text: str  # the task prompt
-    images: tuple[str, str]  # absolute paths of I_a, I_b
+    images: tuple[str, ...]  # absolute paths of I_a, I_b (one image for a grounding row)
     label: Label
+    #: the exact answer when it is not the label's box list (a grounding row's single box)
+    answer: str | None = None
 
     @property
     def target_boxes(self) -> list[list[float]]:
@@ -51,6 +53,8 @@ def answer_task(cfg: Any, coords: str):
 def target_answer(task: Any, row: Row) -> str:
     """The exact answer the prompt asks for: the GT boxes written by ``task.format_boxes`` in the
     model's coordinates (resized pixels for Qwen2.5-VL)."""
+    if row.answer is not None:
+        return row.answer
     lab = row.label
     sx, sy = lab.scale or (1.0, 1.0)
     return task.format_boxes(row.target_boxes, lab.width * sx, lab.height * sy)
@@ -94,6 +98,32 @@ def load_rows(cfg: Any, dataset_dir: str | Path, processor: Any, stages: list[st
         out.setdefault(name, []).append(Row(pid, name, text, (str(paths[0]), str(paths[1])), label))
     order = [n for n in defs if n in out] + sorted(n for n in out if n not in defs)
     return {n: out[n] for n in order}
+
+
+def grounding_rows(cfg: Any, dataset_dir: str | Path, processor: Any, pair_ids: set[str] | None = None) -> list[Row]:
+    """Single-image grounding rows (``dig_core.grounding``) of the dataset's pairs (those in
+    ``pair_ids`` when given): the prompt asks for one described object's box, the image is I_a or
+    I_b, the label holds that box. ``processor``: a :class:`dig_core.vlm.VLProcessor`."""
+    from dig_core.grounding import grounding_answer, grounding_prompt, grounding_samples
+
+    root = Path(dataset_dir).resolve()
+    records = [r for r in read_annotations(root) if pair_ids is None or str(r["id"]) in pair_ids]
+    by_id = {str(r["id"]): r for r in records}
+    task = answer_task(cfg, processor.coords)
+    out = []
+    for s in grounding_samples(records):
+        path = (root / by_id[s.pair_id][s.image_key]).resolve()
+        if not path.is_file():
+            raise DatasetError(f"pair {s.pair_id!r}: image not found: {path}")
+        pw, ph = processor.prompt_size(s.width, s.height)
+        scale = processor.scale(s.width, s.height)
+        label = Label(s.id, s.stage, 1, (s.box,), float(s.width), float(s.height), processor.coords,
+                      None if scale is None else (float(scale[0]), float(scale[1])))
+        sx, sy = label.scale or (1.0, 1.0)
+        box = [s.box[0] * sx, s.box[1] * sy, s.box[2] * sx, s.box[3] * sy]
+        out.append(Row(s.id, s.stage, grounding_prompt(task, s.description, pw, ph), (str(path),), label,
+                       grounding_answer(task, box, s.width * sx, s.height * sy)))
+    return out
 
 
 def grpo_dataset(rows: list[Row]):

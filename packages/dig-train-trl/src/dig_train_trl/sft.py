@@ -30,7 +30,8 @@ def _batch(processor: Any, rows: Sequence[Row], answers: Sequence[str] | None, d
     """Processor inputs for ``rows``; with ``answers``, the full conversations plus ``labels``
     (-100 on the prompt and padding), else the generation prompts (left-padded)."""
     tok = processor.tokenizer
-    prompts = [processor.apply_chat_template(messages(r.text), tokenize=False, add_generation_prompt=True)
+    prompts = [processor.apply_chat_template(messages(r.text, len(r.images)), tokenize=False,
+                                             add_generation_prompt=True)
                for r in rows]
     images = [open_images(r) for r in rows]
     side = tok.padding_side
@@ -42,11 +43,18 @@ def _batch(processor: Any, rows: Sequence[Row], answers: Sequence[str] | None, d
         end = _turn_end(processor)
         full = [p + a + end for p, a in zip(prompts, answers)]
         enc = processor(text=full, images=images, padding=True, return_tensors="pt")
-        plen = processor(text=prompts, images=images, padding=True, return_tensors="pt")["attention_mask"].sum(1)
     finally:
         tok.padding_side = side
+    # prompt lengths without encoding the images again: the prompt's text tokens, each image
+    # placeholder expanded to the image's merged patches (the processor's own expansion)
+    merge = getattr(processor.image_processor, "merge_size", 1) or 1
+    per_image = (enc["image_grid_thw"].prod(dim=1) // (merge * merge)).tolist()
     labels = enc["input_ids"].clone()
-    for i, n in enumerate(plen.tolist()):
+    k = 0
+    for i, p in enumerate(prompts):
+        n_img = len(images[i])
+        n = len(tok(p, add_special_tokens=False)["input_ids"]) + sum(per_image[k:k + n_img]) - n_img
+        k += n_img
         labels[i, :n] = -100
     labels[enc["attention_mask"] == 0] = -100
     enc["labels"] = labels

@@ -94,6 +94,15 @@ class TRLTrainer(Trainer):
     def plan(self, cfg: Any) -> list[StageRun]:
         stages: list[Any] = list(cfg.curriculum.stages)
         names = [s.name for s in stages]
+        chosen = self.config.grpo_stages
+        if chosen is not None:
+            unknown = [s for s in chosen if s not in names]
+            if unknown:
+                raise ConfigError(f"trainer.params.grpo_stages: unknown stage(s) {unknown}; curriculum.stages are {names}")
+            stages = [s for s in stages if s.name in chosen]
+            if not stages and not self.warm_start():
+                raise ConfigError("trainer.params.grpo_stages is empty and there is no warm start "
+                                  "(sft_epochs / sft_max_steps): nothing to train")
         if self.warm_start():
             if self.config.sft_stage_name in names:
                 raise ConfigError(f"trainer.params.sft_stage_name={self.config.sft_stage_name!r} is also a "
@@ -142,7 +151,7 @@ class TRLTrainer(Trainer):
         if is_warm_start(stage):
             on = ", ".join(p.sft_stages) if p.sft_stages else "every stage's pairs"
             steps = p.sft_max_steps if p.sft_max_steps is not None else f"{p.sft_epochs} epoch(s)"
-            return (f"# stage {stage.name}: SFT warm start on {on}, {steps}, lr {p.sft_learning_rate} "
+            return (f"# stage {stage.name}: SFT warm start ({p.sft_task}) on {on}, {steps}, lr {p.sft_learning_rate} "
                     f"({p.sft_lr_scheduler_type}, {p.sft_warmup_steps} warm-up steps), "
                     f"batch {p.sft_batch_size}, from {stage.init_model}")
         st = stage.stage
@@ -247,13 +256,19 @@ class TRLTrainer(Trainer):
 
         p = self.config
         rows = [r for name, rs in self._rows.items() if p.sft_stages is None or name in p.sft_stages for r in rs]
+        if p.sft_task == "grounding":
+            from dig_train_trl.data import grounding_rows
+
+            rows = grounding_rows(cfg, p.data, self._vlp, {r.id for r in rows})
         if not rows:
-            raise TrainError(f"stage {stage.name}: no pairs to warm-start on in {p.data}")
+            raise TrainError(f"stage {stage.name}: no {'grounding samples' if p.sft_task == 'grounding' else 'pairs'} "
+                             f"to warm-start on in {p.data}")
         model, vlp, device, _ = self._load(stage)
         steps = p.sft_max_steps or max(1, math.ceil(len(rows) * p.sft_epochs / p.sft_batch_size))
         seed = self.seed(cfg)
         eval_rows = rows[: p.sft_eval_pairs]
-        echo(f"stage {stage.name}: SFT warm start, {steps} steps on {len(rows)} pairs ({device}), "
+        echo(f"stage {stage.name}: SFT warm start ({p.sft_task}), {steps} steps on {len(rows)} "
+             f"{'samples' if p.sft_task == 'grounding' else 'pairs'} ({device}), "
              f"from {stage.init_model}")
         scorer = SampleScorer(cfg, None, stage.name)
         run_sft(model, vlp.processor, answer_task(cfg, vlp.coords), rows, scorer, steps=steps,

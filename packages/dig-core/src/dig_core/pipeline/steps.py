@@ -112,10 +112,15 @@ class TrainStep(PipelineStep):
         return {k: cfg[k] for k in self.KEYS}
 
     def outputs(self, out: Path, cfg: Any) -> dict[str, str]:
+        from dig_core.commands.train_cmd import resolve_trainer
+        from dig_core.errors import DigError
         from dig_core.training import RunDir
 
-        stages = cfg.curriculum.stages
-        return {"checkpoint": str(RunDir(out).stage(stages[-1].name).checkpoint)} if len(stages) else {}
+        try:  # the trainer's stages: a warm start first, GRPO stages it may leave out
+            names = [s.name for s in resolve_trainer(cfg).plan(cfg)]
+        except DigError:  # reported by config_errors
+            names = [s.name for s in cfg.curriculum.stages]
+        return {"checkpoint": str(RunDir(out).stage(names[-1]).checkpoint)} if names else {}
 
     def run(self, ctx: StepContext) -> str:
         from dig_core.commands.train_cmd import resolve_trainer

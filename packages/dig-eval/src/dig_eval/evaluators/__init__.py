@@ -2,5 +2,6 @@
 
 from dig_eval.evaluators.catalog import BENCHMARKS
 from dig_eval.evaluators.dig import DigEvaluator
+from dig_eval.evaluators.grounding import GroundingEvaluator
 
-EVALUATORS: list[type] = [DigEvaluator, *BENCHMARKS]
+EVALUATORS: list[type] = [DigEvaluator, GroundingEvaluator, *BENCHMARKS]

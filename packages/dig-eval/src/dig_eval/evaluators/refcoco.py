@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+from dig_core.grounding import GROUNDING_PROMPT
 from dig_core.reward import iou_matrix
 from dig_core.task import COORD_HINTS, DigTask, DigTaskConfig
 
@@ -28,8 +29,8 @@ from dig_eval.evaluators.parquet import Layout, unique_ids
 
 THRESHOLDS = (0.5, 0.75, 0.95)
 
-PROMPT = ('Locate the object described by "{expression}" in the image and give its bounding box. {coords} '
-          "Answer with exactly one box in the form [x0, y0, x1, y1].")
+#: dig-core's grounding prompt (dig_core.grounding), which the nano base-model stage trains on
+PROMPT = GROUNDING_PROMPT
 
 _COLUMNS = {"question_id": "string", "image": "image", "answer": "list", "bbox": "list"}
 
