@@ -1,6 +1,7 @@
 """The shipped pipelines are valid and say what docs/pipeline.md says: `paper` has the paper's
 settings (3 x 1,600 pairs, the 1,000-pair DiG-Bench, Qwen3-VL-8B-Thinking from vars.model, the
-openrlhf GRPO curriculum, the benchmark list of Tables 1-3 for base and trained); `demo` is small."""
+openrlhf GRPO curriculum, the benchmark list of Tables 1-3 for base and trained); `demo` is small;
+`nano` is the DiG-nano study."""
 
 from __future__ import annotations
 
@@ -46,3 +47,31 @@ def test_demo_pipeline_is_small_and_cpu_only(tmp_path):
     assert train.name == "trl" and train.params.device == "cpu" and train.params.max_steps == 2
     assert p.step("eval-trained").deps == ["bench", "train"]
     assert p.step("eval-trained").config.model.params.path == p.step("train").outputs["checkpoint"]
+
+
+def test_nano_pipeline_is_the_study(tmp_path):
+    """nano: the nano curriculum and its held-out bench, a from-scratch nano Qwen3-VL, the grounding
+    base stage, DiG training from the base's checkpoint, every checkpoint scored on the bench."""
+    run = tmp_path / "nano"
+    p = load_pipeline(CONFIGS / "pipelines" / "nano.yaml", run_dir=str(run))
+    assert [s.name for s in p.steps] == ["data", "bench", "model", "base", "train", "eval-base", "eval-sft",
+                                         "eval-dig-1", "eval-dig-2", "eval-dig-mix", "report"]
+    data, bench = p.step("data").config, p.step("bench").config
+    assert [(st.name, st.count_in_prompt) for st in data.curriculum.stages] == [
+        ("dig-1", True), ("dig-2", True), ("dig-mix", False)]
+    assert (data.scene.width, data.scene.height) == (192, 128) and bench.seed_namespace == "nano-bench-v1"
+    assert p.step("model").step.config.size == "nano" and p.step("model").step.config.family == "qwen3_vl"
+    base = p.step("base")
+    assert base.config.trainer.params.sft_task == "grounding" and list(base.config.trainer.params.grpo_stages) == []
+    assert base.outputs["checkpoint"] == str(run / "base" / "ground" / "checkpoint")
+    train = p.step("train").config.trainer.params
+    assert train.model == base.outputs["checkpoint"] and train.data == str(run / "data")
+    paths = {n: p.step(n).config.model.params.path for n in ("eval-base", "eval-sft", "eval-dig-1", "eval-dig-2", "eval-dig-mix")}
+    assert paths == {"eval-base": base.outputs["checkpoint"],
+                     **{f"eval-{s}": str(run / "train" / s / "checkpoint") for s in ("sft", "dig-1", "dig-2", "dig-mix")}}
+    evals = p.step("eval-dig-mix").config.evaluators
+    assert [(e.name, e.params.get("stage")) for e in evals] == [
+        ("dig", "dig-1"), ("dig", "dig-2"), ("dig", "dig-mix"), ("grounding", None)]
+    # the mix-only ablation points the per-stage evals at the SFT checkpoint
+    q = load_pipeline(CONFIGS / "pipelines" / "nano.yaml", ["vars.after_dig_1=sft"], run_dir=str(run))
+    assert q.step("eval-dig-1").config.model.params.path == str(run / "train" / "sft" / "checkpoint")
