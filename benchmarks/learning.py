@@ -57,12 +57,12 @@ def dig_run(work: Path, args: list[str]) -> float:
     return time.time() - t0
 
 
-def grpo_steps(work: Path) -> int:
-    """The main arm's GRPO steps per stage (trainer.params.max_steps of the resolved pipeline)."""
-    import yaml
+def grpo_steps(work: Path, overrides: list[str]) -> int:
+    """The main arm's GRPO steps per stage (the train step's trainer.params.max_steps)."""
+    from dig_core.pipeline.spec import load_pipeline
 
-    resolved = yaml.safe_load((work / "pipeline.yaml").read_text())
-    return int(resolved["steps"]["train"]["config"]["trainer"]["params"]["max_steps"])
+    p = load_pipeline(PIPELINE, overrides, run_dir=str(work))
+    return int(p.step("train").config.trainer.params.max_steps)
 
 
 def collect(work: Path, dest: Path, evals: tuple[str, ...]) -> None:
@@ -135,7 +135,7 @@ def main() -> None:
                     continue
                 extra = [x for x in ARMS[arm] if x != "ABLATE_STEPS"]
                 if "ABLATE_STEPS" in ARMS[arm]:  # as many GRPO steps as the curriculum's three stages
-                    extra.append(f"{TRAIN}.stages.dig-mix.max_steps={3 * grpo_steps(work)}")
+                    extra.append(f"{TRAIN}.stages.dig-mix.max_steps={3 * grpo_steps(work, list(a.overrides))}")
                 secs = dig_run(work, [f"vars.seed={seed}", *extra, *a.overrides])
                 evals = EVALS if arm != "mix-only" else ("eval-base", "eval-sft", "eval-dig-mix")
                 collect(work, dest, evals)
