@@ -119,10 +119,9 @@ def grounding_rows(cfg: Any, dataset_dir: str | Path, processor: Any, pair_ids: 
         scale = processor.scale(s.width, s.height)
         label = Label(s.id, s.stage, 1, (s.box,), float(s.width), float(s.height), processor.coords,
                       None if scale is None else (float(scale[0]), float(scale[1])))
+        row = Row(s.id, s.stage, grounding_prompt(task, s.description, pw, ph), (str(path),), label)
         sx, sy = label.scale or (1.0, 1.0)
-        box = [s.box[0] * sx, s.box[1] * sy, s.box[2] * sx, s.box[3] * sy]
-        out.append(Row(s.id, s.stage, grounding_prompt(task, s.description, pw, ph), (str(path),), label,
-                       grounding_answer(task, box, s.width * sx, s.height * sy)))
+        out.append(replace(row, answer=grounding_answer(task, row.target_boxes[0], s.width * sx, s.height * sy)))
     return out
 
 

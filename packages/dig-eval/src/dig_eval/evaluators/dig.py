@@ -30,10 +30,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Optional
 
+import numpy as np
 from dig_core.config import StageConfig, instantiate
 from dig_core.dataset import read_annotations, read_manifest
 from dig_core.errors import ConfigError, DatasetError
-from dig_core.reward import DigReward, match_boxes
+from dig_core.reward import DigReward, iou_matrix, match_boxes
 from dig_core.task import DigTask
 
 from dig_eval.adapters.base import ModelAdapter, Request
@@ -263,8 +264,9 @@ def scene_objects(rec: dict[str, Any]) -> int | None:
 def _box_outside(gt: Sequence[Sequence[float]], width: float, height: float) -> list[float] | None:
     """A small box in an image corner that overlaps none of ``gt`` (None if every corner does)."""
     side = max(1.0, min(width, height) / 16)
+    gts = np.asarray(gt, dtype=np.float64)
     for x0, y0 in ((0, 0), (width - side, 0), (0, height - side), (width - side, height - side)):
         box = [x0, y0, x0 + side, y0 + side]
-        if all(box[2] <= g[0] or g[2] <= box[0] or box[3] <= g[1] or g[3] <= box[1] for g in gt):
+        if not iou_matrix(np.asarray([box], dtype=np.float64), gts).any():
             return box
     return None
