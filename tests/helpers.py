@@ -153,7 +153,10 @@ def write_dig_dataset(root: str | Path, n: int = 4, stage: str = "dig-1", k: int
                 records.append(rec)
             img_a, img_b = _draw_pair(rng, width, height, boxes, records)
             measures = [measure_difference(_box_mask(box, width, height), box, img_a, img_b) for box in boxes]
-            record = pair_record(item, scene_a, scene_b, records, measures, pair_seed, {})
+            # the drawn rectangles are the only "objects" visible: the edited ones, where they exist
+            visible = tuple([{"id": r["object_id"], "box": r["box"], "pixels": int(_box_mask(r["box"], width, height).sum())}
+                             for r in records if r["type"] != gone] for gone in ("add", "remove"))
+            record = pair_record(item, scene_a, scene_b, records, measures, pair_seed, {}, visible)
             name_a, name_b = record["image_a"], record["image_b"]
             writer.write_pair(record, {name_a: encode_png(img_a), name_b: encode_png(img_b)})
         manifest.update(status="complete", counts=summarize(root), renderer={"name": "tests.helpers"},

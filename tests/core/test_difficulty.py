@@ -428,3 +428,14 @@ def test_generate_writes_histograms_and_audit_redraws_them(controls, tmp_path):
     from dig_core.visualize import write_difficulty_histograms
 
     assert write_difficulty_histograms(controls) == png and png.read_bytes() == out.read_bytes()
+
+
+def test_histograms_draw_a_bin_of_one_beside_a_bin_of_thousands():
+    """A bin whose bar is under a pixel high (1 among ~2,000 in a 100-pixel chart) is drawn one pixel
+    high instead of crashing PIL (seen on the 2,400-pair nano dataset)."""
+    from dig_core.visualize import HISTOGRAM_MEASURES, difficulty_histograms
+
+    key = HISTOGRAM_MEASURES[0]
+    records = [{"stage": "s", "measures": [{key: 0.0}] * 2000 + [{key: 1.0}]}]
+    img = difficulty_histograms(records)
+    assert (np.asarray(img.convert("RGB")) == (70, 110, 200)).all(axis=2).sum() > 50

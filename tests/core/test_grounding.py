@@ -1,5 +1,5 @@
-"""dig_core.grounding: which differences give an exact single-object box, in which image, with which
-description; the prompt and the answer in each coordinate convention."""
+"""dig_core.grounding: which objects of a pair's renders are samples, in which image, with which
+description and box; the prompt and the answer in each coordinate convention."""
 
 from __future__ import annotations
 
@@ -11,34 +11,42 @@ def _obj(i, color="red", shape="cube", size="large", material="rubber"):
     return {"id": i, "color": color, "shape": shape, "size": size, "material": material, "position": [0, 0, 0]}
 
 
-def _rec(pid, diffs, a, b):
-    return {"id": pid, "stage": "s", "width": 100, "height": 50, "differences": diffs,
-            "scene_a": {"objects": a}, "scene_b": {"objects": b}}
+def _vis(i, box, pixels=500):
+    return {"id": i, "box": box, "pixels": pixels}
 
 
-def test_samples_from_exact_single_object_boxes():
-    blue = _obj(0, color="blue")
+def _rec(pid, a, b, vis_a, vis_b):
+    return {"id": pid, "stage": "s", "width": 100, "height": 50, "differences": [],
+            "scene_a": {"objects": a}, "scene_b": {"objects": b}, "visible_a": vis_a, "visible_b": vis_b}
+
+
+def test_every_visible_uniquely_described_object_is_a_sample():
+    blue, red = _obj(0, color="blue"), _obj(1)
     recs = [
-        # color edit: the object before (I_a) and after (I_b), same box
-        _rec("c", [{"type": "color", "object_id": 0, "box": [1, 2, 3, 4]}], [blue, _obj(1)], [_obj(0, "green"), _obj(1)]),
-        # remove: I_a only; add: I_b only
-        _rec("r", [{"type": "remove", "object_id": 1, "box": [5, 5, 9, 9]}], [blue, _obj(1)], [blue]),
-        _rec("a", [{"type": "add", "object_id": 2, "box": [6, 6, 8, 8]}], [blue], [blue, _obj(2, shape="sphere")]),
-        # shape / size edits cover both versions: no sample; two differences: no sample
-        _rec("s", [{"type": "shape", "object_id": 0, "box": [1, 1, 5, 5]}], [blue], [_obj(0, "blue", "sphere")]),
-        _rec("k2", [{"type": "color", "object_id": 0, "box": [1, 1, 2, 2]},
-                    {"type": "remove", "object_id": 1, "box": [3, 3, 4, 4]}], [blue, _obj(1)], [_obj(0, "gray")]),
-        # an object described like another one of the same image is ambiguous: skipped there only
-        _rec("amb", [{"type": "color", "object_id": 0, "box": [1, 1, 2, 2]}], [_obj(0), _obj(1)], [_obj(0, "cyan"), _obj(1)]),
+        # color edit of object 0: both objects in I_a; in I_b only the edited one (object 1 is unchanged)
+        _rec("c", [blue, red], [_obj(0, "green"), red],
+             [_vis(0, [1, 2, 3, 4]), _vis(1, [5, 5, 9, 9])], [_vis(0, [1, 2, 3, 4]), _vis(1, [5, 5, 9, 9])]),
+        # add: the new object in I_b; an object uncovered in I_b (new box) is a sample there too
+        _rec("a", [blue, red], [blue, red, _obj(2, shape="sphere")],
+             [_vis(0, [1, 1, 4, 4]), _vis(1, [5, 5, 7, 9])],
+             [_vis(0, [1, 1, 4, 4]), _vis(1, [5, 5, 9, 9]), _vis(2, [6, 0, 8, 2])]),
+        # too few visible pixels, not visible at all, or a description another object shares: skipped
+        _rec("skip", [blue, red, _obj(3), _obj(4, "cyan")], [blue, red, _obj(3), _obj(4, "cyan")],
+             [_vis(0, [1, 1, 2, 2], pixels=99), _vis(1, [3, 3, 4, 4]), _vis(3, [5, 5, 6, 6])], []),
+        # a dataset made before visible boxes were recorded gives none
+        {"id": "old", "stage": "s", "width": 100, "height": 50, "scene_a": {"objects": [blue]}},
     ]
     got = [(s.id, s.image_key, s.description, s.box) for s in grounding_samples(recs)]
     assert got == [
-        ("c/a", "image_a", "large blue rubber cube", (1.0, 2.0, 3.0, 4.0)),
-        ("c/b", "image_b", "large green rubber cube", (1.0, 2.0, 3.0, 4.0)),
-        ("r/a", "image_a", "large red rubber cube", (5.0, 5.0, 9.0, 9.0)),
-        ("a/b", "image_b", "large red rubber sphere", (6.0, 6.0, 8.0, 8.0)),
-        ("amb/b", "image_b", "large cyan rubber cube", (1.0, 1.0, 2.0, 2.0)),
+        ("c/a/0", "image_a", "large blue rubber cube", (1.0, 2.0, 3.0, 4.0)),
+        ("c/a/1", "image_a", "large red rubber cube", (5.0, 5.0, 9.0, 9.0)),
+        ("c/b/0", "image_b", "large green rubber cube", (1.0, 2.0, 3.0, 4.0)),
+        ("a/a/0", "image_a", "large blue rubber cube", (1.0, 1.0, 4.0, 4.0)),
+        ("a/a/1", "image_a", "large red rubber cube", (5.0, 5.0, 7.0, 9.0)),
+        ("a/b/1", "image_b", "large red rubber cube", (5.0, 5.0, 9.0, 9.0)),
+        ("a/b/2", "image_b", "large red rubber sphere", (6.0, 0.0, 8.0, 2.0)),
     ]
+    assert [s.id for s in grounding_samples(recs[2:3], min_pixels=50)] == ["skip/a/0"]
     assert describe(_obj(3, "yellow", "cylinder", "small", "metal")) == "small yellow metal cylinder"
 
 

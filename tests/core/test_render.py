@@ -11,7 +11,7 @@ from dig_core.config import instantiate, load_config
 from dig_core.errors import ConfigError
 from dig_core.perturbations.base import Difference
 from dig_core.plugins import get_plugin_manager
-from dig_core.render import Renderer, RenderResult, Validity, label_pair, mask_box
+from dig_core.render import Renderer, RenderResult, Validity, label_pair, mask_box, visible_objects
 
 
 def _result(h=20, w=30, objects=(), color=100):
@@ -32,6 +32,14 @@ def test_mask_box_is_tight_and_exclusive():
     m = np.zeros((4, 4), bool)
     m[3, 3] = True
     assert mask_box(m) == [3, 3, 4, 4]
+
+
+def test_visible_objects_are_every_object_of_the_instance_map_with_its_box_and_pixels():
+    # object 2 is painted over part of object 0; object 1 is not in the render at all
+    res = _result(objects=((0, 2, 10, 3, 12), (2, 5, 12, 8, 20)))
+    assert visible_objects(res) == [{"id": 0, "box": [3, 2, 12, 10], "pixels": 8 * 9 - 5 * 4},
+                                    {"id": 2, "box": [8, 5, 20, 12], "pixels": 7 * 12}]
+    assert visible_objects(_result()) == []
 
 
 def test_boxes_union_both_sides_for_attribute_edits():

@@ -59,7 +59,7 @@ def test_boxes_equal_instance_map_boxes(baseline):
     """Re-render a pair's scene specs and derive boxes from the renderer's instance maps."""
     from dig_core.perturbations.base import Difference
     from dig_core.plugins import get_plugin_manager
-    from dig_core.render import Validity, label_pair
+    from dig_core.render import Validity, label_pair, visible_objects
     from dig_core.spec import SceneSpec, Vocabulary
 
     renderer = get_plugin_manager().get("renderer", "blender")(None)
@@ -75,6 +75,12 @@ def test_boxes_equal_instance_map_boxes(baseline):
                                Validity(20, 6))
     assert reason is None
     assert [d.box for d in diffs] == rec["boxes"]
+    # every object's visible box and pixel count, as the record keeps them, from the same instance maps
+    assert rec["visible_a"] == visible_objects(ra) and rec["visible_b"] == visible_objects(rb)
+    assert {o["id"] for o in rec["visible_a"]} <= {o["id"] for o in rec["scene_a"]["objects"]}
+    for d in rec["differences"]:
+        if d["type"] == "remove":  # the removed object's difference box is its box in I_a
+            assert d["box"] == next(o["box"] for o in rec["visible_a"] if o["id"] == d["object_id"])
     img_a = np.asarray(Image.open(baseline / rec["image_a"]))
     assert img_a.shape == (96, 128, 3)
     renderer.close()

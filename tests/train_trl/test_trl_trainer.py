@@ -230,16 +230,20 @@ def test_grounding_warm_start_alone_is_a_base_model_stage(tiny_qwen3_vl, tmp_pat
     from dig_train_trl.data import answer_task, grounding_rows, target_answer
 
     data = write_dig_dataset(tmp_path / "g", size=(64, 48), seed=3, stages=[("dig-1", 1, 1, True, 12)])
+    held = write_dig_dataset(tmp_path / "h", size=(64, 48), seed=4, stages=[("dig-1", 1, 1, True, 12)])
     run = tmp_path / "run"
     out = train(overrides(tiny_qwen3_vl, data, run, "trainer.params.sft_task=grounding",
+                          f"trainer.params.sft_eval_data={held}",
                           "trainer.params.sft_stage_name=ground", "trainer.params.grpo_stages=[]",
                           "trainer.params.sft_max_steps=6", "trainer.params.sft_batch_size=2",
                           "trainer.params.sft_lr_scheduler_type=cosine", "trainer.params.sft_warmup_steps=2",
                           "trainer.params.sft_learning_rate=1e-3", "trainer.params.sft_eval_pairs=2",
                           "trainer.params.sft_eval_steps=3", "curriculum.stages=[{name: dig-1, k_min: 1, "
                           "k_max: 1, count_in_prompt: true, pairs: 12}]"))
-    assert "SFT warm start (grounding)" in out
+    assert "SFT warm start (grounding)" in out and "eval on 2 held-out grounding samples" in out
     assert sorted(p.name for p in run.iterdir() if p.is_dir()) == ["ground"]
+    evals = [json.loads(x) for x in (run / "ground" / "eval.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in evals] == [0, 3, 6] and all(e["n"] == 2 for e in evals)
     assert (run / "ground" / "DONE").is_file() and (run / "ground" / "checkpoint" / "config.json").is_file()
     lrs = [json.loads(x)["learning_rate"] for x in (run / "ground" / "train.log").read_text().splitlines()]
     assert lrs[0] == pytest.approx(5e-4) and lrs[1] == lrs[2] == pytest.approx(1e-3) and lrs[5] < lrs[3] < lrs[2]
@@ -275,6 +279,10 @@ def test_grpo_stages_choose_the_curriculum_stages(tiny_qwen25_vl, dataset, tmp_p
     r = CliRunner().invoke(_cli(), ["train", *overrides(tiny_qwen25_vl, dataset, tmp_path / "r",
                                                         "trainer.params.sft_task=detect")])
     assert r.exit_code != 0 and "sft_task" in r.output and "'grounding'" in r.output
+    r = CliRunner().invoke(_cli(), ["train", *overrides(tiny_qwen25_vl, dataset, tmp_path / "r",
+                                                        "trainer.params.sft_max_steps=1",
+                                                        f"trainer.params.sft_eval_data={tmp_path / 'none'}")])
+    assert r.exit_code != 0 and "sft_eval_data=" in r.output and "dataset folder not found" in r.output
     assert not (tmp_path / "r").exists()
 
 

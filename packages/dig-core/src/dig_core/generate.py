@@ -29,7 +29,7 @@ from dig_core.difficulty import KNOB_REASONS, knob_rejection, measure_difference
 from dig_core.errors import DatasetError, DigError, SamplingError
 from dig_core.pairs import encode_png
 from dig_core.plugins import get_plugin_manager
-from dig_core.render import SceneRejected, Validity, difference_mask, difference_occlusion, label_pair
+from dig_core.render import SceneRejected, Validity, difference_mask, difference_occlusion, label_pair, visible_objects
 from dig_core.seeds import derive_seed
 
 #: why a draw was thrown away: no K edits possible ("edit"), label_pair's verdict on the renders
@@ -75,10 +75,12 @@ def planned_k(seed: int, k_min: int, k_max: int) -> int:
 
 
 def pair_record(item: WorkItem, scene_a: Any, scene_b: Any, differences: list[dict[str, Any]],
-                measures: list[dict[str, Any]], seed: int, rejected: Mapping[str, int]) -> dict[str, Any]:
+                measures: list[dict[str, Any]], seed: int, rejected: Mapping[str, int],
+                visible: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])) -> dict[str, Any]:
     """The metadata line of a finished pair, keys in a fixed order (datasets are byte-identical
     across runs): ``differences`` as ``Difference.to_dict()`` (each with its ``box``), one
-    ``measures`` entry per difference, and every rejection reason counted (0 when none)."""
+    ``measures`` entry per difference, every object's visible box in I_a and I_b
+    (:func:`dig_core.render.visible_objects`) and every rejection reason counted (0 when none)."""
     name_a, name_b = image_names(item.id)
     return {
         "id": item.id,
@@ -93,6 +95,8 @@ def pair_record(item: WorkItem, scene_a: Any, scene_b: Any, differences: list[di
         "count_in_prompt": item.count_in_prompt,
         "scene_a": scene_a.to_dict(),
         "scene_b": scene_b.to_dict(),
+        "visible_a": visible[0],
+        "visible_b": visible[1],
         "seed": seed,
         "rejected": dict(sorted({**dict.fromkeys(REJECTION_REASONS, 0), **rejected}.items())),
     }
@@ -201,7 +205,8 @@ class PairMaker:
             if reason:
                 rejected[reason] += 1
                 continue
-            record = pair_record(item, scene_a, scene_b, [d.to_dict() for d in diffs], measures, seed, rejected)
+            record = pair_record(item, scene_a, scene_b, [d.to_dict() for d in diffs], measures, seed, rejected,
+                                 (visible_objects(ra), visible_objects(rb)))
             name_a, name_b = record["image_a"], record["image_b"]
             images = {name_a: encode_png(ra.image), name_b: encode_png(rb.image)}
             return PairResult(record, images, dict(rejected), self.renderer.info())

@@ -2,17 +2,17 @@
 
 What a pretrained VLM brings to the paper's study - reading where a described object is and writing
 its box - a model trained from scratch has to learn first (the DiG-nano base-model stage,
-docs/training.md). The samples come from the same renders and the same exact instance-map boxes:
-a pair's difference box is exactly one object's visible box in one image when
+docs/training.md). The samples come from the same renders and the same exact instance maps: a pair
+record keeps every object's visible box in each image (``visible_a`` / ``visible_b``,
+:func:`dig_core.render.visible_objects`), so every object of a scene is a sample -
 
-* the edit is ``color`` or ``material`` (same geometry): the object before the edit in I_a and
-  after it in I_b;
-* the edit is ``remove``: the object in I_a; ``add``: the object in I_b;
+* in I_a, each object with at least ``min_pixels`` visible pixels;
+* in I_b, each such object whose description or box differs from its I_a sample (an edited, added
+  or newly uncovered object; an unchanged one would repeat its I_a sample).
 
-and the pair has one difference (with several, another edit can change what is visible of it).
-``shape`` and ``size`` edits are skipped: their box covers both versions. A description names
-size, color, material and shape; an object whose description another object of the same image
-shares is skipped (the answer would be ambiguous).
+A description names size, color, material and shape; an object whose description another object of
+the same scene shares is skipped (the answer would be ambiguous). Records without ``visible_*``
+(datasets made before DiG recorded them) give no samples: regenerate them.
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from typing import Any
 GROUNDING_PROMPT = ('Locate the object described by "{expression}" in the image and give its bounding box. '
                     "{coords} Answer with exactly one box in the form [x0, y0, x1, y1].")
 ATTRIBUTES = ("size", "color", "material", "shape")
-#: image of the pair ("a" = I_a, "b" = I_b) where each edit type's object has its exact box
-IMAGES = {"color": ("a", "b"), "material": ("a", "b"), "remove": ("a",), "add": ("b",)}
+#: fewer visible pixels than this: too little of the object shows to ask for it (validity's default)
+MIN_PIXELS = 100
 
 
 @dataclass(frozen=True)
 class GroundingSample:
-    #: ``<pair id>/<a|b>``
+    #: ``<pair id>/<a|b>/<object id>``
     id: str
     pair_id: str
     stage: str
@@ -49,33 +49,29 @@ def describe(obj: Mapping[str, Any]) -> str:
     return " ".join(str(obj[k]) for k in ATTRIBUTES)
 
 
-def _scene_object(rec: Mapping[str, Any], which: str, object_id: Any) -> Mapping[str, Any] | None:
-    for obj in (rec.get(f"scene_{which}") or {}).get("objects") or []:
-        if obj.get("id") == object_id:
-            return obj
-    return None
-
-
-def grounding_samples(records: Iterable[Mapping[str, Any]]) -> list[GroundingSample]:
-    """The grounding samples of DiG dataset records (``metadata.jsonl`` lines), in record order."""
+def grounding_samples(records: Iterable[Mapping[str, Any]], min_pixels: int = MIN_PIXELS) -> list[GroundingSample]:
+    """The grounding samples of DiG dataset records (``metadata.jsonl`` lines), in record order,
+    I_a's objects before I_b's, each image's in object id order."""
     out: list[GroundingSample] = []
     for rec in records:
-        diffs = rec.get("differences") or []
-        if len(diffs) != 1:
-            continue
-        d = diffs[0]
-        for which in IMAGES.get(d.get("type"), ()):
-            obj = _scene_object(rec, which, d.get("object_id"))
-            if obj is None or not all(k in obj for k in ATTRIBUTES):
-                continue
-            text = describe(obj)
-            others = [describe(o) for o in (rec.get(f"scene_{which}") or {}).get("objects") or []
-                      if o.get("id") != obj.get("id") and all(k in o for k in ATTRIBUTES)]
-            if text in others:
-                continue
-            box = tuple(float(v) for v in d["box"])
-            out.append(GroundingSample(f"{rec['id']}/{which}", str(rec["id"]), str(rec["stage"]),
-                                       f"image_{which}", text, box, int(rec["width"]), int(rec["height"])))
+        in_a: dict[Any, tuple[str, tuple[float, ...]]] = {}
+        for which in ("a", "b"):
+            objects = [o for o in (rec.get(f"scene_{which}") or {}).get("objects") or []
+                       if all(k in o for k in ATTRIBUTES)]
+            texts = [describe(o) for o in objects]
+            by_id = {o.get("id"): text for o, text in zip(objects, texts) if texts.count(text) == 1}
+            for vis in rec.get(f"visible_{which}") or []:
+                oid, box = vis.get("id"), vis.get("box")
+                if oid not in by_id or box is None or int(vis.get("pixels", 0)) < min_pixels:
+                    continue
+                sample = (by_id[oid], tuple(float(v) for v in box))
+                if which == "a":
+                    in_a[oid] = sample
+                elif in_a.get(oid) == sample:
+                    continue
+                out.append(GroundingSample(f"{rec['id']}/{which}/{oid}", str(rec["id"]), str(rec["stage"]),
+                                           f"image_{which}", sample[0], sample[1], int(rec["width"]),
+                                           int(rec["height"])))
     return out
 
 

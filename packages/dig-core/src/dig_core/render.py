@@ -94,6 +94,16 @@ def mask_box(mask: np.ndarray) -> list[int] | None:
     return [int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1]
 
 
+def visible_objects(result: RenderResult) -> list[dict[str, Any]]:
+    """Every object visible in a render, in id order: ``{"id", "box", "pixels"}`` with its tight
+    pixel box (:func:`mask_box`) and its number of visible pixels, from the instance map. A pair
+    record keeps them per image (``visible_a`` / ``visible_b``): exact single-object boxes, e.g.
+    for :mod:`dig_core.grounding`."""
+    values, counts = np.unique(result.instances, return_counts=True)
+    return [{"id": int(v) - 1, "box": mask_box(result.instances == v), "pixels": int(c)}
+            for v, c in zip(values, counts) if v > 0]
+
+
 def difference_mask(diff: Difference, a: RenderResult, b: RenderResult) -> np.ndarray:
     """Union of the edited object's visible pixels in A (if it exists there) and B (if it does)."""
     m = np.zeros(a.instances.shape, dtype=bool)

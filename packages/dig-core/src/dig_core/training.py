@@ -25,6 +25,7 @@ import importlib.util
 import json
 import math
 import os
+import shutil
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -458,9 +459,15 @@ class Trainer(Plugin):
                 echo(self.describe_stage(cfg, s))
             return plan
         reward = OmegaConf.to_container(cfg.reward, resolve=True)
+        fresh = not run.root.exists()
         run.write_manifest(self.PLUGIN_NAME, [s.name for s in plan], reward, **self.manifest_extra())
         atomic_write_text(run.config, to_yaml(cfg))
-        self.prepare(cfg, run, pending, echo)
+        try:
+            self.prepare(cfg, run, pending, echo)
+        except BaseException:
+            if fresh:  # a run refused before its first stage leaves no folder behind (all of it is ours)
+                shutil.rmtree(run.root, ignore_errors=True)
+            raise
         for s in pending:
             # the previous stage may have ended early (plateau): start from the checkpoint it recorded
             prev = run.read_done(plan[s.index - 1].name) if s.index > 0 else None

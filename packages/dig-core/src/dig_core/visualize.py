@@ -114,7 +114,7 @@ def difficulty_histograms(records: Iterable[dict[str, Any]], bins: int = 12, cel
             bw = (px1 - px0) / bins
             for i, c in enumerate(counts):
                 if c:
-                    h = (py1 - py0) * c / top
+                    h = max(1.0, (py1 - py0) * c / top)  # a bin of a few among many stays one pixel high
                     d.rectangle([px0 + i * bw + 1, py1 - h, px0 + (i + 1) * bw - 1, py1 - 1], fill=(70, 110, 200))
     return img
 

@@ -11,6 +11,8 @@ from typing import Any, Optional
 
 from dig_core.training import TrainerConfig, report_to_errors, stage_overrides, trainer_config_errors
 
+from dig_train_trl.data import AUGMENTATIONS
+
 #: TRL 1.16 GRPOTrainer loss aggregations (``GRPOConfig.loss_type``) accepted here
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
 DEVICES = ("auto", "cpu", "cuda")
@@ -103,6 +105,9 @@ class TRLConfig(TrainerConfig):
     sft_warmup_steps: int = 0
     #: AdamW weight decay of the warm start
     sft_weight_decay: float = 0.0
+    #: augmentations of the warm start's rows, each applied to a drawn row with probability 1/2:
+    #: hflip (mirror the images and their boxes), swap (I_b first, I_a second); the labels follow
+    sft_augment: list[str] = field(default_factory=list)
     sft_batch_size: int = 4
     #: curriculum stages whose pairs the warm start trains on; None = every stage's
     sft_stages: Optional[list[str]] = None
@@ -112,9 +117,13 @@ class TRLConfig(TrainerConfig):
     sft_task: str = "dig"
     #: name of the warm-start stage in the run folder
     sft_stage_name: str = "sft"
-    #: greedy answers of this many training pairs are scored every sft_eval_steps (<stage>/eval.jsonl)
+    #: greedy answers of this many pairs (grounding samples) are scored every sft_eval_steps
+    #: (<stage>/eval.jsonl): the first ones of sft_eval_data, else of the training data
     sft_eval_pairs: int = 8
     sft_eval_steps: int = 10
+    #: a held-out DiG dataset folder (e.g. the nano bench) the warm start's eval scores instead of
+    #: training pairs: held-out curves (a model that memorises shows it); None = training pairs
+    sft_eval_data: Optional[str] = None
 
 
 def stage_params(cfg: TRLConfig, name: str) -> StageParams:
@@ -171,6 +180,9 @@ def validate(cfg: TRLConfig) -> list[str]:
         errors.append(f"loss_type: {cfg.loss_type!r} is not allowed; allowed: {list(LOSS_TYPES)}")
     if cfg.sft_task not in SFT_TASKS:
         errors.append(f"sft_task: {cfg.sft_task!r} is not allowed; allowed: {list(SFT_TASKS)}")
+    unknown = [a for a in cfg.sft_augment if a not in AUGMENTATIONS]
+    if unknown:
+        errors.append(f"sft_augment: {unknown} not allowed; allowed: {list(AUGMENTATIONS)}")
     if cfg.sft_lr_scheduler_type not in SFT_SCHEDULES:
         errors.append(f"sft_lr_scheduler_type: {cfg.sft_lr_scheduler_type!r} is not allowed; "
                       f"allowed: {list(SFT_SCHEDULES)}")

@@ -7,6 +7,8 @@ the resized size for Qwen2.5-VL) and the label as dig-core's :class:`~dig_core.l
 
 from __future__ import annotations
 
+import random
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,8 +26,11 @@ class Row:
     text: str  # the task prompt
     images: tuple[str, ...]  # absolute paths of I_a, I_b (one image for a grounding row)
     label: Label
-    #: the exact answer when it is not the label's box list (a grounding row's single box)
-    answer: str | None = None
+    #: the answer is the label's one box, not a box list (a grounding row)
+    one_box: bool = False
+    #: every image is mirrored left-right when opened (an ``hflip`` augmentation; the label's boxes
+    #: are mirrored with it)
+    mirrored: bool = False
 
     @property
     def target_boxes(self) -> list[list[float]]:
@@ -53,11 +58,32 @@ def answer_task(cfg: Any, coords: str):
 def target_answer(task: Any, row: Row) -> str:
     """The exact answer the prompt asks for: the GT boxes written by ``task.format_boxes`` in the
     model's coordinates (resized pixels for Qwen2.5-VL)."""
-    if row.answer is not None:
-        return row.answer
     lab = row.label
     sx, sy = lab.scale or (1.0, 1.0)
+    if row.one_box:
+        from dig_core.grounding import grounding_answer
+
+        return grounding_answer(task, row.target_boxes[0], lab.width * sx, lab.height * sy)
     return task.format_boxes(row.target_boxes, lab.width * sx, lab.height * sy)
+
+
+#: what ``sft_augment`` may name: each applies to a drawn row with probability 1/2
+AUGMENTATIONS = {
+    "hflip": "mirror every image of the row left-right, and its boxes with them (no prompt names a side)",
+    "swap": "show a pair's I_b first and I_a second (a difference box covers the object in both images)",
+}
+
+
+def augment(row: Row, kinds: Sequence[str], rng: random.Random) -> Row:
+    """``row`` with each augmentation of ``kinds`` (:data:`AUGMENTATIONS`) applied with probability 1/2;
+    the label follows, so :func:`target_answer` and the reward stay exact."""
+    if "swap" in kinds and len(row.images) == 2 and rng.random() < 0.5:
+        row = replace(row, images=row.images[::-1])
+    if "hflip" in kinds and rng.random() < 0.5:
+        lab = row.label
+        boxes = tuple((lab.width - b[2], b[1], lab.width - b[0], b[3]) for b in lab.boxes)
+        row = replace(row, label=replace(lab, boxes=boxes), mirrored=not row.mirrored)
+    return row
 
 
 def load_rows(cfg: Any, dataset_dir: str | Path, processor: Any, stages: list[str] | None = None) -> dict[str, list[Row]]:
@@ -104,7 +130,7 @@ def grounding_rows(cfg: Any, dataset_dir: str | Path, processor: Any, pair_ids: 
     """Single-image grounding rows (``dig_core.grounding``) of the dataset's pairs (those in
     ``pair_ids`` when given): the prompt asks for one described object's box, the image is I_a or
     I_b, the label holds that box. ``processor``: a :class:`dig_core.vlm.VLProcessor`."""
-    from dig_core.grounding import grounding_answer, grounding_prompt, grounding_samples
+    from dig_core.grounding import grounding_prompt, grounding_samples
 
     root = Path(dataset_dir).resolve()
     records = [r for r in read_annotations(root) if pair_ids is None or str(r["id"]) in pair_ids]
@@ -119,9 +145,7 @@ def grounding_rows(cfg: Any, dataset_dir: str | Path, processor: Any, pair_ids: 
         scale = processor.scale(s.width, s.height)
         label = Label(s.id, s.stage, 1, (s.box,), float(s.width), float(s.height), processor.coords,
                       None if scale is None else (float(scale[0]), float(scale[1])))
-        row = Row(s.id, s.stage, grounding_prompt(task, s.description, pw, ph), (str(path),), label)
-        sx, sy = label.scale or (1.0, 1.0)
-        out.append(replace(row, answer=grounding_answer(task, row.target_boxes[0], s.width * sx, s.height * sy)))
+        out.append(Row(s.id, s.stage, grounding_prompt(task, s.description, pw, ph), (str(path),), label, one_box=True))
     return out
 
 
@@ -146,5 +170,6 @@ def open_images(row: Row):
     out = []
     for p in row.images:
         with Image.open(p) as im:
-            out.append(im.convert("RGB"))
+            image = im.convert("RGB")
+        out.append(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if row.mirrored else image)
     return out

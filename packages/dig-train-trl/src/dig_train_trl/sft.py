@@ -20,7 +20,7 @@ from typing import Any
 
 from dig_core.reward_log import SampleScorer
 
-from dig_train_trl.data import Row, messages, open_images, target_answer
+from dig_train_trl.data import Row, augment, messages, open_images, target_answer
 from dig_train_trl.tracking import StageScalars
 
 EVAL_LOG = "eval.jsonl"
@@ -116,17 +116,17 @@ def run_sft(model: Any, processor: Any, task: Any, rows: Sequence[Row], scorer: 
             lr: float, batch_size: int, seed: int, eval_rows: Sequence[Row], eval_steps: int,
             max_new_tokens: int, stage_dir: Path, train_log: Path, echo: Callable[[str], None],
             progress: bool = True, lr_schedule: str = "constant", warmup_steps: int = 0,
-            weight_decay: float = 0.0, report_to: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """Train ``steps`` optimiser steps of ``batch_size`` pairs (shuffled passes over ``rows``) with
-    AdamW at ``lr`` × :func:`lr_factor`; returns the eval records (also appended to
-    ``stage_dir/eval.jsonl``)."""
+            weight_decay: float = 0.0, report_to: Sequence[str] = (),
+            augmentations: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Train ``steps`` optimiser steps of ``batch_size`` pairs (shuffled passes over ``rows``, each
+    drawn row augmented by :func:`~dig_train_trl.data.augment` with ``augmentations``) with AdamW at
+    ``lr`` × :func:`lr_factor`; returns the eval records (also appended to ``stage_dir/eval.jsonl``)."""
     import torch
     from tqdm.auto import tqdm
 
     torch.manual_seed(seed)
     rng = random.Random(seed)
     device = next(model.parameters()).device
-    answers = {r.id: target_answer(task, r) for r in rows}
     gen_tokens = max_new_tokens
     if eval_rows:
         longest = max(len(processor.tokenizer(target_answer(task, r))["input_ids"]) for r in eval_rows)
@@ -161,8 +161,8 @@ def run_sft(model: Any, processor: Any, task: Any, rows: Sequence[Row], scorer: 
                 if not order:
                     order = list(rows)
                     rng.shuffle(order)
-                batch.append(order.pop())
-            enc = _batch(processor, batch, [answers[r.id] for r in batch], device)
+                batch.append(augment(order.pop(), augmentations, rng))
+            enc = _batch(processor, batch, [target_answer(task, r) for r in batch], device)
             loss = model(**enc).loss
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -171,6 +171,9 @@ class TRLTrainer(Trainer):
                               "(e.g. trainer.params.data=data/demo)")
         if not Path(data).is_dir():
             raise ConfigError(f"trainer.params.data={data!r}: dataset folder not found")
+        held_out = self.config.sft_eval_data
+        if held_out and not Path(held_out).is_dir():
+            raise ConfigError(f"trainer.params.sft_eval_data={held_out!r}: dataset folder not found")
         problems = report_to_problems(self.config.report_to)  # before transformers' own, less clear, errors
         if problems:
             raise ConfigError(problems)
@@ -255,29 +258,43 @@ class TRLTrainer(Trainer):
         from dig_train_trl.sft import run_sft
 
         p = self.config
-        rows = [r for name, rs in self._rows.items() if p.sft_stages is None or name in p.sft_stages for r in rs]
-        if p.sft_task == "grounding":
-            from dig_train_trl.data import grounding_rows
-
-            rows = grounding_rows(cfg, p.data, self._vlp, {r.id for r in rows})
+        rows = self._sft_rows(cfg, p.data, self._rows)
+        what = "grounding samples" if p.sft_task == "grounding" else "pairs"
         if not rows:
-            raise TrainError(f"stage {stage.name}: no {'grounding samples' if p.sft_task == 'grounding' else 'pairs'} "
-                             f"to warm-start on in {p.data}")
+            raise TrainError(f"stage {stage.name}: no {what} to warm-start on in {p.data}")
+        eval_rows = rows
+        if p.sft_eval_data:
+            from dig_train_trl.data import load_rows
+
+            eval_rows = self._sft_rows(cfg, p.sft_eval_data, load_rows(cfg, p.sft_eval_data, self._vlp))
+            if not eval_rows:
+                raise TrainError(f"trainer.params.sft_eval_data: no {what} to evaluate on in {p.sft_eval_data}")
+        eval_rows = eval_rows[: p.sft_eval_pairs]
         model, vlp, device, _ = self._load(stage)
         steps = p.sft_max_steps or max(1, math.ceil(len(rows) * p.sft_epochs / p.sft_batch_size))
         seed = self.seed(cfg)
-        eval_rows = rows[: p.sft_eval_pairs]
         echo(f"stage {stage.name}: SFT warm start ({p.sft_task}), {steps} steps on {len(rows)} "
-             f"{'samples' if p.sft_task == 'grounding' else 'pairs'} ({device}), "
-             f"from {stage.init_model}")
+             f"{'samples' if p.sft_task == 'grounding' else 'pairs'} ({device}), from {stage.init_model}; "
+             f"eval on {len(eval_rows)} {'held-out' if p.sft_eval_data else 'training'} {what}")
         scorer = SampleScorer(cfg, None, stage.name)
         run_sft(model, vlp.processor, answer_task(cfg, vlp.coords), rows, scorer, steps=steps,
                 lr=p.sft_learning_rate, batch_size=p.sft_batch_size, seed=seed, eval_rows=eval_rows,
                 eval_steps=p.sft_eval_steps, max_new_tokens=p.max_new_tokens, stage_dir=stage.paths.dir,
                 train_log=stage.paths.train_log, echo=echo, progress=self.progress, report_to=p.report_to,
                 lr_schedule=p.sft_lr_scheduler_type, warmup_steps=p.sft_warmup_steps,
-                weight_decay=p.sft_weight_decay)
+                weight_decay=p.sft_weight_decay, augmentations=list(p.sft_augment))
         return self._save(model, vlp.processor, stage), "completed", steps
+
+    def _sft_rows(self, cfg: Any, data: str, rows_by_stage: dict[str, list]) -> list:
+        """The warm start's rows of a dataset (``rows_by_stage``: its :func:`load_rows`): the pairs of
+        ``sft_stages``, or their grounding samples for ``sft_task: grounding``."""
+        p = self.config
+        rows = [r for name, rs in rows_by_stage.items() if p.sft_stages is None or name in p.sft_stages for r in rs]
+        if p.sft_task == "grounding":
+            from dig_train_trl.data import grounding_rows
+
+            rows = grounding_rows(cfg, data, self._vlp, {r.id for r in rows})
+        return rows
 
     def _run_grpo(self, cfg: Any, run: RunDir, stage: StageRun,
                   echo: Callable[[str], None]) -> tuple[str | Path, str, int | None]:

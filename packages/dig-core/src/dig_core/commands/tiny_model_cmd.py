@@ -13,7 +13,7 @@ from dig_core.tiny_models import SIZES, TINY_FAMILIES
 @click.option("--out", "out", type=click.Path(file_okay=False), required=True,
               help="Folder to create; it must not exist or be empty (see --overwrite).")
 @click.option("--size", type=click.Choice(list(SIZES)), default="test", show_default=True,
-              help="test: ~0.6 M parameters, for tests and smoke runs (random text); nano: ~3 M parameters "
+              help="test: ~0.6 M parameters, for tests and smoke runs (random text); nano: ~1.9 M parameters "
                    "(patch 8), sized to learn DiG from scratch on a CPU (docs/models.md).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random weights.")
 @click.option("--min-pixels", type=int, default=None,
@@ -27,7 +27,7 @@ def tiny_model(family: str, out: str, size: str, seed: int, min_pixels: int | No
     """Build a small Qwen-VL model with random weights into OUT, with no hub access.
 
     The folder holds the family's real architecture (size test: hidden 64, 2 layers, vision depth 2;
-    size nano: hidden 192, 4 layers, vision depth 4 with patch 8), a byte-level BPE tokenizer trained
+    size nano: hidden 128, 4 layers, vision 96 x 3 with patch 8), a byte-level BPE tokenizer trained
     locally (digits are single tokens), the family's image processor and chat template. It loads with
     transformers' AutoProcessor / AutoModelForImageTextToText offline. A test model's answers are
     random text: use it for tests and smoke runs of export, training and evaluation pipelines. A nano

@@ -65,5 +65,6 @@ class GroundingEvaluator(RefCOCOEvaluator):
         missing = [s for s in c.splits if s not in out]
         if missing or not out:
             raise DatasetError(f"grounding: {root} has no grounding samples in stage(s) {missing or 'any'} "
-                               "(pairs with one color, material, add or remove edit)")
+                               "(objects with a description of their own and visible boxes: visible_a / visible_b, "
+                               "which datasets made before DiG recorded them lack; regenerate those)")
         return out
