@@ -76,7 +76,7 @@ def planned_k(seed: int, k_min: int, k_max: int) -> int:
 
 def pair_record(item: WorkItem, scene_a: Any, scene_b: Any, differences: list[dict[str, Any]],
                 measures: list[dict[str, Any]], seed: int, rejected: Mapping[str, int],
-                visible: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])) -> dict[str, Any]:
+                visible: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> dict[str, Any]:
     """The metadata line of a finished pair, keys in a fixed order (datasets are byte-identical
     across runs): ``differences`` as ``Difference.to_dict()`` (each with its ``box``), one
     ``measures`` entry per difference, every object's visible box in I_a and I_b

@@ -100,7 +100,7 @@ def visible_objects(result: RenderResult) -> list[dict[str, Any]]:
     record keeps them per image (``visible_a`` / ``visible_b``): exact single-object boxes, e.g.
     for :mod:`dig_core.grounding`."""
     values, counts = np.unique(result.instances, return_counts=True)
-    return [{"id": int(v) - 1, "box": mask_box(result.instances == v), "pixels": int(c)}
+    return [{"id": int(v) - 1, "box": mask_box(result.mask(int(v) - 1)), "pixels": int(c)}
             for v, c in zip(values, counts) if v > 0]
 
 

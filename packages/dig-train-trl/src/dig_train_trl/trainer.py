@@ -273,9 +273,8 @@ class TRLTrainer(Trainer):
         model, vlp, device, _ = self._load(stage)
         steps = p.sft_max_steps or max(1, math.ceil(len(rows) * p.sft_epochs / p.sft_batch_size))
         seed = self.seed(cfg)
-        echo(f"stage {stage.name}: SFT warm start ({p.sft_task}), {steps} steps on {len(rows)} "
-             f"{'samples' if p.sft_task == 'grounding' else 'pairs'} ({device}), from {stage.init_model}; "
-             f"eval on {len(eval_rows)} {'held-out' if p.sft_eval_data else 'training'} {what}")
+        echo(f"stage {stage.name}: SFT warm start ({p.sft_task}), {steps} steps on {len(rows)} {what} ({device}), "
+             f"from {stage.init_model}; eval on {len(eval_rows)} {'held-out' if p.sft_eval_data else 'training'} {what}")
         scorer = SampleScorer(cfg, None, stage.name)
         run_sft(model, vlp.processor, answer_task(cfg, vlp.coords), rows, scorer, steps=steps,
                 lr=p.sft_learning_rate, batch_size=p.sft_batch_size, seed=seed, eval_rows=eval_rows,
