@@ -139,3 +139,18 @@ def test_generate_command_prints_the_hash_and_verify_accepts_it(swatch, tmp_path
     assert f"content hash: {h}" in r.output
     r = runner.invoke(load_commands(), ["verify", str(out), "--no-progress", "--expect", h])
     assert r.exit_code == 0 and "matches dataset.json and --expect" in r.output
+
+
+def test_an_edit_no_scene_allows_is_named_with_the_way_out(swatch, tmp_path):
+    """One-object scenes and only `remove` (which never removes a scene's last object): every draw
+    fails before a render, and the error says which edit the quota dealt, why, and what to change."""
+    out = tmp_path / "one"
+    weights = [f"perturbations.weights.{t}=0" for t in ("shape", "color", "size", "material", "add")]
+    r = CliRunner().invoke(load_commands(), [
+        "generate", "--out", str(out), "--no-progress", *TINY, "scene.min_objects=1", "scene.max_objects=1",
+        *weights, "perturbations.weights.remove=1", "validity.max_resamples=3",
+        "curriculum.stages[0].pairs=1", "curriculum.stages[1].pairs=0", "curriculum.stages[2].pairs=0"])
+    assert r.exit_code != 0 and "Traceback" not in r.output
+    assert "edit types ['remove'] (dealt by perturbations.balance: quota)" in r.output, r.output
+    assert "none of validity.max_resamples=3 scenes" in r.output and "balance: feasible" in r.output
+    assert not (out / "metadata.jsonl").exists() or not (out / "metadata.jsonl").read_text().strip()

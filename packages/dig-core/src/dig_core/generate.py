@@ -166,6 +166,7 @@ class PairMaker:
                 stage.min_color_distance, stage.max_color_distance)})
         max_attempts = self.cfg.perturbations.max_attempts
         rejected: Counter[str] = Counter(dict.fromkeys(self.renderer.rejection_reasons(), 0))
+        edit_error = ""
         for attempt in range(self.cfg.validity.max_resamples):
             seed = attempt_seed(item, attempt)
             scene_a = sample_scene(self.cfg.scene, self.vocab, seed)  # an impossible config raises
@@ -185,8 +186,9 @@ class PairMaker:
                     k_min, k_max = (item.k, item.k) if item.k > 0 else (item.k_min, item.k_max)
                     scene_b, diffs = sample_edits(scene_a, k_min, k_max, self.weights, self.perturbations, ctx,
                                                   rng, max_attempts)
-            except SamplingError:
+            except SamplingError as e:
                 rejected["edit"] += 1
+                edit_error = str(e)
                 continue
             ra, rb = self.renderer.render_pair(scene_a, scene_b)
             diffs, reason = label_pair(diffs, ra, rb, self.validity)
@@ -210,6 +212,13 @@ class PairMaker:
             name_a, name_b = record["image_a"], record["image_b"]
             images = {name_a: encode_png(ra.image), name_b: encode_png(rb.image)}
             return PairResult(record, images, dict(rejected), self.renderer.info())
+        if rejected["edit"] and rejected["edit"] == sum(rejected.values()):  # no draw got as far as a render: say why
+            dealt = (f"edit types {list(item.types)} (dealt by perturbations.balance: quota)" if item.types
+                     else f"{item.k_min}..{item.k_max} edits")
+            raise SamplingError(
+                f"pair {item.id}: none of validity.max_resamples={self.cfg.validity.max_resamples} scenes "
+                f"allowed {dealt}; last reason: {edit_error}. Change the scene settings (scene.min_objects / "
+                "max_objects), perturbations.weights, or set perturbations.balance: feasible")
         raise SamplingError(
             f"pair {item.id}: no valid pair after validity.max_resamples={self.cfg.validity.max_resamples} "
             f"tries (rejected: {dict(rejected)}); loosen validity.min_visible_pixels / min_box_change, "
