@@ -214,7 +214,7 @@ class PairMaker:
             return PairResult(record, images, dict(rejected), self.renderer.info())
         if rejected["edit"] and rejected["edit"] == sum(rejected.values()):  # no draw got as far as a render: say why
             dealt = (f"edit types {list(item.types)} (dealt by perturbations.balance: quota)" if item.types
-                     else f"{item.k_min}..{item.k_max} edits")
+                     else f"{item.k} edits" if item.k > 0 else f"{item.k_min}..{item.k_max} edits")
             raise SamplingError(
                 f"pair {item.id}: none of validity.max_resamples={self.cfg.validity.max_resamples} scenes "
                 f"allowed {dealt}; last reason: {edit_error}. Change the scene settings (scene.min_objects / "
