@@ -27,6 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+from dig_core.reward import iou_matrix
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "nano.yaml"
 W, H = 192, 128
@@ -42,7 +45,7 @@ def squares(rng: random.Random, n: int) -> list[tuple[int, int, int, int]]:
         s = rng.randint(14, 40)
         x, y = rng.randint(0, W - s), rng.randint(0, H - s)
         b = (x, y, x + s, y + s)
-        if all(b[2] <= o[0] or o[2] <= b[0] or b[3] <= o[1] or o[3] <= b[1] for o in boxes):
+        if not boxes or not iou_matrix(np.array([b], float), np.array(boxes, float)).any():
             boxes.append(b)
     return boxes
 

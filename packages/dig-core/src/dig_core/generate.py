@@ -167,6 +167,7 @@ class PairMaker:
         max_attempts = self.cfg.perturbations.max_attempts
         rejected: Counter[str] = Counter(dict.fromkeys(self.renderer.rejection_reasons(), 0))
         edit_error = ""
+        k_min, k_max = (item.k, item.k) if item.k > 0 else (item.k_min, item.k_max)
         for attempt in range(self.cfg.validity.max_resamples):
             seed = attempt_seed(item, attempt)
             scene_a = sample_scene(self.cfg.scene, self.vocab, seed)  # an impossible config raises
@@ -183,7 +184,6 @@ class PairMaker:
                     scene_b, diffs = sample_typed_edits(scene_a, list(item.types), self.perturbations, ctx, rng,
                                                         max_attempts)
                 else:
-                    k_min, k_max = (item.k, item.k) if item.k > 0 else (item.k_min, item.k_max)
                     scene_b, diffs = sample_edits(scene_a, k_min, k_max, self.weights, self.perturbations, ctx,
                                                   rng, max_attempts)
             except SamplingError as e:
@@ -214,7 +214,7 @@ class PairMaker:
             return PairResult(record, images, dict(rejected), self.renderer.info())
         if rejected["edit"] and rejected["edit"] == sum(rejected.values()):  # no draw got as far as a render: say why
             dealt = (f"edit types {list(item.types)} (dealt by perturbations.balance: quota)" if item.types
-                     else f"{item.k} edits" if item.k > 0 else f"{item.k_min}..{item.k_max} edits")
+                     else f"{k_min} edits" if k_min == k_max else f"{k_min}..{k_max} edits")
             raise SamplingError(
                 f"pair {item.id}: none of validity.max_resamples={self.cfg.validity.max_resamples} scenes "
                 f"allowed {dealt}; last reason: {edit_error}. Change the scene settings (scene.min_objects / "
