@@ -1,7 +1,7 @@
 """The shipped pipelines are valid and say what docs/pipeline.md says: `paper` has the paper's
 settings (3 x 1,600 pairs, the 1,000-pair DiG-Bench, Qwen3-VL-8B-Thinking from vars.model, the
 openrlhf GRPO curriculum, the benchmark list of Tables 1-3 for base and trained); `demo` is small;
-`nano` is the DiG-nano study."""
+`nano` is the DiG-nano study; `nano-base` makes the shipped nano base and `nano-demo` trains it."""
 
 from __future__ import annotations
 
@@ -75,3 +75,38 @@ def test_nano_pipeline_is_the_study(tmp_path):
     # the mix-only ablation points the per-stage evals at the SFT checkpoint
     q = load_pipeline(CONFIGS / "pipelines" / "nano.yaml", ["vars.after_dig_1=sft"], run_dir=str(run))
     assert q.step("eval-dig-1").config.model.params.path == str(run / "train" / "sft" / "checkpoint")
+
+
+def test_nano_base_pipeline_reproduces_the_shipped_base(tmp_path):
+    """nano-base: the one command that makes tests/assets/nano-base (the grounding base stage of a
+    from-scratch nano Qwen3-VL on 3,600 one-or-two-object pairs, scored on 100 held-out pairs)."""
+    run = tmp_path / "nano-base"
+    p = load_pipeline(CONFIGS / "pipelines" / "nano-base.yaml", run_dir=str(run))
+    assert [s.name for s in p.steps] == ["data", "bench", "model", "base"]
+    data, bench = p.step("data").config, p.step("bench").config
+    assert (data.scene.min_objects, data.scene.max_objects) == (1, 2) and data.seed == 2
+    assert [st.pairs for st in data.curriculum.stages] == [3600] and [st.pairs for st in bench.curriculum.stages] == [100]
+    assert bench.seed_namespace == "nano-one-bench-v1" != data.seed_namespace
+    assert p.step("model").step.config.size == "nano" and p.step("model").step.config.family == "qwen3_vl"
+    base = p.step("base").config.trainer.params
+    assert base.sft_task == "grounding" and list(base.grpo_stages) == [] and base.sft_eval_data == str(run / "bench")
+    assert p.step("base").outputs["checkpoint"] == str(run / "base" / "ground" / "checkpoint")
+
+
+def test_nano_demo_pipeline_trains_the_shipped_base(tmp_path):
+    """nano-demo (DiG-nano's first rung in one short run): one-object
+    DiG-1 pairs, held-out pairs in their own namespace, SFT + GRPO from the shipped nano base, the
+    base and both checkpoints scored on the held-out pairs."""
+    run = tmp_path / "nano-demo"
+    p = load_pipeline(CONFIGS / "pipelines" / "nano-demo.yaml", run_dir=str(run))
+    assert [s.name for s in p.steps] == ["data", "bench", "train", "eval-base", "eval-sft", "eval-trained", "report"]
+    data, bench = p.step("data").config, p.step("bench").config
+    assert data.scene.max_objects == 1 and data.perturbations.balance == "feasible"
+    assert bench.seed_namespace != data.seed_namespace
+    train = p.step("train").config.trainer.params
+    assert train.model == "tests/assets/nano-base" and (CONFIGS.parent / train.model / "config.json").is_file()
+    assert train.sft_eval_data == str(run / "bench") and train.grpo_stages is None and train.max_steps >= 1
+    paths = {n: p.step(n).config.model.params.path for n in ("eval-base", "eval-sft", "eval-trained")}
+    assert paths == {"eval-base": "tests/assets/nano-base", "eval-sft": str(run / "train" / "sft" / "checkpoint"),
+                     "eval-trained": str(run / "train" / "dig-1" / "checkpoint")}
+    assert {p.step(n).config.evaluator.params.dataset for n in paths} == {str(run / "bench")}
