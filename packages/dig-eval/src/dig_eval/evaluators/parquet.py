@@ -121,12 +121,41 @@ def _split_of(name: str, patterns: dict[str, Sequence[str]]) -> str | None:
 
 
 # -- reading ------------------------------------------------------------------------------------------
+#: what the ``data`` extra asks: pyarrow 26 needs NumPy 2, and Blender's bpy (dig-render-blender) pins
+#: numpy < 2 without pip seeing a conflict; 25 works under both
+PYARROW_REQUIREMENT = "pyarrow>=15,<26"
+
+
+def pyarrow_error(err: BaseException, pyarrow_version: str | None, numpy_version: str) -> str:
+    """The message when pyarrow does not import, naming the fix that works: a pyarrow that needs NumPy
+    2 beside NumPy 1 is replaced by one that does not (installing the extra again would keep it)."""
+    def major(v: str) -> int:
+        head = v.split(".")[0]
+        return int(head) if head.isdigit() else 0
+
+    what = "reading benchmark parquet files needs pyarrow"
+    if pyarrow_version is None:
+        return f"{what} ({err}); pip install 'dig-eval[data]'"
+    if major(pyarrow_version) >= 26 and major(numpy_version) < 2:
+        return (f"{what}, but pyarrow {pyarrow_version} needs NumPy 2 and this environment has NumPy {numpy_version} "
+                f"(bpy, Blender's module, pins numpy < 2): pip install '{PYARROW_REQUIREMENT}'")
+    return f"{what}: pyarrow {pyarrow_version} is installed but does not import ({err}); pip install --force-reinstall '{PYARROW_REQUIREMENT}'"
+
+
 def _pa():
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
-    except ImportError as e:  # pragma: no cover - pyarrow is a declared extra
-        raise DigError(f"reading benchmark parquet files needs pyarrow ({e}); pip install 'dig-eval[data]'") from None
+    except ImportError as e:
+        import importlib.metadata as md
+
+        import numpy
+
+        try:
+            version: str | None = md.version("pyarrow")
+        except md.PackageNotFoundError:
+            version = None
+        raise DigError(pyarrow_error(e, version, numpy.__version__)) from None
     return pa, pq
 
 
