@@ -260,6 +260,44 @@ def test_grounding_warm_start_alone_is_a_base_model_stage(tiny_qwen3_vl, tmp_pat
         assert scorer.score_sample(answer, r.label.to_json())["f1"] == 1.0
 
 
+def test_dig_plus_grounding_warm_start_mixes_both_rows_and_scores_the_pairs(tiny_qwen3_vl, tmp_path):
+    """sft_task=dig+grounding: the pool holds every pair and its grounding samples (what the batches
+    are drawn from), and the held-out eval scores DiG answers to pairs, not grounding answers;
+    sft_grounding_images=pair shows each grounding sample with its pair's I_a and I_b."""
+    from dig_core.config import load_config
+    from dig_core.commands.train_cmd import resolve_trainer
+    from dig_train_trl.data import grounding_rows, load_rows
+
+    data = write_dig_dataset(tmp_path / "g", size=(64, 48), seed=3, stages=[("dig-1", 1, 1, True, 6)])
+    held = write_dig_dataset(tmp_path / "h", size=(64, 48), seed=4, stages=[("dig-1", 1, 1, True, 6)])
+    run = tmp_path / "run"
+    args = overrides(tiny_qwen3_vl, data, run, "trainer.params.sft_task=dig+grounding",
+                     "trainer.params.sft_grounding_images=pair",
+                     f"trainer.params.sft_eval_data={held}", "trainer.params.grpo_stages=[]",
+                     "trainer.params.sft_max_steps=2", "trainer.params.sft_batch_size=4",
+                     "trainer.params.sft_eval_pairs=3", "trainer.params.sft_eval_steps=2",
+                     "curriculum.stages=[{name: dig-1, k_min: 1, k_max: 1, count_in_prompt: true, pairs: 6}]")
+    out = train(args)
+    assert "SFT warm start (dig+grounding)" in out and "eval on 3 held-out pairs" in out
+    cfg = load_config(None, args, sections=("task", "reward", "trainer"))
+    trainer = resolve_trainer(cfg)
+    by_stage = trainer._load_rows(cfg, tiny_qwen3_vl)
+    pool = trainer._sft_rows(cfg, str(data), by_stage)
+    pairs = [r for r in pool if not r.one_box]
+    grounding = [r for r in pool if r.one_box]
+    assert len(pairs) == 6 and all(len(r.images) == 2 for r in pairs)
+    one = grounding_rows(cfg, data, trainer._vlp)
+    assert [r.id for r in grounding] == [r.id for r in one] and grounding
+    images = {r.id: r.images for r in pairs}
+    for g, o in zip(grounding, one):
+        assert g.images == images[g.id.split("/")[0]] and o.images[0] in g.images and len(o.images) == 1
+        assert g.text == o.text and g.label == o.label
+    evals = [json.loads(x) for x in (run / "sft" / "eval.jsonl").read_text().splitlines()]
+    assert [e["n"] for e in evals] == [3, 3]
+    held_pairs = trainer._sft_rows(cfg, str(held), load_rows(cfg, held, trainer._vlp), for_eval=True)
+    assert len(held_pairs) == 6 and all(len(r.images) == 2 for r in held_pairs)
+
+
 def test_grpo_stages_choose_the_curriculum_stages(tiny_qwen25_vl, dataset, tmp_path):
     from dig_core.commands.train_cmd import resolve_trainer
     from dig_core.config import load_config
@@ -277,8 +315,10 @@ def test_grpo_stages_choose_the_curriculum_stages(tiny_qwen25_vl, dataset, tmp_p
                                                         "trainer.params.grpo_stages=[]")])
     assert r.exit_code != 0 and "nothing to train" in r.output
     r = CliRunner().invoke(_cli(), ["train", *overrides(tiny_qwen25_vl, dataset, tmp_path / "r",
-                                                        "trainer.params.sft_task=detect")])
-    assert r.exit_code != 0 and "sft_task" in r.output and "'grounding'" in r.output
+                                                        "trainer.params.sft_task=detect",
+                                                        "trainer.params.sft_grounding_images=both")])
+    assert r.exit_code != 0 and "sft_task" in r.output and "'dig+grounding'" in r.output
+    assert "sft_grounding_images: 'both' is not allowed; allowed: ['one', 'pair']" in r.output
     r = CliRunner().invoke(_cli(), ["train", *overrides(tiny_qwen25_vl, dataset, tmp_path / "r",
                                                         "trainer.params.sft_max_steps=1",
                                                         f"trainer.params.sft_eval_data={tmp_path / 'none'}")])

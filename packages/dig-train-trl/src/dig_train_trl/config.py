@@ -11,15 +11,15 @@ from typing import Any, Optional
 
 from dig_core.training import TrainerConfig, report_to_errors, stage_overrides, trainer_config_errors
 
-from dig_train_trl.data import AUGMENTATIONS
+from dig_train_trl.data import AUGMENTATIONS, GROUNDING_IMAGES
 
 #: TRL 1.16 GRPOTrainer loss aggregations (``GRPOConfig.loss_type``) accepted here
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
 DEVICES = ("auto", "cpu", "cuda")
 #: learning-rate schedules of the SFT warm start (dig_train_trl.sft.lr_factor)
 SFT_SCHEDULES = ("constant", "cosine", "linear")
-#: what the SFT warm start can teach
-SFT_TASKS = ("dig", "grounding")
+#: what the SFT warm start can teach: dig answers, grounding answers, or both rows mixed
+SFT_TASKS = ("dig", "grounding", "dig+grounding")
 
 
 @dataclass
@@ -113,8 +113,13 @@ class TRLConfig(TrainerConfig):
     sft_stages: Optional[list[str]] = None
     #: what the warm start teaches: dig (the DiG answer to each pair's prompt) or grounding (the box
     #: of one described object in one image, from the pairs' exact boxes: dig_core.grounding; the
-    #: base-model stage of a model trained from scratch, docs/training.md "DiG-nano")
+    #: base-model stage of a model trained from scratch, docs/training.md "DiG-nano"), or
+    #: dig+grounding (both kinds of rows drawn from one pool, so the DiG answer is learnt beside the
+    #: grounding it can reuse; the eval scores the DiG rows)
     sft_task: str = "dig"
+    #: how the warm start shows a grounding row: one (its own image) or pair (I_a then I_b, the
+    #: DiG prompt's layout)
+    sft_grounding_images: str = "one"
     #: name of the warm-start stage in the run folder
     sft_stage_name: str = "sft"
     #: greedy answers of this many pairs (grounding samples) are scored every sft_eval_steps
@@ -180,6 +185,9 @@ def validate(cfg: TRLConfig) -> list[str]:
         errors.append(f"loss_type: {cfg.loss_type!r} is not allowed; allowed: {list(LOSS_TYPES)}")
     if cfg.sft_task not in SFT_TASKS:
         errors.append(f"sft_task: {cfg.sft_task!r} is not allowed; allowed: {list(SFT_TASKS)}")
+    if cfg.sft_grounding_images not in GROUNDING_IMAGES:
+        errors.append(f"sft_grounding_images: {cfg.sft_grounding_images!r} is not allowed; "
+                      f"allowed: {list(GROUNDING_IMAGES)}")
     unknown = [a for a in cfg.sft_augment if a not in AUGMENTATIONS]
     if unknown:
         errors.append(f"sft_augment: {unknown} not allowed; allowed: {list(AUGMENTATIONS)}")

@@ -67,6 +67,13 @@ def target_answer(task: Any, row: Row) -> str:
     return task.format_boxes(row.target_boxes, lab.width * sx, lab.height * sy)
 
 
+#: how ``grounding_rows`` show a sample (``sft_grounding_images``)
+GROUNDING_IMAGES = {
+    "one": "the sample's own image, I_a or I_b (what RefCOCO and the grounding evaluator ask)",
+    "pair": "I_a then I_b, as the DiG prompt shows them (a model trained from scratch on one image per "
+            "prompt does not read two: docs/training.md)",
+}
+
 #: what ``sft_augment`` may name: each applies to a drawn row with probability 1/2
 AUGMENTATIONS = {
     "hflip": "mirror every image of the row left-right, and its boxes with them (no prompt names a side)",
@@ -126,10 +133,12 @@ def load_rows(cfg: Any, dataset_dir: str | Path, processor: Any, stages: list[st
     return {n: out[n] for n in order}
 
 
-def grounding_rows(cfg: Any, dataset_dir: str | Path, processor: Any, pair_ids: set[str] | None = None) -> list[Row]:
-    """Single-image grounding rows (``dig_core.grounding``) of the dataset's pairs (those in
-    ``pair_ids`` when given): the prompt asks for one described object's box, the image is I_a or
-    I_b, the label holds that box. ``processor``: a :class:`dig_core.vlm.VLProcessor`."""
+def grounding_rows(cfg: Any, dataset_dir: str | Path, processor: Any, pair_ids: set[str] | None = None,
+                   images: str = "one") -> list[Row]:
+    """Grounding rows (``dig_core.grounding``) of the dataset's pairs (those in ``pair_ids`` when
+    given): the prompt asks for one described object's box, the label holds that box. ``images``:
+    ``one`` shows the sample's own image (I_a or I_b), ``pair`` shows I_a then I_b as the DiG prompt
+    does (see :data:`GROUNDING_IMAGES`). ``processor``: a :class:`dig_core.vlm.VLProcessor`."""
     from dig_core.grounding import grounding_prompt, grounding_samples
 
     root = Path(dataset_dir).resolve()
@@ -138,14 +147,17 @@ def grounding_rows(cfg: Any, dataset_dir: str | Path, processor: Any, pair_ids: 
     task = answer_task(cfg, processor.coords)
     out = []
     for s in grounding_samples(records):
-        path = (root / by_id[s.pair_id][s.image_key]).resolve()
-        if not path.is_file():
-            raise DatasetError(f"pair {s.pair_id!r}: image not found: {path}")
+        keys = ("image_a", "image_b") if images == "pair" else (s.image_key,)
+        paths = tuple((root / by_id[s.pair_id][k]).resolve() for k in keys)
+        for path in paths:
+            if not path.is_file():
+                raise DatasetError(f"pair {s.pair_id!r}: image not found: {path}")
         pw, ph = processor.prompt_size(s.width, s.height)
         scale = processor.scale(s.width, s.height)
         label = Label(s.id, s.stage, 1, (s.box,), float(s.width), float(s.height), processor.coords,
                       None if scale is None else (float(scale[0]), float(scale[1])))
-        out.append(Row(s.id, s.stage, grounding_prompt(task, s.description, pw, ph), (str(path),), label, one_box=True))
+        out.append(Row(s.id, s.stage, grounding_prompt(task, s.description, pw, ph), tuple(map(str, paths)), label,
+                       one_box=True))
     return out
 
 

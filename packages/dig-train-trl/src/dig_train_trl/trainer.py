@@ -259,14 +259,14 @@ class TRLTrainer(Trainer):
 
         p = self.config
         rows = self._sft_rows(cfg, p.data, self._rows)
-        what = "grounding samples" if p.sft_task == "grounding" else "pairs"
+        what = {"grounding": "grounding samples", "dig": "pairs"}.get(p.sft_task, "pairs and grounding samples")
         if not rows:
             raise TrainError(f"stage {stage.name}: no {what} to warm-start on in {p.data}")
-        eval_rows = rows
+        eval_rows = [r for r in rows if p.sft_task != "dig+grounding" or not r.one_box]
         if p.sft_eval_data:
             from dig_train_trl.data import load_rows
 
-            eval_rows = self._sft_rows(cfg, p.sft_eval_data, load_rows(cfg, p.sft_eval_data, self._vlp))
+            eval_rows = self._sft_rows(cfg, p.sft_eval_data, load_rows(cfg, p.sft_eval_data, self._vlp), for_eval=True)
             if not eval_rows:
                 raise TrainError(f"trainer.params.sft_eval_data: no {what} to evaluate on in {p.sft_eval_data}")
         eval_rows = eval_rows[: p.sft_eval_pairs]
@@ -284,16 +284,18 @@ class TRLTrainer(Trainer):
                 weight_decay=p.sft_weight_decay, augmentations=list(p.sft_augment))
         return self._save(model, vlp.processor, stage), "completed", steps
 
-    def _sft_rows(self, cfg: Any, data: str, rows_by_stage: dict[str, list]) -> list:
+    def _sft_rows(self, cfg: Any, data: str, rows_by_stage: dict[str, list], for_eval: bool = False) -> list:
         """The warm start's rows of a dataset (``rows_by_stage``: its :func:`load_rows`): the pairs of
-        ``sft_stages``, or their grounding samples for ``sft_task: grounding``."""
+        ``sft_stages``, their grounding samples for ``sft_task: grounding``, both for
+        ``dig+grounding`` (``for_eval``: the pairs alone, the task the mix is for)."""
         p = self.config
         rows = [r for name, rs in rows_by_stage.items() if p.sft_stages is None or name in p.sft_stages for r in rs]
-        if p.sft_task == "grounding":
-            from dig_train_trl.data import grounding_rows
+        if p.sft_task == "dig" or (for_eval and p.sft_task == "dig+grounding"):
+            return rows
+        from dig_train_trl.data import grounding_rows
 
-            rows = grounding_rows(cfg, data, self._vlp, {r.id for r in rows})
-        return rows
+        grounding = grounding_rows(cfg, data, self._vlp, {r.id for r in rows}, p.sft_grounding_images)
+        return grounding if p.sft_task == "grounding" else rows + grounding
 
     def _run_grpo(self, cfg: Any, run: RunDir, stage: StageRun,
                   echo: Callable[[str], None]) -> tuple[str | Path, str, int | None]:
