@@ -156,8 +156,9 @@ def build_flags(cfg: Any, p: OpenRLHFConfig, stage: StageRun, files: StageFiles)
         ["--train.micro_batch_size", str(p.micro_train_batch_size), "--rollout.micro_batch_size",
          str(p.micro_rollout_batch_size)],
         ["--rollout.temperature", str(s.temperature), "--rollout.top_p", str(p.top_p)],
-        ["--actor.adam.lr", str(s.actor_lr), "--actor.lr_warmup_ratio", str(p.lr_warmup_ratio),
-         "--actor.eps_clip", str(p.eps_clip)],
+        ["--actor.adam.lr", str(s.actor_lr), "--actor.lr_scheduler", p.lr_scheduler, "--actor.lr_warmup_ratio",
+         str(p.lr_warmup_ratio)],
+        ["--actor.eps_clip", str(p.eps_clip), "--actor.loss_agg_mode", p.loss_agg_mode],
     ]
     if s.kl_coef > 0:  # KL as a loss term (GRPO, paper eq. 6)
         f.append(["--algo.kl.use_loss", "--algo.kl.estimator", s.kl_estimator, "--algo.kl.init_coef", str(s.kl_coef)])
