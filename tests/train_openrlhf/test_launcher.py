@@ -617,6 +617,6 @@ def test_gpu_smoke_script_parses_and_its_dry_run_works(tmp_path):
     assert all("--train.colocate_all" in b and "--actor.num_gpus_per_node 1" in b for b in blocks)
     assert model_of(blocks[0]) == str(tmp_path / "w" / "tiny-qwen2_5_vl")
     assert model_of(blocks[1]) == str(tmp_path / "w" / "run" / "dig-1" / "checkpoint")
-    assert "a real run stops here" not in r.stdout
+    assert "not a multiple of" not in r.stdout  # (the tiny model is built by the real run, not the dry one)
     if openrlhf_root() is not None:
         assert all("flags checked against OpenRLHF" in b for b in blocks)
