@@ -21,6 +21,7 @@ if flags.openrlhf_root() is None:
 
 from dig_core.commands.train_cmd import TRAIN_SECTIONS, resolve_trainer  # noqa: E402
 from dig_core.training import report_integrations  # noqa: E402
+from dig_train_openrlhf.config import LOSS_AGG_MODES, LR_SCHEDULERS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
@@ -106,6 +107,7 @@ def test_every_emitted_flag_exists_and_parses(config, variant, tmp_path):
         if beta > 0:
             assert args.algo.kl.estimator == p.kl_estimator
         assert args.train.seed == (p.seed if p.seed is not None else cfg.seed)
+        assert (args.actor.lr_scheduler, args.actor.loss_agg_mode) == (p.lr_scheduler, p.loss_agg_mode)
         loggers = report_integrations(p.report_to)
         assert args.logger.tensorboard_dir == (str(stage.paths.tensorboard) if "tensorboard" in loggers else None)
         assert bool(args.logger.wandb.key) == ("wandb" in loggers)  # OpenRLHF's switch for W&B
@@ -124,6 +126,41 @@ def test_paper_preset_kl_is_relaxed_in_the_first_stage_only(tmp_path):
     betas = [flags.check_args(trainer.command(cfg, s)[3:]).algo.kl.init_coef for s in plan]
     assert betas[0] < betas[1] == betas[2] and betas[0] > 0
     assert [s.name for s in plan] == ["dig-1", "dig-2", "dig-mix"]
+
+
+def test_paper_preset_trains_at_a_constant_lr_with_the_papers_loss(tmp_path):
+    """OpenRLHF's defaults (cosine_with_min_lr, token-mean) are not what the paper and docs say: the
+    preset's command overrides both."""
+    parser = flags.build_parser()
+    defaults = vars(parser.parse_args([]))
+    assert (defaults["actor.lr_scheduler"], defaults["actor.loss_agg_mode"]) == ("cosine_with_min_lr", "token-mean")
+    cfg, trainer, plan = trainer_and_plan(ROOT / "configs" / "paper.yaml", [], tmp_path)
+    for stage in plan:
+        args = flags.check_args(trainer.command(cfg, stage)[3:])
+        assert (args.actor.lr_scheduler, args.actor.loss_agg_mode) == ("constant_with_warmup", "seq-mean-token-mean")
+    choices = next(a.choices for a in parser._actions if "--actor.loss_agg_mode" in a.option_strings)
+    assert set(choices) == set(LOSS_AGG_MODES)  # every mode OpenRLHF has, and no other
+
+
+def test_every_allowed_lr_scheduler_is_one_openrlhf_can_build():
+    """OpenRLHF hands --actor.lr_scheduler to transformers' get_scheduler with warmup and total steps
+    (plus min_lr_rate for the *_with_min_lr ones); constant_with_warmup holds the lr after warmup."""
+    torch = pytest.importorskip("torch")
+    from transformers import get_scheduler
+
+    for name in LR_SCHEDULERS:
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1e-6)
+        extra = {"scheduler_specific_kwargs": {"min_lr_rate": 0.1}} if name.endswith("_with_min_lr") else {}
+        sched = get_scheduler(name, opt, num_warmup_steps=2, num_training_steps=50, **extra)
+        lrs = []
+        for _ in range(50):
+            lrs.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        if name == "constant_with_warmup":
+            assert lrs[:2] == [0.0, 5e-7] and set(lrs[2:]) == {1e-6}
+        elif name != "constant":
+            assert lrs[-1] < 1e-6  # the decaying ones do decay
 
 
 def test_per_stage_overrides_reach_the_command(tmp_path):

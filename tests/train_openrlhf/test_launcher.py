@@ -3,9 +3,13 @@ the live advance-rule watcher and the process runner.
 
 The runs here use a stand-in for ``python -m openrlhf.cli.train_ppo_ray`` (:data:`FAKE_TRAINER`, via
 ``trainer.params.entrypoint``): a small script that parses its arguments with OpenRLHF's own parser
-and checks, scores answers through the real ``--reward.remote_url`` file (so ``rewards.jsonl`` is
-written by the real reward module), saves "checkpoints" (copies of the tiny model) every
-``--ckpt.save_steps`` and the final model to ``--ckpt.output_dir``. What is under test is our
+and checks, loads its starting model as OpenRLHF does (``AutoProcessor`` first, as its vLLM engines;
+the tokenizer from OpenRLHF's own ``get_tokenizer``), scores answers through the real
+``--reward.remote_url`` file (so ``rewards.jsonl`` is written by the real reward module), writes
+DeepSpeed-like states (``_actor/global_step<N>``, ``_actor/latest``; resumed from with
+``--ckpt.load_enable``) and HF checkpoints the way OpenRLHF's save path does (weights, config,
+that tokenizer: no processor files) every ``--ckpt.save_steps``, and the final model to
+``--ckpt.output_dir``. What is under test is our
 launcher, watcher and stage loop, not OpenRLHF's training."""
 
 from __future__ import annotations
@@ -30,10 +34,11 @@ from dig_core.training import RunDir, Trainer, plan_stages
 pytest.importorskip("dig_train_openrlhf")
 from dig_core.commands.train_cmd import TRAIN_SECTIONS, resolve_trainer  # noqa: E402
 from dig_train_openrlhf import plugin as openrlhf_plugin  # noqa: E402
+from dig_train_openrlhf.checkpoints import save_processor  # noqa: E402
 from dig_train_openrlhf.flags import openrlhf_root  # noqa: E402
 from dig_train_openrlhf.launcher import run_process  # noqa: E402
 from dig_train_openrlhf.trainer import OpenRLHFTrainer  # noqa: E402
-from dig_train_openrlhf.watcher import AdvanceWatcher, checkpoint_complete  # noqa: E402
+from dig_train_openrlhf.watcher import AdvanceWatcher, checkpoint_complete, weights_complete  # noqa: E402
 
 from tests.helpers import write_dig_dataset  # noqa: E402
 
@@ -188,6 +193,10 @@ def test_cli_without_any_trainer_names_the_package(tmp_path):
     ("trainer.params.train_batch_size=1000", "train_batch_size (1000) must be <= rollout_batch_size"),
     ("trainer.params.stages.dig-9.kl_coef=0", "no curriculum stage named 'dig-9'"),
     ("curriculum.advance.params.epochs=1.5", "use a whole number, or a fraction below 1"),
+    ("trainer.params.lr_scheduler=cosine_decay", "lr_scheduler: 'cosine_decay' is not allowed; allowed: "
+     "['constant_with_warmup', 'constant', 'linear', 'cosine', 'cosine_with_min_lr']"),
+    ("trainer.params.loss_agg_mode=seq-mean", "loss_agg_mode: 'seq-mean' is not allowed; allowed: "
+     "['seq-mean-token-mean', 'token-mean']"),
 ])
 def test_bad_settings_are_clear_errors(tmp_path, override, message):
     r = dig("train", "--dry-run", override, cwd=tmp_path)
@@ -212,14 +221,20 @@ def append_rewards(path: Path, ids: list[str], acc: float, g: int) -> None:
                                     "reward": acc}) + "\n")
 
 
-def test_watcher_fires_on_plateau_and_stops_at_the_next_complete_checkpoint(tmp_path):
+def test_watcher_fires_on_plateau_and_stops_at_the_next_complete_checkpoint(tmp_path, tiny_qwen25_vl):
     cfg = load_config(sections=())
     stage = cfg.curriculum.stages[0]
     rule = PlateauAdvance(PlateauConfig(window=2, patience=1, min_delta=0.01))
     rewards, ckpt = tmp_path / "dig-1" / "rewards.jsonl", tmp_path / "dig-1" / "ckpt"
     now = [0.0]
+    finalized: list[Path] = []
+
+    def finalize(path: Path) -> None:  # the trainer's: the stage's starting processor into the folder
+        finalized.append(path)
+        save_processor(tiny_qwen25_vl, path)
+
     w = AdvanceWatcher(stage, rule, rewards, ckpt, group_size=2, lambda_f1=0.5, lambda_iou=0.5, settle_s=5,
-                       clock=lambda: now[0])
+                       clock=lambda: now[0], finalize=finalize)
     assert w.poll() is None  # no log yet
     append_rewards(rewards, ["a", "b"], 0.2, 2)  # window 1: mean 0.2
     write_checkpoint(ckpt / "global_step2_hf")
@@ -246,8 +261,26 @@ def test_watcher_fires_on_plateau_and_stops_at_the_next_complete_checkpoint(tmp_
     (ckpt / "global_step4_hf" / "extra.bin").write_bytes(b"1")  # still being written: settle again
     now[0] = 104.0
     assert w.poll() is None
+    assert not finalized
     now[0] = 109.5
     assert w.poll() == ckpt / "global_step4_hf"
+    assert finalized == [ckpt / "global_step4_hf"] and checkpoint_complete(ckpt / "global_step4_hf")
+    assert not checkpoint_complete(ckpt / "global_step2_hf")  # OpenRLHF's own files only
+
+
+def test_watcher_never_hands_on_a_checkpoint_without_a_processor(tmp_path):
+    cfg = load_config(sections=())
+    rule = PlateauAdvance(PlateauConfig(window=1, patience=1, min_delta=0.5))
+    rewards, ckpt = tmp_path / "rewards.jsonl", tmp_path / "ckpt"
+    now = [0.0]
+    w = AdvanceWatcher(cfg.curriculum.stages[0], rule, rewards, ckpt, group_size=1, lambda_f1=0.5,
+                       lambda_iou=0.5, settle_s=1, clock=lambda: now[0])
+    append_rewards(rewards, ["a", "b", "c"], 0.2, 1)
+    assert w.poll() is None and w.decided
+    write_checkpoint(ckpt / "global_step3_hf")
+    for t in (0.0, 5.0, 10.0):
+        now[0] = t
+        assert w.poll() is None
 
 
 def test_checkpoint_complete_with_sharded_weights(tmp_path):
@@ -260,6 +293,8 @@ def test_checkpoint_complete_with_sharded_weights(tmp_path):
     (p / "m-1.safetensors").write_bytes(b"0")
     assert not checkpoint_complete(p)
     (p / "m-2.safetensors").write_bytes(b"0")
+    assert weights_complete(p) and not checkpoint_complete(p)
+    (p / "preprocessor_config.json").write_text("{}")
     assert checkpoint_complete(p)
 
 
@@ -283,14 +318,15 @@ FLAT_CHILD = textwrap.dedent("""
 """)
 
 
-def test_run_process_stops_a_plateaued_child_at_its_next_checkpoint(tmp_path):
+def test_run_process_stops_a_plateaued_child_at_its_next_checkpoint(tmp_path, tiny_qwen25_vl):
     child = tmp_path / "child.py"
     child.write_text(FLAT_CHILD)
     rewards, ckpt, finished = tmp_path / "rewards.jsonl", tmp_path / "ckpt", tmp_path / "finished"
     cfg = load_config(sections=())
     rule = PlateauAdvance(PlateauConfig(window=3, patience=1, min_delta=0.01))
     watcher = AdvanceWatcher(cfg.curriculum.stages[0], rule, rewards, ckpt, group_size=2, lambda_f1=0.5,
-                             lambda_iou=0.5, settle_s=0.2)
+                             lambda_iou=0.5, settle_s=0.2,
+                             finalize=lambda path: save_processor(tiny_qwen25_vl, path))
     seen: list[bytes] = []
     log = tmp_path / "train.log"
     start = time.monotonic()
@@ -299,7 +335,9 @@ def test_run_process_stops_a_plateaued_child_at_its_next_checkpoint(tmp_path):
     assert time.monotonic() - start < 15
     assert result.stopped_at is not None and watcher.decided
     step = int(result.stopped_at.name[len("global_step"):-len("_hf")])
-    assert step > watcher.decided_at and step % 3 == 0  # a checkpoint saved after the decision
+    # a checkpoint saved after the decision: the one of the step whose rollouts decided it (written just
+    # after them, so the watcher may or may not have seen them first) or a later one
+    assert step >= watcher.decided_at and step % 3 == 0
     assert not finished.exists()  # the child was stopped, not finished
     text = log.read_text()
     assert "step 1\n" in text and "stopping at" in text and "exit code" in text
@@ -322,32 +360,60 @@ def test_run_process_streams_and_returns_the_exit_code(tmp_path):
 # -- whole runs with a stand-in for train_ppo_ray ---------------------------------------------------------------
 FAKE_TRAINER = textwrap.dedent('''
     """Stand-in for `python -m openrlhf.cli.train_ppo_ray` (see the test module docstring)."""
-    import importlib.util, json, os, shutil, sys, time
+    import importlib.util, json, os, sys, time
     from pathlib import Path
     from dig_train_openrlhf.flags import check_args
 
     args = check_args(sys.argv[1:])  # OpenRLHF's own parser and checks
-    print("fake train_ppo_ray: model", args.actor.model_name_or_path, flush=True)
+    pretrain = args.actor.model_name_or_path
+    print("fake train_ppo_ray: model", pretrain, flush=True)
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from openrlhf.utils.utils import get_tokenizer
+    AutoProcessor.from_pretrained(pretrain, trust_remote_code=True)  # what vllm_engine.py does first
+    model = AutoModelForImageTextToText.from_pretrained(pretrain)  # the raw HF model inside OpenRLHF's Actor
+    tokenizer = get_tokenizer(pretrain, model, "left", None, use_fast=not args.data.disable_fast_tokenizer)
+
+    def save_model(out):  # what DeepspeedStrategy.save_model writes: weights, config.json, tokenizer
+        model.save_pretrained(out, state_dict=model.state_dict())
+        model.config.to_json_file(os.path.join(out, "config.json"))
+        tokenizer.save_pretrained(out)
+
     spec = importlib.util.spec_from_file_location("dig_reward", args.reward.remote_url[0])
     reward = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(reward)
     rows = [json.loads(line) for line in open(args.data.prompt_dataset)][: args.data.max_samples]
     G, B = args.rollout.n_samples_per_prompt, args.rollout.batch_size
     head = "<|im_start|>user\\n<|vision_start|><|image_pad|><|vision_end|>x<|im_end|>\\n<|im_start|>assistant\\n"
+    batches = [rows[i:i + B] for _ in range(args.train.num_episodes) for i in range(0, len(rows), B)]
+    ds = Path(args.ckpt.path) / "_actor"  # DeepSpeed's layout: <tag>/ states and a `latest` tag file
     step = 0
-    for episode in range(args.train.num_episodes):
-        for i in range(0, len(rows) - B + 1, B):
-            for row in rows[i:i + B]:
-                for g in range(G):
-                    out = reward.reward_func([head + "[[1, 2, 30, 40]]<|im_end|>"], [row["prompt"]], [row["label"]])
-                    assert float(out["rewards"][0]) >= 0
-            step += 1
-            print(f"step {step}", flush=True)
-            if args.ckpt.save_hf and step % args.ckpt.save_steps == 0:
-                shutil.copytree(args.actor.model_name_or_path, Path(args.ckpt.path) / f"global_step{step}_hf",
-                                dirs_exist_ok=True)  # OpenRLHF overwrites in place too
-            time.sleep(float(os.environ.get("FAKE_STEP_S", "0")))
-    shutil.copytree(args.actor.model_name_or_path, args.ckpt.output_dir, dirs_exist_ok=True)
+    if args.ckpt.load_enable and (ds / "latest").is_file():  # OpenRLHF restores step and dataloader
+        step = int((ds / "latest").read_text().strip()[len("global_step"):])
+        print(f"fake train_ppo_ray: resuming at step {step}", flush=True)
+    crash = int(os.environ.get("FAKE_CRASH_AFTER_STEP", "0"))
+
+    def rollout(batch):
+        for row in batch:
+            for g in range(G):
+                out = reward.reward_func([head + "[[1, 2, 30, 40]]<|im_end|>"], [row["prompt"]], [row["label"]])
+                assert float(out["rewards"][0]) >= 0
+
+    for batch in batches[step:]:
+        rollout(batch)
+        step += 1
+        print(f"step {step}", flush=True)
+        if step % args.ckpt.save_steps == 0:
+            (ds / f"global_step{step}").mkdir(parents=True, exist_ok=True)
+            (ds / f"global_step{step}" / "mp_rank_00_model_states.pt").write_bytes(b"0" * 64)
+            (ds / "latest").write_text(f"global_step{step}")
+            if args.ckpt.save_hf:
+                save_model(os.path.join(args.ckpt.path, f"global_step{step}_hf"))
+        if step == crash:  # killed half-way through the next rollout
+            rollout(batches[step][:1])
+            print("fake train_ppo_ray: crashed", flush=True)
+            sys.exit(1)
+        time.sleep(float(os.environ.get("FAKE_STEP_S", "0")))
+    save_model(args.ckpt.output_dir)
     print("fake train_ppo_ray: saved", args.ckpt.output_dir, flush=True)
 ''')
 
@@ -390,6 +456,8 @@ def test_dig_train_runs_resumes_and_plots(fake_run, tmp_path):
         log = (stage / "train.log").read_text()
         model = log.split("fake train_ppo_ray: model ", 1)[1].split("\n", 1)[0]
         assert model == (overrides[0].split("=", 1)[1] if prev is None else str(run / prev / "checkpoint"))
+        assert checkpoint_complete(stage / "checkpoint")  # OpenRLHF's save + the stage's processor
+        assert not (stage / "ckpt").exists()  # DeepSpeed states and HF checkpoints deleted after DONE
         records = [json.loads(line) for line in (stage / "rewards.jsonl").read_text().splitlines()]
         assert len(records) == 4 * 2 and {rec["stage"] for rec in records} == {name}  # pairs x G
         assert [rec["step"] for rec in records] == list(range(8))
@@ -407,6 +475,13 @@ def test_dig_train_runs_resumes_and_plots(fake_run, tmp_path):
     r = CliRunner().invoke(cli, ["train", *overrides], catch_exceptions=False)
     assert r.exit_code == 0 and "stage dig-mix: done (completed)" in r.output, r.output
     assert (run / "dig-1" / "train.log").read_text() == logs["dig-1"]
+    # no DeepSpeed states left: OpenRLHF starts the stage over, and so does its reward log
+    assert len((run / "dig-mix" / "rewards.jsonl").read_text().splitlines()) == 4 * 2
+    # what stage 2 started from loads as a vision-language model
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    assert AutoProcessor.from_pretrained(run / "dig-1" / "checkpoint").image_processor is not None
+    AutoModelForImageTextToText.from_pretrained(run / "dig-1" / "checkpoint")
     r = CliRunner().invoke(cli, ["plot-rewards", str(run), "--out", str(tmp_path / "curve.png")])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -431,6 +506,92 @@ def test_plateau_ends_a_stage_early_and_the_next_starts_from_that_checkpoint(fak
     log2 = (run / "dig-2" / "train.log").read_text()
     assert f"fake train_ppo_ray: model {run / done['checkpoint']}\n" in log2
     assert "stopping at" in (run / "dig-1" / "train.log").read_text()
+    # the checkpoint stopped at got the processor before it was handed on; the rest was deleted after DONE
+    assert checkpoint_complete(run / done["checkpoint"])
+    assert sorted(p.name for p in (run / "dig-1" / "ckpt").iterdir()) == [Path(done["checkpoint"]).name]
+
+
+def test_a_crashed_stage_resumes_from_its_checkpoint_and_logs_each_rollout_once(fake_run, monkeypatch, tmp_path):
+    """Stage dig-1 (8 pairs, 2 per step, G=2: 4 steps) crashes after step 3, half-way through step 4's
+    rollouts; its last checkpoint is step 2. The rerun resumes at step 2 and rewards.jsonl ends with
+    each prompt's G samples once, in the order of a run that never crashed."""
+    run, overrides = fake_run
+    data = write_dig_dataset(tmp_path / "data8", stages=[("dig-1", 1, 2, True, 8)], size=(96, 64))
+    overrides = [*overrides, f"trainer.params.data={data}", "trainer.params.save_steps=2",
+                 "curriculum.stages=[{name: dig-1, pairs: 8}]"]
+    cfg = load_config(None, overrides, sections=TRAIN_SECTIONS)
+    trainer = resolve_trainer(cfg)
+    monkeypatch.setenv("FAKE_CRASH_AFTER_STEP", "3")
+    with pytest.raises(DigError, match="training exited with code 1"):
+        trainer.train(cfg, echo=lambda _: None)
+    rewards = run / "dig-1" / "rewards.jsonl"
+    assert len(rewards.read_text().splitlines()) == 3 * 2 * 2 + 2  # 3 steps + one prompt of the 4th
+    assert (run / "dig-1" / "ckpt" / "_actor" / "latest").read_text() == "global_step2"
+    monkeypatch.delenv("FAKE_CRASH_AFTER_STEP")
+    out: list[str] = []
+    resolve_trainer(load_config(None, overrides, sections=TRAIN_SECTIONS)).train(cfg, echo=out.append)
+    assert any("resuming at step 2" in line and "cut to its first 8 lines" in line for line in out), out
+    assert "fake train_ppo_ray: resuming at step 2" in (run / "dig-1" / "train.log").read_text()
+    records = [json.loads(line) for line in rewards.read_text().splitlines()]
+    ids = [json.loads(row)["label"] for row in (run / "data" / "dig-1.jsonl").read_text().splitlines()]
+    ids = [json.loads(label)["id"] for label in ids]
+    assert [rec["id"] for rec in records] == [i for i in ids for _ in range(2)]  # 8 prompts x G, once each
+    assert [rec["step"] for rec in records] == list(range(16))
+
+
+def test_keep_checkpoints_keeps_them_and_makes_them_loadable(fake_run):
+    run, overrides = fake_run
+    cfg = load_config(None, [*overrides, "trainer.params.keep_checkpoints=true",
+                             "curriculum.stages=[{name: dig-1, pairs: 4}]"], sections=TRAIN_SECTIONS)
+    trainer = resolve_trainer(cfg)
+    assert "keeps " + str(run / "dig-1" / "checkpoint") + " and all of" in trainer.describe_stage(cfg, trainer.plan(cfg)[0])
+    trainer.train(cfg, echo=lambda _: None)
+    ckpt = run / "dig-1" / "ckpt"
+    assert sorted(p.name for p in ckpt.iterdir()) == ["_actor", "global_step1_hf", "global_step2_hf"]
+    assert (ckpt / "_actor" / "latest").read_text() == "global_step2"
+    assert all(checkpoint_complete(ckpt / f"global_step{n}_hf") for n in (1, 2))
+
+
+@pytest.mark.parametrize("stages, message", [
+    ("[{name: dig-1, pairs: 40}]", "stage dig-1: 40 pairs per pass, not a multiple of "
+     "trainer.params.rollout_batch_size=32: the last rollout step of each pass would train on 8 prompts (a partial "
+     "optimiser step); allowed: prompts per pass that are a multiple of 32 (e.g. 32 or 64), or a rollout_batch_size "
+     "that divides 40 (e.g. 20 or 40)"),
+    ("[{name: dig-1, pairs: 64}, {name: dig-2, pairs: 8}]", "stage dig-2: 8 pairs per pass, not a multiple of "
+     "trainer.params.rollout_batch_size=32: OpenRLHF would train no step on it"),
+])
+def test_stages_that_do_not_fill_whole_rollout_steps_are_refused(tmp_path, stages, message):
+    args = ("train", f"trainer.params.run_dir={tmp_path / 'run'}", f"curriculum.stages={stages}")
+    r = dig(*args, f"trainer.params.data={tmp_path}", cwd=tmp_path)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "run").exists()
+    r = dig(*args, "--dry-run", cwd=tmp_path)  # the dry run shows it
+    assert r.returncode == 0 and f"# a real run stops here: {message}" in r.stdout
+
+
+def test_a_fraction_of_an_epoch_is_checked_as_the_prompts_it_trains(tmp_path):
+    r = dig("train", "--dry-run", "curriculum.stages=[{name: dig-1, pairs: 100}]", "curriculum.advance.params.epochs=0.5",
+            "trainer.params.rollout_batch_size=8", "trainer.params.train_batch_size=64", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert ("stage dig-1: pairs x epochs = 100 x 0.5 gives 50 prompts, not a multiple of "
+            "trainer.params.rollout_batch_size=8") in r.stdout
+    r = dig("train", "--dry-run", "curriculum.stages=[{name: dig-1, pairs: 96}]", "curriculum.advance.params.epochs=0.5",
+            "trainer.params.rollout_batch_size=8", "trainer.params.train_batch_size=64", cwd=tmp_path)
+    assert r.returncode == 0 and "not a multiple of" not in r.stdout
+
+
+def test_a_model_that_is_not_a_local_folder_says_how_to_get_it(tmp_path):
+    r = dig("train", "--config", str(ROOT / "configs" / "paper.yaml"), f"trainer.params.run_dir={tmp_path / 'run'}",
+            f"trainer.params.data={tmp_path}", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert ("trainer.params.model='Qwen/Qwen3-VL-8B-Thinking' is not a local model folder" in r.stderr
+            and "`hf download Qwen/Qwen3-VL-8B-Thinking --local-dir models/Qwen3-VL-8B-Thinking`" in r.stderr
+            and "`huggingface-cli download Qwen/Qwen3-VL-8B-Thinking" in r.stderr
+            and "then set trainer.params.model=models/Qwen3-VL-8B-Thinking" in r.stderr)
+    assert r.stderr.count("not a local model folder") == 1 and not (tmp_path / "run").exists()
+    r = dig("export-openrlhf", str(tmp_path), "--out", str(tmp_path / "out"), "trainer.params.model=nowhere/x",
+            cwd=tmp_path)
+    assert r.returncode == 2 and "`hf download nowhere/x --local-dir models/x`" in r.stderr, r.stderr
 
 
 def test_real_run_needs_a_dataset(tmp_path):
@@ -452,7 +613,10 @@ def test_gpu_smoke_script_parses_and_its_dry_run_works(tmp_path):
                        env={**os.environ, "PYTHON": sys.executable, "WORK": str(tmp_path / "w")})
     assert r.returncode == 0, r.stderr
     blocks = stage_blocks(r.stdout)
-    assert len(blocks) == 1 and "--train.colocate_all" in blocks[0] and "--actor.num_gpus_per_node 1" in blocks[0]
+    assert len(blocks) == 2  # two stages: the second starts from the first's checkpoint
+    assert all("--train.colocate_all" in b and "--actor.num_gpus_per_node 1" in b for b in blocks)
     assert model_of(blocks[0]) == str(tmp_path / "w" / "tiny-qwen2_5_vl")
+    assert model_of(blocks[1]) == str(tmp_path / "w" / "run" / "dig-1" / "checkpoint")
+    assert "not a multiple of" not in r.stdout  # (the tiny model is built by the real run, not the dry one)
     if openrlhf_root() is not None:
-        assert "flags checked against OpenRLHF" in blocks[0]
+        assert all("flags checked against OpenRLHF" in b for b in blocks)

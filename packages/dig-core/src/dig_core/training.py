@@ -402,7 +402,8 @@ class Trainer(Plugin):
       (default: ``params.model`` and ``params.run_dir``);
     * :meth:`prepare`: once before the pending stages run (export data, write reward code);
     * :meth:`describe_stage`: what ``--dry-run`` prints for a stage (e.g. the exact command);
-    * :meth:`run_stage`: train one stage, return ``(checkpoint, reason, step)``.
+    * :meth:`run_stage`: train one stage, return ``(checkpoint, reason, step)``;
+    * :meth:`stage_done`: after a stage's DONE marker is written (e.g. free its disk).
     """
 
     #: package that provides this trainer (for messages)
@@ -437,6 +438,10 @@ class Trainer(Plugin):
     def run_stage(self, cfg: Any, run: RunDir, stage: StageRun,
                   echo: Callable[[str], None]) -> tuple[str | Path, str, int | None]:
         raise NotImplementedError
+
+    def stage_done(self, cfg: Any, run: RunDir, stage: StageRun, record: dict[str, Any],
+                   echo: Callable[[str], None]) -> None:
+        """Called after ``stage``'s DONE marker ``record`` is written (default: nothing)."""
 
     def train(self, cfg: Any, dry_run: bool = False, echo: Callable[[str], None] = print) -> list[StageRun]:
         """Run every unfinished stage in curriculum order (or, with ``dry_run``, print what would run).
@@ -476,4 +481,5 @@ class Trainer(Plugin):
             checkpoint, reason, step = self.run_stage(cfg, run, current, echo)
             record = run.mark_done(s.name, checkpoint, reason, step)
             echo(f"stage {s.name}: done ({reason}), checkpoint {record['checkpoint']}")
+            self.stage_done(cfg, run, current, record, echo)
         return plan

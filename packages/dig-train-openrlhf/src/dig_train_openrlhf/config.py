@@ -7,7 +7,9 @@ values chosen for the paper preset and why are in docs/train-openrlhf.md ("Hyper
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from dig_core.training import TrainerConfig, report_to_errors, stage_overrides, trainer_config_errors
@@ -18,6 +20,11 @@ KL_ESTIMATORS = ("k1", "k2", "k3")
 ADVANTAGE_ESTIMATORS = ("group_norm", "dr_grpo", "rloo", "reinforce_baseline")
 PARAM_DTYPES = ("bf16", "fp16")
 ZERO_STAGES = (0, 1, 2, 3)
+#: --actor.lr_scheduler values OpenRLHF can build from warmup + total steps alone (transformers'
+#: get_scheduler names; OpenRLHF's own default is cosine_with_min_lr with min_lr_ratio 0.1)
+LR_SCHEDULERS = ("constant_with_warmup", "constant", "linear", "cosine", "cosine_with_min_lr")
+#: --actor.loss_agg_mode choices of OpenRLHF 0.11 (paper eq. 6 is seq-mean-token-mean)
+LOSS_AGG_MODES = ("seq-mean-token-mean", "token-mean")
 
 
 @dataclass
@@ -75,6 +82,11 @@ class OpenRLHFConfig(TrainerConfig):
     micro_rollout_batch_size: int = 2
     actor_lr: float = 1.0e-6
     lr_warmup_ratio: float = 0.0
+    #: --actor.lr_scheduler: constant after the warmup (verl's default); one of LR_SCHEDULERS
+    lr_scheduler: str = "constant_with_warmup"
+    #: --actor.loss_agg_mode: seq-mean-token-mean averages each response's tokens, then the G
+    #: responses (paper eq. 6); token-mean (OpenRLHF's default) averages all tokens of a batch
+    loss_agg_mode: str = "seq-mean-token-mean"
     temperature: float = 1.0
     top_p: float = 1.0
     #: PPO/GRPO clip range epsilon (paper eq. 5)
@@ -106,6 +118,9 @@ class OpenRLHFConfig(TrainerConfig):
     save_hf: bool = True
     #: DeepSpeed checkpoints kept per stage (resume inside a stage)
     max_ckpt_num: int = 2
+    #: keep a finished stage's DeepSpeed states (<stage>/ckpt/_actor) and superseded
+    #: global_step<N>_hf folders; false = delete them once the stage's DONE marker is written
+    keep_checkpoints: bool = False
     #: None = the config's top-level seed
     seed: Optional[int] = None
     #: experiment trackers, OpenRLHF's own loggers: tensorboard (--logger.tensorboard_dir
@@ -119,6 +134,29 @@ class OpenRLHFConfig(TrainerConfig):
 def stage_params(cfg: OpenRLHFConfig, name: str) -> StageParams:
     """The overrides of stage ``name`` (all None when it has none); ValueError naming a bad key or value."""
     return stage_overrides(cfg.stages, name, StageParams)
+
+
+#: what a hub model id looks like (owner/name)
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def model_folder_problem(model: str, key: str = "trainer.params.model") -> str | None:
+    """Why ``model`` is not a local model folder (the export, OpenRLHF and vLLM read the model from
+    disk; nothing is downloaded at run time), with how to get the weights; None when it is one."""
+    path = Path(model)
+    if (path / "config.json").is_file():
+        return None
+    if path.is_dir():
+        return f"{key}={model!r}: the folder has no config.json; set {key} to a Hugging Face model folder"
+    if _HUB_ID.match(model) and not path.parent.is_dir():
+        local = f"models/{path.name}"
+        hub = model
+    else:
+        local, hub = model, "OWNER/NAME"
+    return (f"{key}={model!r} is not a local model folder: the export, OpenRLHF and vLLM read the model from "
+            f"disk (no download at run time). Get the weights with `hf download {hub} --local-dir {local}` "
+            f"(`huggingface-cli download {hub} --local-dir {local}` with huggingface_hub < 1.0), then set "
+            f"{key}={local}")
 
 
 def validate(cfg: OpenRLHFConfig) -> list[str]:
@@ -153,6 +191,10 @@ def validate(cfg: OpenRLHFConfig) -> list[str]:
     elif cfg.n_samples_per_prompt < 2:
         errors.append(f"n_samples_per_prompt (G) must be >= 2 for {cfg.advantage_estimator}, "
                       f"got {cfg.n_samples_per_prompt}")
+    if cfg.lr_scheduler not in LR_SCHEDULERS:
+        errors.append(f"lr_scheduler: {cfg.lr_scheduler!r} is not allowed; allowed: {list(LR_SCHEDULERS)}")
+    if cfg.loss_agg_mode not in LOSS_AGG_MODES:
+        errors.append(f"loss_agg_mode: {cfg.loss_agg_mode!r} is not allowed; allowed: {list(LOSS_AGG_MODES)}")
     if cfg.kl_estimator not in KL_ESTIMATORS:
         errors.append(f"kl_estimator: unknown {cfg.kl_estimator!r}; allowed: {list(KL_ESTIMATORS)}")
     if cfg.zero_stage not in ZERO_STAGES:

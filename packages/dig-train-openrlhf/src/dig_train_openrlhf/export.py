@@ -37,7 +37,7 @@ from dig_core.errors import ConfigError, DatasetError
 from dig_core.labels import Label
 from omegaconf import OmegaConf
 
-from dig_train_openrlhf.config import OpenRLHFConfig, validate
+from dig_train_openrlhf.config import OpenRLHFConfig, model_folder_problem, validate
 
 logger = logging.getLogger("dig_train_openrlhf.export")
 
@@ -112,6 +112,9 @@ def export_dataset(cfg: Any, dataset_dir: str | Path, out_dir: str | Path, stage
     from tqdm.auto import tqdm
 
     params = trainer_params(cfg)
+    problem = model_folder_problem(str(params.model))
+    if problem:
+        raise ConfigError(problem)
     dataset_dir = Path(dataset_dir).resolve()
     records = list(read_annotations(dataset_dir))
     if not records:

@@ -116,6 +116,38 @@ def episodes(cfg: Any, p: OpenRLHFConfig, stage: Any) -> tuple[int, int | None]:
     return int(e), None
 
 
+def prompts_per_pass(cfg: Any, p: OpenRLHFConfig, stage: Any, rows: int | None = None) -> int:
+    """Prompts OpenRLHF draws in one pass over a stage: its ``rows`` (default: the stage's
+    ``pairs``), or the first ``--data.max_samples`` of them."""
+    n = stage.pairs if rows is None else rows
+    max_samples = episodes(cfg, p, stage)[1]
+    return n if max_samples is None else min(n, max_samples)
+
+
+def stage_size_problem(cfg: Any, p: OpenRLHFConfig, stage: Any, rows: int | None = None) -> str | None:
+    """Why a stage's prompts per pass do not fill whole rollout steps, or None. OpenRLHF draws
+    ``rollout_batch_size`` prompts per step and trains the rest of a pass as one short step (a
+    partial gradient-accumulation window); fewer prompts than that train no step at all."""
+    b = p.rollout_batch_size
+    n = prompts_per_pass(cfg, p, stage, rows)
+    if b < 1 or (n >= b and n % b == 0):
+        return None
+    if rows is not None:
+        what = f"its prompt file has {rows} prompts" + (f" ({n} per pass, --data.max_samples)" if n != rows else "")
+    elif n != stage.pairs:
+        what = f"pairs x epochs = {stage.pairs} x {advance_rule(cfg)[1].get('epochs')} gives {n} prompts"
+    else:
+        what = f"{stage.pairs} pairs per pass"
+    effect = ("OpenRLHF would train no step on it" if n < b else
+              f"the last rollout step of each pass would train on {n % b} prompts (a partial optimiser step)")
+    multiples = [m for m in (n // b * b, (n // b + 1) * b) if m > 0]
+    divisors = [d for d in range(1, n + 1) if n % d == 0]
+    near = sorted({max(d for d in divisors if d <= b), min((d for d in divisors if d >= b), default=n)})
+    return (f"stage {stage.name}: {what}, not a multiple of trainer.params.rollout_batch_size={b}: {effect}; "
+            f"allowed: prompts per pass that are a multiple of {b} (e.g. {' or '.join(map(str, multiples))}), "
+            f"or a rollout_batch_size that divides {n} (e.g. {' or '.join(map(str, near))})")
+
+
 def watched(cfg: Any) -> bool:
     """Whether stages end by the advance rule read live (every rule but ``fixed``)."""
     return advance_rule(cfg)[0] != "fixed"
@@ -156,8 +188,9 @@ def build_flags(cfg: Any, p: OpenRLHFConfig, stage: StageRun, files: StageFiles)
         ["--train.micro_batch_size", str(p.micro_train_batch_size), "--rollout.micro_batch_size",
          str(p.micro_rollout_batch_size)],
         ["--rollout.temperature", str(s.temperature), "--rollout.top_p", str(p.top_p)],
-        ["--actor.adam.lr", str(s.actor_lr), "--actor.lr_warmup_ratio", str(p.lr_warmup_ratio),
-         "--actor.eps_clip", str(p.eps_clip)],
+        ["--actor.adam.lr", str(s.actor_lr), "--actor.lr_scheduler", p.lr_scheduler, "--actor.lr_warmup_ratio",
+         str(p.lr_warmup_ratio)],
+        ["--actor.eps_clip", str(p.eps_clip), "--actor.loss_agg_mode", p.loss_agg_mode],
     ]
     if s.kl_coef > 0:  # KL as a loss term (GRPO, paper eq. 6)
         f.append(["--algo.kl.use_loss", "--algo.kl.estimator", s.kl_estimator, "--algo.kl.init_coef", str(s.kl_coef)])

@@ -5,9 +5,11 @@ OpenRLHF 0.11 (``SingleTurnAgentExecutor``) loads that file with ``importlib`` i
 engine, and for every rollout calls ``reward_func([query], [prompt], [label])`` in a thread, where
 ``query`` is the decoded prompt + response *with* special tokens (image pads expanded, so the
 prompt string cannot be matched) and ``label`` is the dataset's label string, unchanged. An
-exception there is logged at info level and the sample silently gets no reward, so this module
-never raises on a sample: a malformed label, a missing assistant marker or any other per-sample
-problem gives reward 0, a warning in the log and an ``error`` field in ``rewards.jsonl``.
+exception there is logged at info level and leaves the sample without a reward, and in 0.11.2 that
+fails the training step (``experience_maker.py`` raises ValueError, ``ppo_trainer.py`` reads
+``info["reward"]``), so this module never raises on a sample: a malformed label, a missing
+assistant marker or any other per-sample problem gives reward 0, a warning in the log and an
+``error`` field in ``rewards.jsonl``.
 
 :func:`write_reward_file` writes the small file OpenRLHF loads; it binds the run's config, run
 folder and stage (no environment variables)::

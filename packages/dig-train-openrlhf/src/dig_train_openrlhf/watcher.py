@@ -6,8 +6,10 @@ While OpenRLHF trains a stage, :class:`AdvanceWatcher` reads the lines the rewar
 one-stage :class:`dig_core.curriculum.CurriculumState`. Once the rule says "advance", it waits for
 the *next* Hugging Face checkpoint OpenRLHF saves (``<ckpt.path>/global_step<N>_hf``, written every
 ``save_steps``): a folder that appeared after the decision, holds config, weights and tokenizer,
-and has not changed for ``settle_s`` seconds. The launcher then stops the training process group
-and the next stage starts from that checkpoint.
+and has not changed for ``settle_s`` seconds. ``finalize`` (the trainer's: save the stage's
+starting processor into it, which OpenRLHF does not) then makes it a complete model folder
+(:func:`checkpoint_complete`); the launcher stops the training process group and the next stage
+starts from that checkpoint.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from dig_core.training import PresentationMeans, RewardTail
 HF_CHECKPOINT = re.compile(r"^global_step(\d+)_hf$")
 WEIGHTS = ("model.safetensors", "pytorch_model.bin", "adapter_model.safetensors", "adapter_model.bin")
 WEIGHT_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
+#: a saved processor (transformers 5 writes processor_config.json; older saves and hub folders
+#: preprocessor_config.json): what AutoProcessor and vLLM need beside the tokenizer
+PROCESSOR_FILES = ("processor_config.json", "preprocessor_config.json")
 
 
 def hf_checkpoints(ckpt_dir: str | Path) -> dict[Path, int]:
@@ -42,8 +47,14 @@ def hf_checkpoints(ckpt_dir: str | Path) -> dict[Path, int]:
 
 
 def checkpoint_complete(path: str | Path) -> bool:
-    """A Hugging Face model folder with its config, all weight files and the tokenizer (OpenRLHF
-    writes weights, then config.json, then the tokenizer/processor files)."""
+    """A Hugging Face model folder that AutoProcessor and AutoModelForImageTextToText load: config,
+    all weight files, tokenizer and processor files."""
+    return weights_complete(path) and any((Path(path) / f).is_file() for f in PROCESSOR_FILES)
+
+
+def weights_complete(path: str | Path) -> bool:
+    """A folder with config, all weight files and the tokenizer: what OpenRLHF's HF save writes
+    (weights, then config.json, then the tokenizer; no processor files)."""
     p = Path(path)
     if not (p / "config.json").is_file() or not (p / "tokenizer_config.json").is_file():
         return False
@@ -71,11 +82,12 @@ class AdvanceWatcher:
     """Decides from the live reward log when to stop a stage, and at which checkpoint.
 
     ``poll()`` is cheap (reads only new lines) and returns the checkpoint folder to continue from
-    once the rule has fired and the next checkpoint is complete and settled; None until then."""
+    once the rule has fired and the next checkpoint is written and settled, after ``finalize(folder)``
+    has made it a complete model folder; None until then."""
 
     def __init__(self, stage: Any, rule: AdvanceRule, rewards_path: str | Path, ckpt_dir: str | Path,
                  group_size: int, lambda_f1: float, lambda_iou: float, settle_s: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, finalize: Callable[[Path], None] | None = None):
         self.stage = stage
         self.state = CurriculumState([stage], rule)
         self.tail = RewardTail(rewards_path)
@@ -83,6 +95,7 @@ class AdvanceWatcher:
         self.ckpt_dir = Path(ckpt_dir)
         self.settle_s = settle_s
         self.clock = clock
+        self.finalize = finalize
         self.presentations = 0
         self.decided_at: int | None = None  # presentations seen when the rule fired
         self._known: set[Path] = set()
@@ -114,7 +127,7 @@ class AdvanceWatcher:
         now = self.clock()
         candidates = sorted(((step, p) for p, step in hf_checkpoints(self.ckpt_dir).items() if p not in self._known))
         for _, path in candidates:
-            if not checkpoint_complete(path):
+            if not weights_complete(path):
                 self._seen.pop(path, None)
                 continue
             sig = _signature(path)
@@ -122,7 +135,11 @@ class AdvanceWatcher:
             if prev is None or prev[0] != sig:
                 self._seen[path] = (sig, now)
             elif now - prev[1] >= self.settle_s:
-                return path
+                if self.finalize is not None:
+                    self.finalize(path)
+                if checkpoint_complete(path):
+                    return path
+                self._seen.pop(path, None)  # no processor (and none saved): not a folder to hand on
         return None
 
     def describe(self) -> str:
