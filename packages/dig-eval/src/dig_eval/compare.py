@@ -52,7 +52,8 @@ def missing_differs(data: Sequence[dict[str, dict[str, Any]]], bench: str) -> li
 def compare_values(runs: Sequence[str | Path], breakdown: bool = False,
                    benchmarks: Sequence[str] | None = None) -> tuple[list[str], list[tuple[str, str, list[Any]]]]:
     """``(run names, [(benchmark, metric, [value per run]), ...])``: the rows of the comparison,
-    values as stored (None where a run lacks the metric). ``breakdown``: also ``metric/group`` rows."""
+    values as stored (None where a run lacks the metric). ``breakdown``: also ``metric/group`` rows.
+    A benchmark without headline metrics (``split/metric``, ``task/metric`` only) shows every row."""
     if not runs:
         raise DigError("compare needs at least one run folder")
     paths = [Path(r) for r in runs]
@@ -70,7 +71,9 @@ def compare_values(runs: Sequence[str | Path], breakdown: bool = False,
     for bench in order:
         per_run = [split_metrics(d.get(bench, {}).get("metrics", {})) for d in data]
         keys = list(dict.fromkeys(k for head, _ in per_run for k in head))
-        if breakdown:
+        if not keys:  # every metric is per group (RefCOCO's per split, lmms-eval's per task): all of them
+            keys = list(dict.fromkeys(k for d in data for k in d.get(bench, {}).get("metrics", {})))
+        elif breakdown:
             groups = list(dict.fromkeys(g for _, gs in per_run for g in gs))
             keys += [f"{m}/{g}" for g in groups for m in dict.fromkeys(m for _, gs in per_run for m in gs.get(g, {}))]
         for key in keys:
