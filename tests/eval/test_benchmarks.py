@@ -9,10 +9,14 @@ from pathlib import Path
 
 import pytest
 from dig_core.errors import DigError
-from dig_eval.evaluators.choices import extract_choice
+from dig_eval.evaluators.choices import LETTER_INSTRUCTION, extract_choice
+from dig_eval.evaluators.cvbench import CVBenchConfig, CVBenchEvaluator
 from dig_eval.evaluators.hallusionbench import HallusionBenchConfig, HallusionBenchEvaluator
+from dig_eval.evaluators.hrbench import HRBenchConfig, HRBenchEvaluator
+from dig_eval.evaluators.mmvp import MMVPConfig, MMVPEvaluator
 from dig_eval.evaluators.pope import POPEConfig, POPEEvaluator
 from dig_eval.evaluators.refcoco import RefCOCOConfig, RefCOCOEvaluator
+from dig_eval.evaluators.vstar import VStarConfig, VStarEvaluator
 from dig_eval.evaluators.yesno import pope_answer, true_false, yes_no
 
 from tests.eval import bench_files as bf
@@ -253,6 +257,62 @@ def test_choice_extraction():
     assert extract_choice("A or B", opts) is None
     assert extract_choice("purple", opts) is None
     assert extract_choice("<think>A? B?</think>C", opts) == "C"
+
+
+# one question per benchmark whose last option is "white", its text as published (V*: option lines
+# and the trailing instruction line; CV-Bench: "Select from the following choices." then option lines)
+SCARF = "What is the color of the woman's scarf?"
+
+
+def _vstar_scarf(root: Path):
+    text = f"{SCARF}\n(A) black\n(B) red\n(C) green\n(D) white\n{LETTER_INSTRUCTION}"
+    bf.write_parquet(root / "data/test-00000-of-00001.parquet", [
+        {"image": bf.image_cell(), "text": text, "label": "D", "question_id": 7, "category": "direct_attributes"}],
+        bf.VSTAR_SCHEMA)
+    return VStarEvaluator(VStarConfig(path=str(root))), "D", LETTER_INSTRUCTION
+
+
+def _mmvp_scarf(root: Path):
+    bf.write_parquet(root / "data/train-00000-of-00001.parquet", [
+        {"Index": 1, "Question": SCARF, "Options": "(a) Black (b) White", "Correct Answer": "(b)",
+         "image": bf.image_cell()}], bf.MMVP_SCHEMA)
+    return MMVPEvaluator(MMVPConfig(path=str(root))), "B", LETTER_INSTRUCTION
+
+
+def _cvbench_scarf(root: Path):
+    choices = ["black", "red", "white"]
+    prompt = f"{SCARF} Select from the following choices.\n(A) black\n(B) red\n(C) white"
+    bf.write_parquet(root / "test.parquet", [
+        {"idx": 0, "type": "2D", "task": "Count", "image": bf.image_cell(), "question": SCARF, "choices": choices,
+         "answer": "(C)", "prompt": prompt, "filename": "img/2D/count/ade20k_0.png", "source": "ADE20K",
+         "source_dataset": "ADE20K Validation Set", "source_filename": "", "target_class": None,
+         "target_size": None, "bbox": None}], bf.CVBENCH_SCHEMA)
+    return CVBenchEvaluator(CVBenchConfig(path=str(root))), "C", LETTER_INSTRUCTION
+
+
+def _hrbench_scarf(root: Path):
+    bf.write_parquet(root / "hr_bench_8k.parquet", [
+        {"index": 0, "question": SCARF, "answer": "D", "category": "single", "A": "black", "B": "red",
+         "C": "green", "D": "white", "cycle_category": "0", "image": bf.b64_png()}], bf.HRBENCH_SCHEMA)
+    return HRBenchEvaluator(HRBenchConfig(path=str(root))), "D", "Answer the option letter directly."
+
+
+@pytest.mark.parametrize("make", [_vstar_scarf, _mmvp_scarf, _cvbench_scarf, _hrbench_scarf],
+                         ids=["vstar", "mmvp", "cvbench", "hrbench"])
+@pytest.mark.parametrize("answer", ["The scarf is white.", "white", "D. white"])
+def test_last_option_ends_at_its_line_and_is_read_by_its_text(tmp_path, make, answer):
+    ev, last, instruction = make(tmp_path / "data")
+    if answer.startswith("D.") and last != "D":
+        answer = f"{last}. white"
+    model = bf.FixedAdapter({}, default=answer)
+    (sample,) = ev.samples(model)
+    assert sample.target["options"][last].lower() == "white"  # not "white\nAnswer with ..."
+    prompt = sample.request.prompt
+    lines = prompt.splitlines()
+    assert prompt.count(instruction) == 1 and lines[-1] == instruction, prompt
+    assert lines[-2].lower().endswith(f"{last.lower()}. white") or lines[-2].endswith(f"({last}) white"), prompt
+    records, m = bf.run(ev, model)
+    assert records[0]["pred"] == last and records[0]["correct"], records
 
 
 def test_hallusionbench_default_is_the_image_split(tmp_path):

@@ -136,12 +136,21 @@ def test_processor_scale_for_pixel_answers(tmp_path, tiny_qwen25_vl):
     assert score["scale"] == [pytest.approx(sx), pytest.approx(sy)]
 
 
-def test_missing_answers_listed_or_strict(tmp_path, dataset):
+def test_missing_answers_wrong_excluded_or_strict(tmp_path, dataset):
     answers = {k: v for k, v in ANSWERS_PX.items() if k != "p2"}
     run = _run(tmp_path, dataset, answers, "model.params.coords=pixels")
-    data = metrics(run)
-    assert data["counts"]["missing"] == 1 and data["counts"]["scored"] == 3
-    assert data["metrics"]["n"] == 3
+    data = metrics(run)  # default: the pair without an answer counts, as a wrong one
+    assert data["counts"]["missing"] == 1 and data["counts"]["scored"] == 4
+    assert data["missing"] == {"policy": "wrong", "ids": ["p2"]}
+    assert data["metrics"]["n"] == 4
+    scores = {s["id"]: s for s in map(json.loads, (run / "dig" / "scores.jsonl").read_text().splitlines())}
+    assert scores["p2"]["missing"] is True and scores["p2"]["f1"] == 0 and scores["p2"]["pred"] == []
+    assert "missing" not in scores["p1"]
+    excluded = _run(tmp_path, dataset, answers, "model.params.coords=pixels", "evaluator.params.missing=exclude",
+                    name="excluded")
+    data = metrics(excluded)
+    assert data["counts"]["missing"] == 1 and data["counts"]["scored"] == 3 and data["metrics"]["n"] == 3
+    assert data["missing"]["policy"] == "exclude"
     preds = tmp_path / "run.jsonl"
     res = dig_eval("model.name=predictions", f"model.params.path={preds}", "model.params.coords=pixels",
                    "model.params.strict=true", "evaluator.name=dig", f"evaluator.params.dataset={dataset}",

@@ -29,8 +29,11 @@ def _run(config_path: str | None, out: str | None, progress: bool, overrides: tu
     results = run_eval(cfg, out_dir, progress=progress)
     for bench, res in results.items():
         c = res["counts"]
-        click.echo(f"{bench}: scored {c['scored']} of {c['samples']} ({c['reused']} reused, {c['generated']} generated)"
-                   f" -> {out_dir / bench}")
+        gap = ""
+        if c["missing"]:
+            gap = f", {c['missing']} missing " + ("scored as wrong" if res["missing"]["policy"] == "wrong" else "excluded")
+        click.echo(f"{bench}: scored {c['scored']} of {c['samples']} ({c['reused']} reused, {c['generated']} generated"
+                   f"{gap}) -> {out_dir / bench}")
     click.echo((out_dir / "results.md").read_text())
 
 
@@ -63,6 +66,12 @@ def eval_group(ctx: click.Context, config_path: str | None, out: str | None, pro
     The config's `model: {name, params}` picks the adapter (hf, vllm, predictions) and
     `evaluator` / `evaluators: [...]` the benchmarks. Writes RUN/<benchmark>/predictions.jsonl,
     scores.jsonl, metrics.json and RUN/results.md; rerunning the same command resumes.
+
+    A sample without an answer (a predictions file lacking its line) is warned about, listed in
+    metrics.json and scored as a wrong answer, as the official protocols count every question;
+    the evaluator param `missing: exclude` (evaluator.params.missing=exclude) leaves such samples
+    out of the metrics instead (partial runs). `dig eval compare` marks runs whose missing
+    answers differ.
 
     \b
     Examples:

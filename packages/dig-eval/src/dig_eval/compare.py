@@ -1,5 +1,7 @@
 """``dig eval compare``: runs side by side (benchmark x metric rows, one column per run, deltas
-against the first run), like the paper's Tables 1-3."""
+against the first run), like the paper's Tables 1-3. A benchmark whose runs differ in missing
+answers (count, or whether they were scored as wrong or excluded) gets a ``missing`` row and a note:
+its numbers are not over the same answers."""
 
 from __future__ import annotations
 
@@ -28,10 +30,30 @@ def _cell(v: Any, base: Any, first: bool) -> str:
     return f"{fmt(v)} ({'+' if d >= 0 else '-'}{fmt(abs(d))})"
 
 
+def missing_cell(result: dict[str, Any] | None) -> str | None:
+    """A run's missing answers on one benchmark: ``"0"``, ``"3 wrong"`` or ``"3 excluded"`` (None
+    where the run lacks the benchmark). Runs made before missing answers were scored as wrong
+    read as excluded."""
+    if result is None:
+        return None
+    n = int((result.get("counts") or {}).get("missing", 0))
+    if not n:
+        return "0"
+    policy = (result.get("missing") or {}).get("policy", "exclude")
+    return f"{n} {'wrong' if policy == 'wrong' else 'excluded'}"
+
+
+def missing_differs(data: Sequence[dict[str, dict[str, Any]]], bench: str) -> list[str | None] | None:
+    """The ``missing`` cells of ``bench`` when the runs that have it differ in them, else None."""
+    cells = [missing_cell(d.get(bench)) for d in data]
+    return cells if len({c for c in cells if c is not None}) > 1 else None
+
+
 def compare_values(runs: Sequence[str | Path], breakdown: bool = False,
                    benchmarks: Sequence[str] | None = None) -> tuple[list[str], list[tuple[str, str, list[Any]]]]:
     """``(run names, [(benchmark, metric, [value per run]), ...])``: the rows of the comparison,
-    values as stored (None where a run lacks the metric). ``breakdown``: also ``metric/group`` rows."""
+    values as stored (None where a run lacks the metric). ``breakdown``: also ``metric/group`` rows.
+    A benchmark without headline metrics (``split/metric``, ``task/metric`` only) shows every row."""
     if not runs:
         raise DigError("compare needs at least one run folder")
     paths = [Path(r) for r in runs]
@@ -49,7 +71,9 @@ def compare_values(runs: Sequence[str | Path], breakdown: bool = False,
     for bench in order:
         per_run = [split_metrics(d.get(bench, {}).get("metrics", {})) for d in data]
         keys = list(dict.fromkeys(k for head, _ in per_run for k in head))
-        if breakdown:
+        if not keys:  # every metric is per group (RefCOCO's per split, lmms-eval's per task): all of them
+            keys = list(dict.fromkeys(k for d in data for k in d.get(bench, {}).get("metrics", {})))
+        elif breakdown:
             groups = list(dict.fromkeys(g for _, gs in per_run for g in gs))
             keys += [f"{m}/{g}" for g in groups for m in dict.fromkeys(m for _, gs in per_run for m in gs.get(g, {}))]
         for key in keys:
@@ -61,6 +85,9 @@ def compare_values(runs: Sequence[str | Path], breakdown: bool = False,
                 else:
                     vals.append(head.get(key))
             rows.append((bench, key, vals))
+        marked = missing_differs(data, bench)
+        if marked:
+            rows.append((bench, "missing", marked))
     return _names(paths), rows
 
 
@@ -79,4 +106,8 @@ def compare_markdown(runs: Sequence[str | Path], breakdown: bool = False,
     rows = [[bench, key, *(_cell(v, vals[0], i == 0) for i, v in enumerate(vals))] for bench, key, vals in values]
     header = ["benchmark", "metric", *names]
     note = "" if len(names) == 1 else f"\n\nDeltas in parentheses are against {names[0]}."
+    differ = [bench for bench, key, _ in values if key == "missing"]
+    if differ:
+        note += (f"\n\nMissing answers differ between the runs on {', '.join(differ)} (row `missing`: samples "
+                 "without an answer, scored as wrong or excluded): those numbers are not over the same answers.")
     return md_table(header, rows) + note + "\n"

@@ -7,11 +7,15 @@ Layout (``RUN_DIR``)::
     results.md                   markdown tables of every benchmark in the folder
     <benchmark>/predictions.jsonl  one line per answered sample (appended per batch: resumable)
     <benchmark>/scores.jsonl       the evaluator's per-sample record (rewritten each run)
-    <benchmark>/metrics.json       metrics, counts, model info, evaluator params, throughput
+    <benchmark>/metrics.json       metrics, counts, missing answers, model info, evaluator params, throughput
 
 Resume: rerunning the same command skips samples already in ``predictions.jsonl`` (their target
 must match the data now) and rescoring covers every sample, so changed scoring settings apply to
 old answers too. A different model config in the same folder is refused.
+
+Missing answers (the adapter returned None): warned and listed (``metrics.json`` ``missing.ids``,
+``counts.missing``); scored as wrong answers (``Evaluator.score_missing``, their records flagged
+``"missing": true``) unless the evaluator's ``missing`` param is ``exclude``.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from dig_eval import __version__
 from dig_eval.adapters.base import ModelAdapter
-from dig_eval.evaluators.base import Evaluator, Sample
+from dig_eval.evaluators.base import Evaluator, Sample, missing_policy
 from dig_eval.report import METRICS, RESULTS, RUN_INFO, results_markdown
 from dig_eval.store import PREDICTIONS, PredictionStore, RunError, normalized
 
@@ -121,7 +125,6 @@ def evaluate(model: ModelAdapter, evaluator: Evaluator, bench_dir: str | Path, p
     if on_start is not None:
         on_start()
     bench_dir.mkdir(parents=True, exist_ok=True)
-    missing: list[str] = []
     generated = 0
     started = time.time()
     try:
@@ -139,7 +142,6 @@ def evaluate(model: ModelAdapter, evaluator: Evaluator, bench_dir: str | Path, p
                 rows = []
                 for s, c in zip(chunk, completions):
                     if c is None:
-                        missing.append(s.request.id)
                         continue
                     rows.append({"benchmark": bench, "id": s.request.id, "completion": c,
                                  "target": targets[s.request.id]})
@@ -149,22 +151,28 @@ def evaluate(model: ModelAdapter, evaluator: Evaluator, bench_dir: str | Path, p
     finally:
         store.close()
     seconds = time.time() - started
+    policy = missing_policy(evaluator)
+    missing = [pid for pid in ids if pid not in store]
     if missing:
         head = ", ".join(missing[:10]) + (f", ... ({len(missing) - 10} more)" if len(missing) > 10 else "")
-        warn(f"{bench}: {len(missing)} sample(s) without an answer (not scored): {head}")
+        how = ("scored as wrong (missing: exclude leaves them out)" if policy == "wrong" else
+               "left out of the metrics (missing: exclude)")
+        warn(f"{bench}: {len(missing)} sample(s) without an answer, {how}: {head}")
     records = []
     for s in samples:
         pid = s.request.id
-        if pid not in store:
-            continue
-        records.append({"id": pid, **evaluator.score(s, store.completions[pid], model)})
+        if pid in store:
+            records.append({"id": pid, **evaluator.score(s, store.completions[pid], model)})
+        elif policy == "wrong":
+            records.append({"id": pid, **evaluator.score_missing(s, model), "missing": True})
     metrics = evaluator.metrics(records)
     atomic_write_text(bench_dir / SCORES, "".join(json.dumps(r, allow_nan=False) + "\n" for r in records))
     result = {
         "benchmark": bench,
         "metrics": metrics,
-        "counts": {"samples": len(samples), "scored": len(records), "missing": len(samples) - len(records),
+        "counts": {"samples": len(samples), "scored": len(records), "missing": len(missing),
                    "reused": reused, "generated": generated},
+        "missing": {"policy": policy, "ids": missing},
         "model": model.info(),
         "evaluator": {"name": evaluator.PLUGIN_NAME, "params": params or {}},
         "throughput": {"seconds": round(seconds, 3),

@@ -31,7 +31,8 @@ def read_scores(run: str | Path, benchmark: str) -> dict[str, dict[str, Any]]:
         if line.strip():
             try:
                 rec = json.loads(line)
-                out[rec["id"]] = rec
+                if not rec.get("missing"):  # no answer (scored as wrong): nothing to draw
+                    out[rec["id"]] = rec
             except (json.JSONDecodeError, KeyError, TypeError):
                 raise DigError(f"{path}:{lineno}: corrupt score line") from None
     return out

@@ -38,7 +38,7 @@ class ModelAdapter(Plugin):
         """One completion (decoded text, special tokens removed except ``<think>`` tags) per
         request, in order. ``None`` means the adapter has no answer for that request (the
         ``predictions`` adapter without a line for it): the runner reports the sample as missing
-        and does not score it."""
+        and scores it as wrong (or leaves it out: the evaluator's ``missing: exclude``)."""
         raise NotImplementedError
 
     def coords(self) -> str:

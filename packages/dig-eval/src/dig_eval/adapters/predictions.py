@@ -7,8 +7,9 @@ Line format: ``{"benchmark": str, "id": str, "completion": str}`` plus an option
 input). ``benchmark`` may be left out when ``model.params.benchmark`` names it for every line (a
 ``dig score`` file). Other keys (a run's ``target``) are ignored.
 
-Missing answers follow ``dig score``: a sample without a line is listed as missing (a warning,
-``counts.missing`` in metrics.json) and not scored; ``strict: true`` makes it an error. An id
+A sample without a line has no answer: the runner lists it as missing (a warning,
+``counts.missing`` in metrics.json) and scores it as wrong unless the evaluator's ``missing`` is
+``exclude``; ``strict: true`` makes it an error. An id
 given twice keeps its first line (reported in ``info()``).
 
 Coordinates: ``coords`` must be set (or come from ``processor``, a model folder whose family
@@ -48,7 +49,7 @@ class PredictionsConfig:
     processor: Optional[str] = None
     min_pixels: Optional[int] = None
     max_pixels: Optional[int] = None
-    #: fail when a sample has no line (default: list it as missing, like ``dig score``)
+    #: fail when a sample has no line (default: it is missing, see the evaluator param ``missing``)
     strict: bool = False
 
 

@@ -4,6 +4,10 @@ An evaluator is a :class:`Evaluator` registered through ``register_evaluators`` 
 ``evaluator: {name, params}`` (or an entry of ``evaluators: [...]``). The runner
 (:mod:`dig_eval.run`) asks it for samples, sends their requests to the model adapter, stores one
 prediction line per sample (resumable), then scores every answer and aggregates the metrics.
+
+A sample left without an answer (the adapter returned None: a ``predictions`` file without its line)
+is scored as a wrong answer by default (:meth:`Evaluator.score_missing`), as the official protocols
+count every question; the evaluator param ``missing: exclude`` leaves it out of the metrics instead.
 """
 
 from __future__ import annotations
@@ -15,6 +19,24 @@ from typing import Any
 from dig_core.plugins.base import Plugin
 
 from dig_eval.adapters.base import ModelAdapter, Request
+
+#: what ``missing`` allows: ``wrong`` (scored as a wrong answer, the default) or ``exclude``
+MISSING = ("wrong", "exclude")
+
+
+@dataclass
+class EvalParams:
+    """Params every shipped evaluator takes (its ``Config`` subclasses this)."""
+
+    #: a sample with no answer (the adapter returned none, e.g. a predictions file without its line):
+    #: wrong = scored as a wrong answer (every question counts, as in the official protocols);
+    #: exclude = left out of the metrics (partial runs). Either way counts.missing lists how many
+    missing: str = "wrong"
+
+
+def missing_policy(evaluator: Evaluator) -> str:
+    """The evaluator's ``missing`` param (``wrong`` for evaluators whose config has none)."""
+    return getattr(evaluator.config, "missing", MISSING[0])
 
 
 @dataclass
@@ -29,6 +51,12 @@ class Sample:
 class Evaluator(Plugin):
     """Base of evaluators. :attr:`benchmark` (``PLUGIN_NAME`` unless overridden) is the
     ``benchmark`` field of its requests and predictions."""
+
+    @classmethod
+    def validate_config(cls, cfg: Any) -> list[str]:
+        """Checks ``missing`` (:class:`EvalParams`); subclasses extend the list."""
+        value = getattr(cfg, "missing", MISSING[0])
+        return [] if value in MISSING else [f"missing: unknown {value!r}; allowed: {list(MISSING)}"]
 
     @property
     def benchmark(self) -> str:
@@ -50,6 +78,13 @@ class Evaluator(Plugin):
     def score(self, sample: Sample, completion: str, model: ModelAdapter) -> dict[str, Any]:
         """The per-sample record of one answer (parsed answer, correctness, IoU, ...)."""
         raise NotImplementedError
+
+    def score_missing(self, sample: Sample, model: ModelAdapter) -> dict[str, Any]:
+        """The record of a sample without an answer, scored as a wrong answer (``missing: wrong``).
+        Default: :meth:`score` of an empty answer, which every rule here reads as no answer (no
+        letter, no box, unclear); an evaluator whose rule reads something from an empty answer
+        (POPE's: no negation means yes) overrides this."""
+        return self.score(sample, "", model)
 
     def metrics(self, records: Sequence[dict[str, Any]]) -> dict[str, float]:
         """Aggregate per-sample records into the benchmark's metrics (percentages where the

@@ -49,12 +49,26 @@ def letters(texts: list[str]) -> dict[str, str]:
     return {_LETTERS[i]: t for i, t in enumerate(texts)}
 
 
-_PAREN_OPTION = re.compile(r"\(([A-Za-z])\)\s*([^()]+?)(?=\s*\([A-Za-z]\)|$)", re.S)
+# an option runs from its "(X)" to the next "(X)" or the end of its line, never across lines
+_PAREN_OPTION = re.compile(r"\(([A-Za-z])\)[ \t]*([^()\n]*?)[ \t]*(?=\([A-Za-z]\)|\n|$)")
+
+
+def split_choices(text: str) -> tuple[str, dict[str, str], str]:
+    """``(question, options, trailer)`` of a question written with ``(A) red (B) blue`` options (on one
+    line or one per line; ``(a)`` too): the text before the first option, ``{"A": "red", "B": "blue"}``
+    (each option ends at the next option or the end of its line), and the lines after the last
+    option's line (V*'s trailing :data:`LETTER_INSTRUCTION`; ``""`` when there are none)."""
+    found = list(_PAREN_OPTION.finditer(text))
+    if not found:
+        return text.strip(), {}, ""
+    options = {m.group(1).upper(): m.group(2).strip() for m in found}
+    return text[:found[0].start()].strip(), options, text[found[-1].end():].strip()
 
 
 def parenthesised_options(text: str) -> dict[str, str]:
-    """Options written ``(A) red (B) blue`` (or ``(a) ...``) as ``{"A": "red", "B": "blue"}``."""
-    return {m.group(1).upper(): m.group(2).strip() for m in _PAREN_OPTION.finditer(text)}
+    """Options written ``(A) red (B) blue`` (or ``(a) ...``) as ``{"A": "red", "B": "blue"}``
+    (:func:`split_choices`)."""
+    return split_choices(text)[1]
 
 
 def letter_of(answer: str) -> str:

@@ -38,14 +38,14 @@ from dig_core.reward import DigReward, iou_matrix, match_boxes
 from dig_core.task import DigTask
 
 from dig_eval.adapters.base import ModelAdapter, Request
-from dig_eval.evaluators.base import Evaluator, Sample
+from dig_eval.evaluators.base import EvalParams, Evaluator, Sample
 
 THRESHOLDS = (0.5, 0.75, 0.95)
 PAIR_METRICS = ("f1", "precision", "recall", "miou", "format")
 
 
 @dataclass
-class DigEvalConfig:
+class DigEvalConfig(EvalParams):
     #: a DiG dataset folder (dataset.json, annotations.jsonl, images/)
     dataset: str = ""
     #: only the pairs of this curriculum stage (null = every pair)
@@ -74,7 +74,7 @@ class DigEvaluator(Evaluator):
 
     @classmethod
     def validate_config(cls, cfg: DigEvalConfig) -> list[str]:
-        errors = []
+        errors = super().validate_config(cfg)
         if not cfg.dataset:
             errors.append("dataset: set the DiG dataset folder (evaluator.params.dataset=DIR)")
         if cfg.limit is not None and cfg.limit < 1:

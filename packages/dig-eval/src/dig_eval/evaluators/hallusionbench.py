@@ -77,6 +77,12 @@ class HallusionBenchEvaluator(BenchmarkEvaluator):
         return {**{k: t[k] for k in ("category", "subcategory", "set_id", "figure_id", "question_id")},
                 "pred": pred, "gt": t["gt"], "judged": judged, "correct": correct}
 
+    def score_missing(self, sample: Sample, model: ModelAdapter) -> dict[str, Any]:
+        """No answer is wrong, also where an unclear answer counts as right (VS without a figure)."""
+        t = sample.target
+        return {**{k: t[k] for k in ("category", "subcategory", "set_id", "figure_id", "question_id")},
+                "pred": None, "gt": t["gt"], "judged": "missing", "correct": False}
+
     def metrics(self, records: Sequence[dict[str, Any]]) -> dict[str, float]:
         questions: dict[tuple, list[bool]] = {}
         figures: dict[tuple, list[bool]] = {}

@@ -71,10 +71,18 @@ class POPEEvaluator(BenchmarkEvaluator):
         gt = sample.target["answer"]
         return {"category": sample.target["category"], "pred": pred, "answer": gt, "correct": pred == gt}
 
+    def score_missing(self, sample: Sample, model: ModelAdapter) -> dict[str, Any]:
+        """No answer is the wrong one (an empty answer would read as yes by POPE's rule): ``pred``
+        None, counted in the metrics as the opposite of the ground truth."""
+        return {"category": sample.target["category"], "pred": None, "answer": sample.target["answer"],
+                "correct": False}
+
     def metrics(self, records: Sequence[dict[str, Any]]) -> dict[str, float]:
         out: dict[str, float] = {}
         groups = {"all": list(records), **group_by(records, "category")}
         for name, recs in groups.items():
-            m = binary_metrics([r["pred"] == "yes" for r in recs], [r["answer"] == "yes" for r in recs])
+            # pred None (a missing answer scored as wrong) counts as the wrong one of yes/no
+            said_yes = [r["pred"] == "yes" if r["pred"] is not None else r["answer"] != "yes" for r in recs]
+            m = binary_metrics(said_yes, [r["answer"] == "yes" for r in recs])
             out.update({(k if name == "all" else f"{name}/{k}"): v for k, v in m.items()})
         return out

@@ -2,8 +2,10 @@
 relative_position) and overall (all questions).
 
 Data: ``lmms-lab/vstar-bench`` ``data/test-*.parquet`` as lmms-eval's ``vstar_bench`` reads it
-(columns ``question_id``, ``text`` = question with ``(A) ... (B) ...`` options, ``label`` letter,
-``category``, ``image``). The prompt lists the options as ``A. ...`` lines like lmms-eval; the letter is
+(columns ``question_id``, ``text`` = question, ``(A) ...`` option lines and the instruction line
+"Answer with the option's letter from the given choices directly.", ``label`` letter, ``category``,
+``image``). The prompt lists the options as ``A. ...`` lines like lmms-eval, then the instruction once
+(an option ends at the end of its line: the instruction is not part of the last one); the letter is
 read by :func:`dig_eval.evaluators.choices.extract_choice`.
 """
 
@@ -20,7 +22,7 @@ from dig_eval.evaluators.choices import (
     LETTER_INSTRUCTION,
     letter_of,
     options_block,
-    parenthesised_options,
+    split_choices,
 )
 from dig_eval.evaluators.parquet import Layout, unique_ids
 
@@ -43,14 +45,13 @@ class VStarEvaluator(MultipleChoiceEvaluator):
         ids = unique_ids([f"{r['category']}/{r['question_id']}" for r in rows])
         out = []
         for sid, r in zip(ids, rows):
-            text = str(r["text"])
-            options = parenthesised_options(text)
+            question, options, trailer = split_choices(str(r["text"]))
             gt = letter_of(str(r["label"]))
             if not options or gt not in options:
                 raise self.LAYOUT.error(r["image"], f"question {r['question_id']}: text must list options "
                                         f"'(A) ... (B) ...' and label one of them, got label {r['label']!r}")
-            question = text.split("(A)")[0].strip()
-            prompt = f"{question}\n{options_block(options)}\n{LETTER_INSTRUCTION}"
+            # the published text ends with LETTER_INSTRUCTION: shown once, after the options
+            prompt = f"{question}\n{options_block(options)}\n{trailer or LETTER_INSTRUCTION}"
             out.append(Sample(Request(self.PLUGIN_NAME, sid, prompt, [r["image"]], self.config.max_new_tokens),
                               {"category": r["category"], "answer": gt, "options": options}))
         return out

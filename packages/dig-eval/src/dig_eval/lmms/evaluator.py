@@ -8,7 +8,8 @@ lmms-eval task is scored from a ``predictions`` file exactly like a live model. 
 the adapters do not expose). Tasks with a GPT judge are refused (:mod:`dig_eval.lmms.tasks`).
 
 Sample ids are ``<task>/<doc_id>``; metrics are ``<task>/<metric>`` (``<task>/<metric>,<filter>``
-for filters other than lmms-eval's default ``none``), in lmms-eval's own scale.
+for filters other than lmms-eval's default ``none``), in lmms-eval's own scale. A missing answer
+(``missing: wrong``) is scored as lmms-eval scores an empty one.
 """
 
 from __future__ import annotations
@@ -21,14 +22,14 @@ from types import SimpleNamespace
 from typing import Any, ClassVar, Optional
 
 from dig_eval.adapters.base import ModelAdapter, Request
-from dig_eval.evaluators.base import Evaluator, Sample
+from dig_eval.evaluators.base import EvalParams, Evaluator, Sample
 from dig_eval.lmms.tasks import LmmsEvalError, load_tasks
 
 BENCHMARK = "lmms-eval"
 
 
 @dataclass
-class LmmsEvalConfig:
+class LmmsEvalConfig(EvalParams):
     #: lmms-eval task (or group) names, e.g. [pope, mmstar]
     tasks: list[str] = field(default_factory=list)
     #: extra folders of task YAMLs (lmms-eval's --include_path)
@@ -82,7 +83,7 @@ class LmmsEvalEvaluator(Evaluator):
 
     @classmethod
     def validate_config(cls, cfg: LmmsEvalConfig) -> list[str]:
-        errors = []
+        errors = super().validate_config(cfg)
         if not cfg.tasks:
             errors.append("tasks: name at least one lmms-eval task (e.g. [pope])")
         if cfg.limit < 0:
