@@ -264,8 +264,8 @@ def test_dig_plus_grounding_warm_start_mixes_both_rows_and_scores_the_pairs(tiny
     """sft_task=dig+grounding: the pool holds every pair and its grounding samples (what the batches
     are drawn from), and the held-out eval scores DiG answers to pairs, not grounding answers;
     sft_grounding_images=pair shows each grounding sample with its pair's I_a and I_b."""
-    from dig_core.config import load_config
     from dig_core.commands.train_cmd import resolve_trainer
+    from dig_core.config import load_config
     from dig_train_trl.data import grounding_rows, load_rows
 
     data = write_dig_dataset(tmp_path / "g", size=(64, 48), seed=3, stages=[("dig-1", 1, 1, True, 6)])
