@@ -216,13 +216,18 @@ class SampleScorer:
 
     ``cfg``: the resolved DiG config (its ``task`` and ``reward`` sections are used);
     ``run_dir``: where ``<stage>/rewards.jsonl`` goes (None: no log); ``stage``: the stage logged
-    (None: each label's own stage); ``logger``: where rate-limited warnings go."""
+    (None: each label's own stage); ``logger``: where rate-limited warnings go;
+    ``prompt_opens_think``: the model's generation prompt opens ``<think>``
+    (:attr:`dig_core.vlm.VLProcessor.prompt_opens_think`), so an answer without ``</think>`` scores
+    format 0; None keeps the task's ``prompt_opens_think`` setting."""
 
     def __init__(self, cfg: Any, run_dir: str | Path | None = None, stage: str | None = None,
-                 logger: logging.Logger | None = None):
+                 logger: logging.Logger | None = None, prompt_opens_think: bool | None = None):
         from dig_core.config import instantiate
 
         self.task = instantiate(cfg, "task", "task")
+        if prompt_opens_think is not None and hasattr(self.task.config, "prompt_opens_think"):
+            self.task = type(self.task)(replace(self.task.config, prompt_opens_think=bool(prompt_opens_think)))
         self.reward = instantiate(cfg, "reward", "reward")
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.stage = stage

@@ -4,7 +4,9 @@ boxes in original-image pixels (paper §3.1). Registered as task plugin ``dig``.
 Parser rules (see docs/reward.md, "Parser"); :meth:`DigTask.parse` never raises:
 
 1. Answer region: the text after the last ``</think>`` (nothing when a ``<think>`` is never
-   closed; the whole text when there is no thinking); inside that, the last ``<answer>…</answer>``
+   closed, or when the chat template already opened the thought in the generation prompt —
+   ``prompt_opens_think``, Qwen3-VL-*Thinking* — and the completion never closes it: a truncated
+   reasoning holds no answer; the whole text when there is no thinking); inside that, the last ``<answer>…</answer>``
    block (to the end if unclosed); inside that, the last ```` ``` ```` fence (```` ```json ```` or
    bare; to the end if unclosed). Special tokens such as ``<|image_pad|>`` are removed.
 2. Boxes: if the region mentions ``bbox`` (``{"bbox_2d": [...]}`` / ``{"bbox": [...]}`` objects),
@@ -79,12 +81,15 @@ _SPECIAL_TOKEN_RE = re.compile(r"<\|[^<>|]{0,64}\|>")
 _FENCE_RE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\n?")
 
 
-def answer_region(text: str) -> str:
-    """The part of a completion that holds the answer (rule 1 of the module docstring)."""
+def answer_region(text: str, prompt_opens_think: bool = False) -> str:
+    """The part of a completion that holds the answer (rule 1 of the module docstring).
+
+    ``prompt_opens_think``: the generation prompt ends inside an opened ``<think>`` (the completion
+    starts mid-thought), so only the text after a ``</think>`` can be the answer."""
     i = text.rfind("</think>")
     if i >= 0:
         text = text[i + 8:]
-    elif "<think>" in text:  # thinking never finished (truncated): there is no answer yet
+    elif prompt_opens_think or "<think>" in text:  # thinking never finished (truncated): no answer yet
         return ""
     i = text.rfind("<answer>")
     if i >= 0:
@@ -141,6 +146,10 @@ class DigTaskConfig:
     max_overshoot: float = 0.25
     #: boxes after the first max_boxes of an answer are ignored
     max_boxes: int = 100
+    #: the chat template's generation prompt opens ``<think>`` (Qwen3-VL-Thinking): an answer
+    #: without ``</think>`` has no answer region, so it scores format 0 (dig_core.vlm.prompt_opens_think
+    #: tells from a processor; the trl trainer sets it from the model it trains)
+    prompt_opens_think: bool = False
 
 
 class DigTask(Plugin):
@@ -208,7 +217,7 @@ class DigTask(Plugin):
         of the module docstring) is an empty list ``[]`` (whitespace aside)."""
         if not isinstance(text, str):
             return False
-        return re.fullmatch(r"\s*\[\s*\]\s*", answer_region(text)) is not None
+        return re.fullmatch(r"\s*\[\s*\]\s*", answer_region(text, self.config.prompt_opens_think)) is not None
 
     # -- parsing ------------------------------------------------------------------------------------
     def parse(self, text: str, width: float, height: float, scale: Scale = None) -> list[Box]:
@@ -219,7 +228,7 @@ class DigTask(Plugin):
         if not isinstance(text, str) or not text:
             return []
         w, h = float(width), float(height)
-        found = raw_boxes(answer_region(text))
+        found = raw_boxes(answer_region(text, self.config.prompt_opens_think))
         if not found:
             return []
         c = self.config

@@ -121,6 +121,13 @@ def trainer_config_errors(cfg: TrainerConfig) -> list[str]:
     return errors + processor_settings_errors(cfg.coords, cfg.min_pixels, cfg.max_pixels)
 
 
+def lr_scheduler_with_warmup(name: str, warmup: float) -> str:
+    """The transformers learning-rate schedule that honours a warm-up: transformers' ``get_scheduler``
+    builds ``constant`` without looking at the warm-up steps, so with ``warmup`` > 0 it becomes
+    ``constant_with_warmup`` (what both trainers pass on); any other name is returned as is."""
+    return "constant_with_warmup" if name == "constant" and warmup > 0 else name
+
+
 #: experiment trackers ``trainer.params.report_to`` may name (``[]`` or ``[none]``: none), with the
 #: package each needs where the trainer runs in this process
 REPORT_TO = {"tensorboard": "tensorboard", "wandb": "wandb"}

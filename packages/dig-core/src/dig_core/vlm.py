@@ -238,6 +238,18 @@ class VLProcessor:
             self._marker = with_gen[len(without):]
         return self._marker
 
+    @property
+    def prompt_opens_think(self) -> bool:
+        """The generation prompt ends inside an opened ``<think>`` (Qwen3-VL-*Thinking*'s template):
+        completions start mid-thought, so an answer counts only after ``</think>``
+        (``task.params.prompt_opens_think``, :func:`dig_core.task.answer_region`)."""
+        return opens_think(self.chat_prompt("x", 0))
+
+
+def opens_think(prompt: str) -> bool:
+    """``prompt`` (a generation prompt) leaves a ``<think>`` open at its end."""
+    return prompt.rfind("<think>") > prompt.rfind("</think>")
+
 
 def _size_get(size: Any, key: str, default: int | None) -> int | None:
     if size is None:

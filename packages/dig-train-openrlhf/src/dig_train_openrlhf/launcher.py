@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from dig_core.errors import ConfigError
-from dig_core.training import RunDir, StageRun, report_integrations
+from dig_core.training import RunDir, StageRun, lr_scheduler_with_warmup, report_integrations
 from omegaconf import OmegaConf
 
 from dig_train_openrlhf.config import OpenRLHFConfig, stage_params
@@ -188,7 +188,8 @@ def build_flags(cfg: Any, p: OpenRLHFConfig, stage: StageRun, files: StageFiles)
         ["--train.micro_batch_size", str(p.micro_train_batch_size), "--rollout.micro_batch_size",
          str(p.micro_rollout_batch_size)],
         ["--rollout.temperature", str(s.temperature), "--rollout.top_p", str(p.top_p)],
-        ["--actor.adam.lr", str(s.actor_lr), "--actor.lr_scheduler", p.lr_scheduler, "--actor.lr_warmup_ratio",
+        ["--actor.adam.lr", str(s.actor_lr), "--actor.lr_scheduler",
+         lr_scheduler_with_warmup(p.lr_scheduler, p.lr_warmup_ratio), "--actor.lr_warmup_ratio",
          str(p.lr_warmup_ratio)],
         ["--actor.eps_clip", str(p.eps_clip), "--actor.loss_agg_mode", p.loss_agg_mode],
     ]

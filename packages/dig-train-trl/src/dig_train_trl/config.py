@@ -18,6 +18,9 @@ LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
 DEVICES = ("auto", "cpu", "cuda")
 #: learning-rate schedules of the SFT warm start (dig_train_trl.sft.lr_factor)
 SFT_SCHEDULES = ("constant", "cosine", "linear")
+#: why the sampling temperature must be positive
+TEMPERATURE_WANT = ("> 0 (GRPO compares a group of sampled completions of each prompt; at temperature 0 "
+                    "they would all be the same greedy answer, and TRL cannot sample)")
 #: what the SFT warm start can teach: dig answers, grounding answers, or both rows mixed
 SFT_TASKS = ("dig", "grounding", "dig+grounding")
 
@@ -111,6 +114,10 @@ class TRLConfig(TrainerConfig):
     sft_batch_size: int = 4
     #: curriculum stages whose pairs the warm start trains on; None = every stage's
     sft_stages: Optional[list[str]] = None
+    #: a DiG dataset folder the warm start trains on instead of ``data`` (its ``sft_stages``), e.g. a
+    #: split generated with another seed: then GRPO's pairs are not ones the warm start supervised
+    #: (with the same pairs, GRPO's training rewards are inflated); None = ``data``
+    sft_data: Optional[str] = None
     #: what the warm start teaches: dig (the DiG answer to each pair's prompt) or grounding (the box
     #: of one described object in one image, from the pairs' exact boxes: dig_core.grounding; the
     #: base-model stage of a model trained from scratch, docs/training.md "DiG-nano"), or
@@ -136,10 +143,12 @@ def stage_params(cfg: TRLConfig, name: str) -> StageParams:
     sp = stage_overrides(cfg.stages, name, StageParams)
     if sp.max_steps is not None and sp.max_steps < 1:
         raise ValueError(f"max_steps must be a positive integer, got {sp.max_steps!r}")
-    for k in ("beta", "learning_rate", "temperature"):
-        v = getattr(sp, k)
-        if v is not None and (v < 0 or (k == "learning_rate" and v == 0)):
-            raise ValueError(f"{k} must be {'> 0' if k == 'learning_rate' else '>= 0'}, got {v!r}")
+    if sp.beta is not None and sp.beta < 0:
+        raise ValueError(f"beta must be >= 0, got {sp.beta!r}")
+    if sp.learning_rate is not None and not sp.learning_rate > 0:
+        raise ValueError(f"learning_rate must be > 0, got {sp.learning_rate!r}")
+    if sp.temperature is not None and not sp.temperature > 0:
+        raise ValueError(f"temperature must be {TEMPERATURE_WANT}, got {sp.temperature!r}")
     return sp
 
 
@@ -167,9 +176,9 @@ def validate(cfg: TRLConfig) -> list[str]:
     check("num_generations", cfg.num_generations >= 2, ">= 2 (GRPO compares a group of completions)")
     for name in ("learning_rate", "sft_learning_rate", "plateau_max_epochs", "top_p"):
         check(name, getattr(cfg, name) > 0, "> 0")
-    for name in ("beta", "epsilon", "temperature", "warmup_ratio", "sft_epochs", "sft_warmup_steps",
-                 "sft_weight_decay"):
+    for name in ("beta", "epsilon", "warmup_ratio", "sft_epochs", "sft_warmup_steps", "sft_weight_decay"):
         check(name, getattr(cfg, name) >= 0, ">= 0")
+    check("temperature", cfg.temperature > 0, TEMPERATURE_WANT)
     check("top_p", cfg.top_p <= 1, "<= 1")
     check("warmup_ratio", cfg.warmup_ratio < 1, "< 1 (a fraction of the stage's steps)")
     if cfg.first_stage_beta is not None:

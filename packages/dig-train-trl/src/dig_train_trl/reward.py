@@ -40,13 +40,15 @@ def completion_text(completion: Any) -> Any:
 class DigRewardFunc:
     """``reward_func`` for one stage; ``__name__`` is what TRL logs (``rewards/dig/mean``).
 
-    ``advance``: optional :class:`AdvanceTracker` fed with every scored record."""
+    ``advance``: optional :class:`AdvanceTracker` fed with every scored record;
+    ``prompt_opens_think``: the model's generation prompt opens ``<think>``, so a completion without
+    ``</think>`` scores format 0 (:class:`~dig_core.reward_log.SampleScorer`)."""
 
     __name__ = "dig"
 
     def __init__(self, cfg: Any, run_dir: str | Path | None, stage: str | None,
-                 advance: AdvanceTracker | None = None):
-        self.scorer = SampleScorer(cfg, run_dir, stage, logger)
+                 advance: AdvanceTracker | None = None, prompt_opens_think: bool | None = None):
+        self.scorer = SampleScorer(cfg, run_dir, stage, logger, prompt_opens_think)
         self.advance = advance
 
     def __call__(self, completions: Sequence[Any] | None = None, label: Sequence[Any] | None = None,

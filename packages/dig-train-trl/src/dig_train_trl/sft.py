@@ -73,8 +73,16 @@ def _turn_end(processor: Any) -> str:
         return ""
 
 
+def autocast(model: Any, bf16: bool):
+    """bf16 autocast on the model's device when ``bf16`` (the weights stay float32), else nothing."""
+    import torch
+
+    device = next(model.parameters()).device
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bool(bf16))
+
+
 def evaluate(model: Any, processor: Any, rows: Sequence[Row], scorer: SampleScorer, max_new_tokens: int,
-             batch_size: int = 4) -> dict[str, float]:
+             batch_size: int = 4, bf16: bool = False) -> dict[str, float]:
     """Mean format, accuracy and reward of greedy answers to ``rows`` (nothing is logged)."""
     import torch
 
@@ -87,7 +95,7 @@ def evaluate(model: Any, processor: Any, rows: Sequence[Row], scorer: SampleScor
         for i in range(0, len(rows), batch_size):
             chunk = rows[i:i + batch_size]
             enc = _batch(processor, chunk, None, device)
-            with torch.no_grad():
+            with torch.no_grad(), autocast(model, bf16):
                 out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
                                      pad_token_id=tok.pad_token_id)
             texts = tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
@@ -117,10 +125,11 @@ def run_sft(model: Any, processor: Any, task: Any, rows: Sequence[Row], scorer: 
             max_new_tokens: int, stage_dir: Path, train_log: Path, echo: Callable[[str], None],
             progress: bool = True, lr_schedule: str = "constant", warmup_steps: int = 0,
             weight_decay: float = 0.0, report_to: Sequence[str] = (),
-            augmentations: Sequence[str] = ()) -> list[dict[str, Any]]:
+            augmentations: Sequence[str] = (), bf16: bool = False) -> list[dict[str, Any]]:
     """Train ``steps`` optimiser steps of ``batch_size`` pairs (shuffled passes over ``rows``, each
     drawn row augmented by :func:`~dig_train_trl.data.augment` with ``augmentations``) with AdamW at
-    ``lr`` × :func:`lr_factor`; returns the eval records (also appended to ``stage_dir/eval.jsonl``)."""
+    ``lr`` × :func:`lr_factor`; returns the eval records (also appended to ``stage_dir/eval.jsonl``).
+    ``bf16``: forward passes under bf16 autocast; the weights and AdamW's step stay float32."""
     import torch
     from tqdm.auto import tqdm
 
@@ -141,7 +150,7 @@ def run_sft(model: Any, processor: Any, task: Any, rows: Sequence[Row], scorer: 
     def do_eval(step: int, loss: float | None) -> None:
         if not eval_rows:
             return
-        rec = {"step": step, "loss": loss, **evaluate(model, processor, eval_rows, scorer, gen_tokens)}
+        rec = {"step": step, "loss": loss, **evaluate(model, processor, eval_rows, scorer, gen_tokens, bf16=bf16)}
         history.append(rec)
         with open(eval_path, "a") as f:
             f.write(json.dumps(rec) + "\n")
@@ -163,7 +172,8 @@ def run_sft(model: Any, processor: Any, task: Any, rows: Sequence[Row], scorer: 
                     rng.shuffle(order)
                 batch.append(augment(order.pop(), augmentations, rng))
             enc = _batch(processor, batch, [target_answer(task, r) for r in batch], device)
-            loss = model(**enc).loss
+            with autocast(model, bf16):
+                loss = model(**enc).loss
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

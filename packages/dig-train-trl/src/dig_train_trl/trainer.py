@@ -24,6 +24,7 @@ from dig_core.training import (
     StageRun,
     Trainer,
     TrainError,
+    lr_scheduler_with_warmup,
     plan_stages,
     report_integrations,
     report_to_problems,
@@ -42,6 +43,32 @@ class WarmStart:
 
     name: str
     sft: bool = True
+
+
+@dataclass
+class GRPOStage:
+    """What :meth:`TRLTrainer.grpo_stage` builds for one GRPO stage."""
+
+    trainer: Any  # trl.GRPOTrainer
+    vlp: Any  # dig_core.vlm.VLProcessor
+    reward: Any  # DigRewardFunc (logs rewards.jsonl)
+    writer: Any  # TensorBoard writer or None
+    resume: tuple[Path, int] | None  # TRL checkpoint and its step
+    advance: Any  # AdvanceTracker or None
+    device: str
+    beta: float
+    pairs: int
+    integrations: list[str]
+
+    def close(self) -> None:
+        self.reward.close()
+        if self.writer is not None:
+            self.writer.close()
+        if "wandb" in self.integrations:  # one W&B run per stage (transformers leaves it open)
+            import wandb
+
+            if wandb.run is not None:
+                wandb.finish()
 
 
 def is_warm_start(stage: StageRun) -> bool:
@@ -123,9 +150,23 @@ class TRLTrainer(Trainer):
                 "warm_start": p.sft_stage_name if self.warm_start() else None}
 
     def samples_per_step(self) -> int:
-        """rewards.jsonl lines per optimiser step (generations are reused num_iterations times)."""
+        """rewards.jsonl lines per optimiser step on average (generations are reused num_iterations times)."""
         p = self.config
-        return max(1, p.prompts_per_step * p.num_generations * p.gradient_accumulation_steps // p.num_iterations)
+        return max(1, self.generation_size() // p.num_iterations)
+
+    def generation_size(self) -> int:
+        """Completions TRL generates (and rewards.jsonl lines logged) at once: prompts_per_step × G ×
+        gradient_accumulation_steps; it generates at the start of optimiser steps 0, μ, 2μ…
+        (μ = num_iterations) and again at the first step after a resume."""
+        p = self.config
+        return p.prompts_per_step * p.num_generations * p.gradient_accumulation_steps
+
+    def logged_before(self, step: int) -> int:
+        """rewards.jsonl lines logged before optimiser step ``step`` (a TRL checkpoint's): the
+        generations of steps 0, μ, … below ``step``, i.e. ⌈step/μ⌉ × :meth:`generation_size`
+        (a generation begun before the checkpoint trained its first steps there; after the resume
+        TRL generates anew)."""
+        return -(-step // self.config.num_iterations) * self.generation_size()
 
     def epochs(self, cfg: Any) -> float:
         """Passes over a GRPO stage's pairs: ``epochs`` of the fixed rule, else ``max_epochs`` of the
@@ -150,6 +191,7 @@ class TRLTrainer(Trainer):
         p = self.config
         if is_warm_start(stage):
             on = ", ".join(p.sft_stages) if p.sft_stages else "every stage's pairs"
+            on += f" of {p.sft_data}" if p.sft_data else ""
             steps = p.sft_max_steps if p.sft_max_steps is not None else f"{p.sft_epochs} epoch(s)"
             return (f"# stage {stage.name}: SFT warm start ({p.sft_task}) on {on}, {steps}, lr {p.sft_learning_rate} "
                     f"({p.sft_lr_scheduler_type}, {p.sft_warmup_steps} warm-up steps), "
@@ -171,9 +213,10 @@ class TRLTrainer(Trainer):
                               "(e.g. trainer.params.data=data/demo)")
         if not Path(data).is_dir():
             raise ConfigError(f"trainer.params.data={data!r}: dataset folder not found")
-        held_out = self.config.sft_eval_data
-        if held_out and not Path(held_out).is_dir():
-            raise ConfigError(f"trainer.params.sft_eval_data={held_out!r}: dataset folder not found")
+        for key in ("sft_eval_data", "sft_data"):
+            folder = getattr(self.config, key)
+            if folder and not Path(folder).is_dir():
+                raise ConfigError(f"trainer.params.{key}={folder!r}: dataset folder not found")
         problems = report_to_problems(self.config.report_to)  # before transformers' own, less clear, errors
         if problems:
             raise ConfigError(problems)
@@ -204,18 +247,24 @@ class TRLTrainer(Trainer):
         return "cuda" if want == "cuda" or (want == "auto" and torch.cuda.is_available()) else "cpu"
 
     def _load(self, stage: StageRun):
-        """Model and processor the stage starts from (min/max pixels applied)."""
+        """Model and processor the stage starts from (min/max pixels applied), and whether to train
+        with bf16 autocast. The weights are float32 either way: bf16 is autocast's compute dtype,
+        never the weights' (a bf16 weight cannot hold an AdamW step at lr 1e-6: almost no update
+        would stick), as TRL does when it loads a model itself."""
         import torch
         from dig_core.vlm import VLProcessor
         from transformers import AutoModelForImageTextToText
 
         p = self.config
         vlp = VLProcessor(stage.init_model, p.min_pixels, p.max_pixels, p.coords)
+        # TRL left-pads the prompts itself but takes mm_token_type_ids (M-RoPE) from processor(...,
+        # padding=True), which pads on the tokenizer's side: both must be left
+        vlp.tokenizer.padding_side = "left"
         device = self._device()
         bf16 = self._bf16(device)
         try:
-            model = AutoModelForImageTextToText.from_pretrained(
-                stage.init_model, local_files_only=True, dtype=torch.bfloat16 if bf16 else torch.float32)
+            model = AutoModelForImageTextToText.from_pretrained(stage.init_model, local_files_only=True,
+                                                                dtype=torch.float32)
         except (OSError, ValueError) as e:
             raise TrainError(f"stage {stage.name}: cannot load the model {stage.init_model} "
                              f"({type(e).__name__}: {e})") from None
@@ -258,10 +307,15 @@ class TRLTrainer(Trainer):
         from dig_train_trl.sft import run_sft
 
         p = self.config
-        rows = self._sft_rows(cfg, p.data, self._rows)
+        if p.sft_data:
+            from dig_train_trl.data import load_rows
+
+            rows = self._sft_rows(cfg, p.sft_data, load_rows(cfg, p.sft_data, self._vlp))
+        else:
+            rows = self._sft_rows(cfg, p.data, self._rows)
         what = {"grounding": "grounding samples", "dig": "pairs"}.get(p.sft_task, "pairs and grounding samples")
         if not rows:
-            raise TrainError(f"stage {stage.name}: no {what} to warm-start on in {p.data}")
+            raise TrainError(f"stage {stage.name}: no {what} to warm-start on in {p.sft_data or p.data}")
         eval_rows = [r for r in rows if p.sft_task != "dig+grounding" or not r.one_box]
         if p.sft_eval_data:
             from dig_train_trl.data import load_rows
@@ -270,18 +324,18 @@ class TRLTrainer(Trainer):
             if not eval_rows:
                 raise TrainError(f"trainer.params.sft_eval_data: no {what} to evaluate on in {p.sft_eval_data}")
         eval_rows = eval_rows[: p.sft_eval_pairs]
-        model, vlp, device, _ = self._load(stage)
+        model, vlp, device, bf16 = self._load(stage)
         steps = p.sft_max_steps or max(1, math.ceil(len(rows) * p.sft_epochs / p.sft_batch_size))
         seed = self.seed(cfg)
         echo(f"stage {stage.name}: SFT warm start ({p.sft_task}), {steps} steps on {len(rows)} {what} ({device}), "
              f"from {stage.init_model}; eval on {len(eval_rows)} {'held-out' if p.sft_eval_data else 'training'} {what}")
-        scorer = SampleScorer(cfg, None, stage.name)
+        scorer = SampleScorer(cfg, None, stage.name, prompt_opens_think=vlp.prompt_opens_think)
         run_sft(model, vlp.processor, answer_task(cfg, vlp.coords), rows, scorer, steps=steps,
                 lr=p.sft_learning_rate, batch_size=p.sft_batch_size, seed=seed, eval_rows=eval_rows,
                 eval_steps=p.sft_eval_steps, max_new_tokens=p.max_new_tokens, stage_dir=stage.paths.dir,
                 train_log=stage.paths.train_log, echo=echo, progress=self.progress, report_to=p.report_to,
                 lr_schedule=p.sft_lr_scheduler_type, warmup_steps=p.sft_warmup_steps,
-                weight_decay=p.sft_weight_decay, augmentations=list(p.sft_augment))
+                weight_decay=p.sft_weight_decay, augmentations=list(p.sft_augment), bf16=bf16)
         return self._save(model, vlp.processor, stage), "completed", steps
 
     def _sft_rows(self, cfg: Any, data: str, rows_by_stage: dict[str, list], for_eval: bool = False) -> list:
@@ -297,11 +351,15 @@ class TRLTrainer(Trainer):
         grounding = grounding_rows(cfg, data, self._vlp, {r.id for r in rows}, p.sft_grounding_images)
         return grounding if p.sft_task == "grounding" else rows + grounding
 
-    def _run_grpo(self, cfg: Any, run: RunDir, stage: StageRun,
-                  echo: Callable[[str], None]) -> tuple[str | Path, str, int | None]:
+    def grpo_stage(self, cfg: Any, run: RunDir, stage: StageRun, reward_func: Any = None) -> GRPOStage:
+        """TRL's ``GRPOTrainer`` for a GRPO stage, built as :meth:`run_stage` trains it: the model
+        (float32, :meth:`_load`), the left-padding processor, the stage's settings, the callbacks and,
+        when a TRL checkpoint exists, where to resume (the stage's rewards.jsonl already cut back to
+        it). ``reward_func``: a TRL reward function instead of the DiG reward (the precision check of
+        scripts/gpu-smoke-trl.sh uses one that always tells completions apart, so every step has a
+        gradient)."""
         from dig_core.config import instantiate
         from dig_core.reward_log import truncate_lines
-        from transformers.trainer_callback import PrinterCallback
         from trl import GRPOConfig, GRPOTrainer
 
         from dig_train_trl.data import grpo_dataset
@@ -322,7 +380,7 @@ class TRLTrainer(Trainer):
 
         # resume: TRL's newest checkpoint of this stage; rewards logged after it are dropped
         resume = latest_checkpoint(trl_dir)
-        kept = truncate_lines(stage.paths.rewards, resume[1] * self.samples_per_step() if resume else 0)
+        kept = truncate_lines(stage.paths.rewards, self.logged_before(resume[1]) if resume else 0)
         advance = None
         if _advance(cfg)[0] != "fixed":
             from dig_core.training import iter_rewards
@@ -333,14 +391,16 @@ class TRLTrainer(Trainer):
                                      float(rp.get("lambda_iou", 0.5)))
             if kept:
                 advance.feed(list(iter_rewards(stage.paths.rewards)))
-        reward = DigRewardFunc(cfg, run.root, name, advance)
+        reward = DigRewardFunc(cfg, run.root, name, advance, prompt_opens_think=vlp.prompt_opens_think)
         integrations = report_integrations(p.report_to)
+        warmup = float(p.warmup_ratio) if p.warmup_ratio > 0 else 0
         args = GRPOConfig(
             output_dir=str(trl_dir), use_cpu=device == "cpu", bf16=bf16, fp16=False,
             num_generations=p.num_generations, per_device_train_batch_size=p.prompts_per_step * p.num_generations,
             gradient_accumulation_steps=p.gradient_accumulation_steps, num_iterations=p.num_iterations,
-            learning_rate=sp.learning_rate or p.learning_rate, lr_scheduler_type=p.lr_scheduler_type,
-            warmup_steps=float(p.warmup_ratio) if p.warmup_ratio > 0 else 0, beta=beta, epsilon=p.epsilon, epsilon_high=p.epsilon_high,
+            learning_rate=sp.learning_rate or p.learning_rate,
+            lr_scheduler_type=lr_scheduler_with_warmup(p.lr_scheduler_type, warmup),
+            warmup_steps=warmup, beta=beta, epsilon=p.epsilon, epsilon_high=p.epsilon_high,
             loss_type=p.loss_type, temperature=sp.temperature if sp.temperature is not None else p.temperature,
             top_p=p.top_p, max_completion_length=p.max_new_tokens, num_train_epochs=self.epochs(cfg),
             max_steps=max_steps or -1, logging_steps=1, save_strategy="steps" if p.save_steps > 0 else "no",
@@ -356,26 +416,28 @@ class TRLTrainer(Trainer):
         if "tensorboard" in integrations:
             writer = summary_writer(stage.paths.tensorboard, purge_step=resume[1] + 1 if resume else 0)
             callbacks.append(tensorboard_callback(writer))
-        trainer = GRPOTrainer(model=model, reward_funcs=reward, args=args, train_dataset=grpo_dataset(rows),
-                              processing_class=vlp.processor,
-                              callbacks=callbacks)
+        trainer = GRPOTrainer(model=model, reward_funcs=reward_func or reward, args=args,
+                              train_dataset=grpo_dataset(rows), processing_class=vlp.processor, callbacks=callbacks)
+        return GRPOStage(trainer, vlp, reward, writer, resume, advance, device, beta, len(rows), integrations)
+
+    def _run_grpo(self, cfg: Any, run: RunDir, stage: StageRun,
+                  echo: Callable[[str], None]) -> tuple[str | Path, str, int | None]:
+        from transformers.trainer_callback import PrinterCallback
+
+        p = self.config
+        name = stage.name
+        g = self.grpo_stage(cfg, run, stage)
+        trainer, resume = g.trainer, g.resume
         if not self.progress:  # without bars the console logger prints every step's metrics (train_log has them)
             trainer.remove_callback(PrinterCallback)
         where = f"resuming from {resume[0]} (step {resume[1]})" if resume else f"from {stage.init_model}"
-        echo(f"stage {name}: GRPO on {len(rows)} pairs, G={p.num_generations}, beta={beta}, {device}, {where}")
+        echo(f"stage {name}: GRPO on {g.pairs} pairs, G={p.num_generations}, beta={g.beta}, {g.device}, {where}")
         try:
             trainer.train(resume_from_checkpoint=str(resume[0]) if resume else None)
         finally:
-            reward.close()
-            if writer is not None:
-                writer.close()
-            if "wandb" in integrations:  # one W&B run per stage (transformers leaves it open)
-                import wandb
-
-                if wandb.run is not None:
-                    wandb.finish()
+            g.close()
         step = int(trainer.state.global_step)
-        ckpt = self._save(trainer.model, vlp.processor, stage)
+        ckpt = self._save(trainer.model, g.vlp.processor, stage)
         if not p.keep_trl_checkpoints:
-            shutil.rmtree(trl_dir, ignore_errors=True)
-        return ckpt, "advanced" if advance is not None and advance.decided else "completed", step
+            shutil.rmtree(stage.paths.dir / TRL_DIR, ignore_errors=True)
+        return ckpt, "advanced" if g.advance is not None and g.advance.decided else "completed", step
