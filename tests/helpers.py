@@ -166,6 +166,25 @@ def write_dig_dataset(root: str | Path, n: int = 4, stage: str = "dig-1", k: int
     return root
 
 
+def thinking_copy(model: str | Path, dest: str | Path) -> Path:
+    """A copy of a tiny Qwen model folder whose chat template opens ``<think>`` in the generation
+    prompt, as Qwen3-VL-Thinking's does (``<|im_start|>assistant\n<think>\n``)."""
+    import shutil
+
+    dest = Path(dest)
+    shutil.copytree(model, dest)
+    template = dest / "chat_template.jinja"
+    text = template.read_text()
+    # the generation prompt as a Jinja string ('...\\n', Qwen3-VL) or as template text (Qwen2.5-VL)
+    for marker, think in (("'<|im_start|>assistant\\n'", "'<|im_start|>assistant\\n<think>\\n'"),
+                          ("{% if add_generation_prompt %}<|im_start|>assistant\n",
+                           "{% if add_generation_prompt %}<|im_start|>assistant\n<think>\n")):
+        if marker in text:
+            template.write_text(text.replace(marker, think))
+            return dest
+    raise AssertionError(f"{template}: no generation prompt to open a thought in")
+
+
 def dig(*args: str, **kw: Any) -> subprocess.CompletedProcess:
     """``python -m dig_core ARGS`` in a subprocess (output captured as text, Ray's usage stats off);
     ``kw`` go to :func:`subprocess.run`."""

@@ -79,6 +79,27 @@ def test_answer_region_rules():
     assert answer_region("no tags [1,2,3,4]") == "no tags [1,2,3,4]"
 
 
+def test_a_thought_opened_by_the_prompt_must_close_before_the_answer():
+    """Qwen3-VL-Thinking's generation prompt ends with ``<think>``: its completions start mid-thought,
+    so one cut off before ``</think>`` holds no answer (its numbers are reasoning, not boxes) and
+    scores format 0; after ``</think>`` the answer counts as usual."""
+    from dig_core.reward import DigReward
+
+    truncated = "The cube at [10, 20, 50, 60] looks the same, but maybe"
+    finished = "The cube at [0, 0, 5, 5] is unchanged.\n</think>\n\n[[10, 20, 50, 60]]"
+    assert answer_region(truncated, prompt_opens_think=True) == ""
+    assert answer_region(truncated) == truncated  # without the setting: parsed as an answer
+    thinking = DigTask(DigTaskConfig(prompt_opens_think=True))
+    assert thinking.parse(truncated, W, H) == [] and TASK.parse(truncated, W, H) == [(10.0, 20.0, 50.0, 60.0)]
+    assert thinking.parse(finished, W, H) == [(10.0, 20.0, 50.0, 60.0)]
+    assert not thinking.answers_none("no differences? []") and thinking.answers_none("none</think>[]")
+    gt = [(10.0, 20.0, 50.0, 60.0)]
+    reward = DigReward()
+    assert reward.score_completion(thinking, truncated, gt, W, H).format == 0.0
+    assert reward.score_completion(TASK, truncated, gt, W, H).format == 1.0
+    assert reward.score_completion(thinking, finished, gt, W, H).reward == 1.0
+
+
 def test_keyed_objects_ignore_other_lists():
     text = '[{"bbox_2d": [10, 20, 50, 60], "rgba": [1, 2, 3, 4]}]'
     assert TASK.parse(text, W, H) == [(10.0, 20.0, 50.0, 60.0)]

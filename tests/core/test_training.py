@@ -7,7 +7,13 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-from dig_core.training import report_integrations, report_to_errors, report_to_problems, wandb_credentials_missing
+from dig_core.training import (
+    lr_scheduler_with_warmup,
+    report_integrations,
+    report_to_errors,
+    report_to_problems,
+    wandb_credentials_missing,
+)
 
 
 @pytest.mark.parametrize("value, errors", [
@@ -51,3 +57,27 @@ def test_report_to_problems_name_the_pip_install(tmp_path, monkeypatch):
     assert report_to_problems(["tensorboard", "wandb"], env={"WANDB_MODE": "offline"}) == []
     assert len(report_to_problems(["wandb"], env={"NETRC": str(tmp_path / "missing")})) == 1
     assert report_to_problems([]) == report_to_problems(["none"]) == []
+
+
+def test_constant_with_a_warmup_becomes_constant_with_warmup():
+    """transformers' ``constant`` schedule ignores the warm-up (get_scheduler returns it before looking
+    at num_warmup_steps); the name both trainers pass on makes the warm-up act."""
+    torch = pytest.importorskip("torch")
+    from transformers import get_scheduler
+
+    assert lr_scheduler_with_warmup("constant", 0.1) == "constant_with_warmup"
+    assert lr_scheduler_with_warmup("constant", 0) == "constant"
+    assert lr_scheduler_with_warmup("cosine", 0.1) == "cosine"
+
+    def first_lrs(name):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        sched = get_scheduler(name, opt, num_warmup_steps=4, num_training_steps=10)
+        out = []
+        for _ in range(5):
+            out.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        return out
+
+    assert first_lrs("constant") == [1.0] * 5  # the warm-up is ignored
+    assert first_lrs(lr_scheduler_with_warmup("constant", 0.4)) == [0.0, 0.25, 0.5, 0.75, 1.0]

@@ -179,6 +179,25 @@ def test_chat_prompt_puts_images_first_and_ends_with_the_marker(tiny):
     assert ("You are a helpful assistant." in prompt) == (family == "qwen2_5_vl")
 
 
+def test_prompt_opens_think_is_read_from_the_template(tiny, tmp_path):
+    from dig_core.config import load_config
+    from dig_core.labels import Label
+    from dig_core.reward_log import SampleScorer
+
+    from tests.helpers import thinking_copy
+
+    _, path = tiny
+    assert not VLProcessor(path).prompt_opens_think  # Instruct-style templates
+    thinking = VLProcessor(thinking_copy(path, tmp_path / "thinking"))
+    assert thinking.prompt_opens_think and thinking.chat_prompt("q", 0).endswith("<think>\n")
+    # the scorer every trainer uses takes the setting: a thought never closed is no answer
+    cfg = load_config(None, [], sections=("task", "reward"))
+    label = Label("p", "dig-1", 1, ((10.0, 10.0, 30.0, 20.0),), 64.0, 48.0, "pixels", (1.0, 1.0))
+    text = "first [10, 10, 30, 20] then"
+    assert SampleScorer(cfg).score_sample(text, label)["format"] == 1.0
+    assert SampleScorer(cfg, prompt_opens_think=thinking.prompt_opens_think).score_sample(text, label)["format"] == 0.0
+
+
 def test_assistant_marker_is_read_from_the_template(tiny_qwen3_vl):
     v = VLProcessor(tiny_qwen3_vl)
     v.processor.chat_template = (
