@@ -18,7 +18,7 @@ from click.testing import CliRunner  # noqa: E402
 from dig_core.cli import DigGroup  # noqa: E402
 from dig_core.training import REWARD_FIELDS, RunDir, read_rewards  # noqa: E402
 
-from tests.helpers import write_dig_dataset  # noqa: E402
+from tests.helpers import thinking_copy, write_dig_dataset  # noqa: E402
 
 STAGES = [("dig-1", 1, 1, True, 2), ("dig-2", 2, 2, True, 2), ("dig-mix", 1, 3, False, 2)]
 G = 4
@@ -332,3 +332,101 @@ def test_lr_factor_schedules():
     assert [lr_factor("constant", i, 10, 2) for i in (0, 1, 2, 9)] == [0.5, 1.0, 1.0, 1.0]
     assert [round(lr_factor("cosine", i, 10, 2), 3) for i in (2, 6, 10)] == [1.0, 0.5, 0.0]
     assert [round(lr_factor("linear", i, 10, 0), 3) for i in (0, 5, 10)] == [1.0, 0.5, 0.0]
+
+
+def _grpo_stage(model, data, run, *more, stage=0):
+    """The GRPOTrainer `dig train` builds for curriculum stage ``stage`` (nothing trained)."""
+    from dig_core.commands.train_cmd import resolve_trainer
+    from dig_core.config import load_config
+
+    cfg = load_config(None, overrides(model, data, run, "trainer.params.report_to=[]", *more))
+    trainer = resolve_trainer(cfg)
+    trainer.progress = False
+    plan = trainer.plan(cfg)
+    trainer._load_rows(cfg, plan[stage].init_model)
+    return trainer.grpo_stage(cfg, RunDir(run), plan[stage])
+
+
+def test_constant_schedule_with_warmup_warms_up(tiny_qwen25_vl, dataset, tmp_path):
+    """lr_scheduler_type=constant (the default) with warmup_ratio: TRL gets constant_with_warmup, and
+    the scheduler it builds ramps the learning rate up (transformers' constant would ignore it)."""
+    g = _grpo_stage(tiny_qwen25_vl, dataset, tmp_path / "run", "trainer.params.warmup_ratio=0.5",
+                    "trainer.params.max_steps=4", "trainer.params.learning_rate=1e-3")
+    try:
+        assert g.trainer.args.lr_scheduler_type == "constant_with_warmup"
+        g.trainer.create_optimizer_and_scheduler(num_training_steps=4)
+        lrs = []
+        for _ in range(4):
+            lrs.append(g.trainer.lr_scheduler.get_last_lr()[0])
+            g.trainer.optimizer.step()
+            g.trainer.lr_scheduler.step()
+        assert lrs == pytest.approx([0.0, 5e-4, 1e-3, 1e-3])
+    finally:
+        g.close()
+
+
+def test_reward_of_a_thinking_model_counts_only_after_the_thought(tiny_qwen3_vl, dataset, tmp_path):
+    """A model whose template opens <think> in the generation prompt (Qwen3-VL-Thinking): the GRPO
+    reward gives a completion cut off inside its reasoning format 0, numbers or not."""
+    from dig_core.vlm import VLProcessor
+    from dig_train_trl.data import answer_task, load_rows, target_answer
+
+    model = thinking_copy(tiny_qwen3_vl, tmp_path / "thinking")
+    g = _grpo_stage(model, dataset, tmp_path / "run")
+    try:
+        assert g.vlp.prompt_opens_think and g.reward.scorer.task.config.prompt_opens_think
+        row = g.trainer.train_dataset[0]
+        from dig_core.config import load_config
+
+        cfg = load_config(None, _stage_overrides(), sections=("task",))
+        vlp = VLProcessor(model)
+        r = next(x for rs in load_rows(cfg, dataset, vlp).values() for x in rs if x.id == row["id"])
+        answer = target_answer(answer_task(cfg, vlp.coords), r)
+        rewards = g.reward(completions=[f"I think it is {answer} but", f"It is {answer}.</think>\n{answer}"],
+                           label=[row["label"]] * 2)
+        assert rewards[0] == 0.0 and rewards[1] > 0.9, rewards
+    finally:
+        g.close()
+
+
+def test_warm_start_on_a_disjoint_split(tiny_qwen25_vl, dataset, tmp_path):
+    """sft_data: the warm start supervises the pairs of another dataset folder (e.g. another seed),
+    not the ones GRPO then trains on; a missing folder fails before anything runs."""
+    split = write_dig_dataset(tmp_path / "sft-split", size=(64, 48), seed=7, stages=[("dig-1", 1, 1, True, 5)])
+    run = tmp_path / "run"
+    out = train(overrides(tiny_qwen25_vl, dataset, run, f"trainer.params.sft_data={split}",
+                          "trainer.params.sft_stages=[dig-1]", "trainer.params.sft_max_steps=1",
+                          "trainer.params.sft_eval_pairs=1", "trainer.params.grpo_stages=[]"))
+    # the split's 5 pairs, not the 2 dig-1 pairs of trainer.params.data
+    assert "SFT warm start (dig), 1 steps on 5 pairs" in out, out
+    r = CliRunner().invoke(_cli(), ["train", *overrides(tiny_qwen25_vl, dataset, tmp_path / "r2",
+                                                        "trainer.params.sft_max_steps=1",
+                                                        f"trainer.params.sft_data={tmp_path / 'none'}")])
+    assert r.exit_code == 2 and "trainer.params.sft_data=" in r.output and "dataset folder not found" in r.output
+    assert "Traceback" not in r.output and not (tmp_path / "r2").exists()
+
+
+def test_resume_with_num_iterations_keeps_whole_generations(tiny_qwen25_vl, dataset, tmp_path):
+    """num_iterations μ = 2: TRL generates at steps 0, 2, … and again at the first step after a
+    resume. Resumed from step 1, the generation of step 0 (it trained step 0) stays in rewards.jsonl
+    as it was, and the resumed steps log the new one: whole groups, nothing cut in half."""
+    import shutil
+
+    run = tmp_path / "run"
+    args = overrides(tiny_qwen25_vl, dataset, run, "trainer.params.num_iterations=2", "trainer.params.max_steps=3",
+                     "trainer.params.save_steps=1", "trainer.params.save_total_limit=3",
+                     "trainer.params.keep_trl_checkpoints=true", "trainer.params.grpo_stages=[dig-1]")
+    train(args)
+    rewards = run / "dig-1" / "rewards.jsonl"
+    first = rewards.read_text().splitlines()
+    assert len(first) == 2 * G  # generations at steps 0 and 2
+    (run / "dig-1" / "DONE").unlink()
+    shutil.rmtree(run / "dig-1" / "checkpoint")
+    for step in (2, 3):
+        shutil.rmtree(run / "dig-1" / "trl" / f"checkpoint-{step}")
+    out = train(args)
+    assert "checkpoint-1 (step 1)" in out
+    again = rewards.read_text().splitlines()
+    assert again[:G] == first[:G]  # step 0's generation kept as logged
+    assert len(again) == 2 * G  # ⌈1/2⌉ generation kept + the one generated on resuming (steps 1, 2)
+    assert RunDir(run).read_done("dig-1")["step"] == 3
