@@ -375,6 +375,10 @@ def test_reward_of_a_thinking_model_counts_only_after_the_thought(tiny_qwen3_vl,
     g = _grpo_stage(model, dataset, tmp_path / "run")
     try:
         assert g.vlp.prompt_opens_think and g.reward.scorer.task.config.prompt_opens_think
+        from dig_train_trl.trainer import THINKING_NEW_TOKENS, thinking_budget_note
+
+        assert "cuts most thoughts off" in thinking_budget_note(g.vlp, 256)
+        assert thinking_budget_note(g.vlp, THINKING_NEW_TOKENS) is None
         row = g.trainer.train_dataset[0]
         from dig_core.config import load_config
 

@@ -45,6 +45,22 @@ class WarmStart:
     sft: bool = True
 
 
+#: new tokens a thinking model's answer is given in configs/paper.yaml (max_len 8192 - 4096 for the
+#: prompt with two images): assumed, not measured on this project's machines (docs/training.md)
+THINKING_NEW_TOKENS = 4096
+
+
+def thinking_budget_note(vlp: Any, max_new_tokens: int) -> str | None:
+    """A warning when the model thinks before answering (its template opens ``<think>``) and
+    ``max_new_tokens`` is below :data:`THINKING_NEW_TOKENS`: most thoughts would be cut off and score 0."""
+    if not vlp.prompt_opens_think or max_new_tokens >= THINKING_NEW_TOKENS:
+        return None
+    return (f"warning: {vlp.path} thinks before it answers (its chat template opens <think>), and "
+            f"trainer.params.max_new_tokens={max_new_tokens} cuts most thoughts off: a completion without "
+            f"</think> scores format 0. The paper preset gives thinking models {THINKING_NEW_TOKENS} new tokens "
+            f"(configs/paper.yaml)")
+
+
 @dataclass
 class GRPOStage:
     """What :meth:`TRLTrainer.grpo_stage` builds for one GRPO stage."""
@@ -432,6 +448,9 @@ class TRLTrainer(Trainer):
             trainer.remove_callback(PrinterCallback)
         where = f"resuming from {resume[0]} (step {resume[1]})" if resume else f"from {stage.init_model}"
         echo(f"stage {name}: GRPO on {g.pairs} pairs, G={p.num_generations}, beta={g.beta}, {g.device}, {where}")
+        note = thinking_budget_note(g.vlp, p.max_new_tokens)
+        if note:
+            echo(note)
         try:
             trainer.train(resume_from_checkpoint=str(resume[0]) if resume else None)
         finally:
