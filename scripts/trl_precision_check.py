@@ -92,7 +92,8 @@ def grpo(work: Path, run_name: str, device: str, family: str = "qwen2_5_vl", ste
     after = dict(g.trainer.model.named_parameters())
     changed = sum(int((after[n].detach() != b).sum()) for n, b in before.items())
     total = sum(b.numel() for b in before.values())
-    return {"loaded": loaded, "trained": sorted({str(p.dtype) for p in after.values()}),
+    peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+    return {"peak_gpu_mib": peak, "loaded": loaded, "trained": sorted({str(p.dtype) for p in after.values()}),
             "changed": changed / total, "steps": int(g.trainer.state.global_step),
             "bf16_autocast": g.trainer.accelerator.mixed_precision == "bf16", "device": str(next(net.parameters()).device)}
 
