@@ -389,6 +389,13 @@ def test_reward_of_a_thinking_model_counts_only_after_the_thought(tiny_qwen3_vl,
         rewards = g.reward(completions=[f"I think it is {answer} but", f"It is {answer}.</think>\n{answer}"],
                            label=[row["label"]] * 2)
         assert rewards[0] == 0.0 and rewards[1] > 0.9, rewards
+        # the warm start's target closes the thought the prompt opened, then answers
+        from dig_train_trl.sft import _batch
+
+        enc = _batch(vlp.processor, [r], [answer], "cpu")
+        taught = vlp.tokenizer.decode(enc["labels"][0][enc["labels"][0] != -100])
+        assert taught.startswith("\n</think>\n\n" + answer), taught
+        assert g.reward(completions=[taught], label=[row["label"]])[0] > 0.9
     finally:
         g.close()
 

@@ -19,11 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from dig_core.reward_log import SampleScorer
+from dig_core.vlm import opens_think
 
 from dig_train_trl.data import Row, augment, messages, open_images, target_answer
 from dig_train_trl.tracking import StageScalars
 
 EVAL_LOG = "eval.jsonl"
+#: what closes the thought a thinking model's generation prompt opened (Qwen3's empty thought)
+CLOSE_THOUGHT = "\n</think>\n\n"
 
 
 def _batch(processor: Any, rows: Sequence[Row], answers: Sequence[str] | None, device: Any):
@@ -41,7 +44,9 @@ def _batch(processor: Any, rows: Sequence[Row], answers: Sequence[str] | None, d
             return processor(text=prompts, images=images, padding=True, return_tensors="pt").to(device)
         tok.padding_side = "right"
         end = _turn_end(processor)
-        full = [p + a + end for p, a in zip(prompts, answers)]
+        # a prompt that opens <think> (a thinking model) is answered after an empty thought: the
+        # model learns to close it, without which the reward reads no answer
+        full = [p + (CLOSE_THOUGHT if opens_think(p) else "") + a + end for p, a in zip(prompts, answers)]
         enc = processor(text=full, images=images, padding=True, return_tensors="pt")
     finally:
         tok.padding_side = side
