@@ -106,6 +106,22 @@ def test_think_tags_kept_when_special(tiny_qwen3_vl):
     assert decode(tok, ids, special_ids_to_drop(tok)) == "<think>a</think>[[1, 2, 3, 4]]"
 
 
+def test_a_thinking_template_keeps_the_opened_thought_in_the_completion(tiny_qwen3_vl, tmp_path):
+    """A template that opens <think> in the generation prompt: each completion starts with it, so an
+    answer cut off before </think> has no answer region (every evaluator reads it as unanswered)."""
+    from dig_core.task import answer_region
+    from PIL import Image
+
+    from tests.helpers import thinking_copy
+
+    img = Image.new("RGB", (48, 48), (90, 160, 90))
+    reqs = [Request("t", "r", "Describe.", [img], 6)]
+    plain = HFAdapter(HFConfig(path=str(tiny_qwen3_vl))).generate(reqs)[0]
+    thinking = HFAdapter(HFConfig(path=str(thinking_copy(tiny_qwen3_vl, tmp_path / "thinking")))).generate(reqs)[0]
+    assert not plain.startswith("<think>") and thinking.startswith("<think>") and len(thinking) > len("<think>")
+    assert answer_region(thinking) == "" and answer_region(thinking + "</think>[1, 2, 3, 4]") == "[1, 2, 3, 4]"
+
+
 def test_bad_image_is_named(tiny_qwen3_vl, tmp_path):
     from dig_core.errors import DigError
 

@@ -154,6 +154,17 @@ class LiveModelAdapter(ModelAdapter):
     def coords(self) -> str:
         return self.vlp.coords
 
+    def completion_text(self, ids: Sequence[int]) -> str:
+        """The decoded completion (:func:`decode`); when the chat template opened ``<think>`` in the
+        generation prompt (Qwen3-VL-Thinking), with that ``<think>`` in front, so the text reads as
+        the model's whole turn: a thought cut off by max_new_tokens holds no answer for any
+        evaluator (:func:`dig_core.task.answer_region`), instead of its numbers being read as one."""
+        opens = getattr(self, "_opens_think", None)
+        if opens is None:
+            opens = self._opens_think = bool(self.vlp.prompt_opens_think)
+        text = decode(self.tokenizer, ids, self._drop)
+        return "<think>" + text if opens else text
+
     def scale(self, width: int, height: int) -> tuple[float, float] | None:
         return self.vlp.scale(width, height) if self.vlp.coords == "pixels" else None
 

@@ -14,7 +14,6 @@ from dig_eval.adapters.common import (
     LiveModelAdapter,
     LiveModelConfig,
     batch_seed,
-    decode,
     live_config_errors,
     load_images,
     model_dir,
@@ -127,7 +126,7 @@ class HFAdapter(LiveModelAdapter):
                 self.calls += 1
                 new = ids[:, batch["input_ids"].shape[1]:].tolist()
                 for i, row in zip(chunk, new):
-                    out[i] = decode(self.tokenizer, row, self._drop)
+                    out[i] = self.completion_text(row)
         return out  # type: ignore[return-value]
 
     def close(self) -> None:

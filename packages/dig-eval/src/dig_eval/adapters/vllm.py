@@ -16,7 +16,6 @@ from dig_eval.adapters.common import (
     AdapterError,
     LiveModelAdapter,
     LiveModelConfig,
-    decode,
     live_config_errors,
     load_images,
     model_dir,
@@ -130,7 +129,7 @@ class VLLMAdapter(LiveModelAdapter):
         return item
 
     def completion(self, token_ids: Sequence[int]) -> str:
-        return decode(self.tokenizer, token_ids, self._drop)
+        return self.completion_text(token_ids)
 
     # -- the engine ----------------------------------------------------------------------------
     def _start(self):
