@@ -61,7 +61,7 @@ def draw(path: Path, boxes, colors) -> str:
     return str(path)
 
 
-def make_rows(skill: str, n: int, folder: Path, task, short: bool, seed: int):
+def make_rows(skill: str, n: int, folder: Path, task, short: bool, seed: int, objects: tuple[int, int] = (1, 4)):
     from dig_core.grounding import grounding_prompt
     from dig_core.labels import Label
     from dig_train_trl.data import Row
@@ -69,7 +69,7 @@ def make_rows(skill: str, n: int, folder: Path, task, short: bool, seed: int):
     rng = random.Random(seed)
     rows = []
     for i in range(n):
-        count = 1 if skill == "locate" else rng.randint(1, 4)
+        count = 1 if skill == "locate" else rng.randint(*objects)
         boxes, colors = squares(rng, count), rng.sample(list(COLORS), count)
         k = rng.randrange(count)
         label = Label(f"{i}", skill, 1, (tuple(float(v) for v in boxes[k]),), float(W), float(H), "rel1000", None)
@@ -93,10 +93,16 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=3000, help="training images (pairs for diff)")
     ap.add_argument("--eval-steps", type=int, default=150)
     ap.add_argument("--short-prompt", action="store_true", help='"Box the red square." instead of the grounding prompt')
+    ap.add_argument("--objects", default="1-4", metavar="MIN-MAX",
+                    help="squares per image for bind and diff (e.g. 2, or 1-4): a curriculum in the number of objects")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--model", help="start from this model folder (e.g. a --save of another skill) instead of a new nano model")
     ap.add_argument("--save", help="save the trained model and its processor to this folder")
     a = ap.parse_args()
+    lo, _, hi = a.objects.partition("-")
+    objects = (int(lo), int(hi or lo)) if (lo + hi).isdigit() else (0, 0)
+    if not 1 <= objects[0] <= objects[1] <= len(COLORS):
+        ap.error(f"--objects {a.objects!r}: want MIN-MAX with 1 <= MIN <= MAX <= {len(COLORS)}")
 
     from dig_core.config import load_config
     from dig_core.reward_log import SampleScorer
@@ -111,7 +117,7 @@ def main() -> None:
         root = Path(tmp)
         model_dir = a.model or build_tiny_vlm("qwen3_vl", root / "model", seed=a.seed, size="nano")
         (root / "img").mkdir()
-        rows = make_rows(a.skill, a.images + 64, root / "img", task, a.short_prompt, a.seed)
+        rows = make_rows(a.skill, a.images + 64, root / "img", task, a.short_prompt, a.seed, objects)
         processor = AutoProcessor.from_pretrained(model_dir, local_files_only=True)
         model = AutoModelForImageTextToText.from_pretrained(model_dir, local_files_only=True)
         t0 = time.time()
@@ -125,7 +131,7 @@ def main() -> None:
             processor.save_pretrained(a.save)
         losses = [json.loads(line)["loss"] for line in open(root / "train.jsonl")]
     start = f"from {a.model}" if a.model else "from scratch"
-    print(f"\nskill {a.skill} {start}, lr {a.lr}, batch {a.batch_size}, {a.images} images, "
+    print(f"\nskill {a.skill} ({a.objects} objects) {start}, lr {a.lr}, batch {a.batch_size}, {a.images} images, "
           f"{'short' if a.short_prompt else 'full'} prompt; {per_step:.2f} s/step incl. evals")
     print("step | train loss (mean of 50) | held-out reward | held-out accuracy part")
     print("--- | --- | --- | ---")

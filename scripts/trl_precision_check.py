@@ -61,7 +61,7 @@ def grpo(work: Path, run_name: str, device: str, family: str = "qwen2_5_vl", ste
     that changed and the weights' dtypes before and after. ``weights_bf16``: cast the weights to bf16
     first (the old behaviour, for comparison)."""
     import torch
-    from dig_core.commands.train_cmd import resolve_trainer
+    from dig_core.commands.train_cmd import TRAIN_SECTIONS, resolve_trainer
     from dig_core.config import load_config
     from dig_core.training import RunDir
 
@@ -74,7 +74,7 @@ def grpo(work: Path, run_name: str, device: str, family: str = "qwen2_5_vl", ste
         "trainer.params.max_new_tokens=8", "trainer.params.save_steps=-1", "trainer.params.report_to=[]",
         "trainer.params.seed=0",
         "curriculum.stages=[{name: dig-1, k_min: 1, k_max: 1, count_in_prompt: true, pairs: 4}]",
-    ])
+    ], sections=TRAIN_SECTIONS)
     trainer = resolve_trainer(cfg)
     trainer.progress = False
     stage = trainer.plan(cfg)[0]

@@ -105,7 +105,7 @@ def test_prompts_of_two_lengths_in_one_batch_score_as_unpadded(tiny_qwen3_vl, tm
     (shorter): with the processor the trainer builds (left padding) each sample's completion
     log-probs equal those of the sample forwarded alone; with the tokenizer padding on the right
     (the old setting) the M-RoPE type ids are misaligned and they differ."""
-    from dig_core.commands.train_cmd import resolve_trainer
+    from dig_core.commands.train_cmd import TRAIN_SECTIONS, resolve_trainer
     from dig_core.config import load_config
     from dig_core.training import RunDir
     from dig_train_trl.data import grpo_dataset
@@ -116,7 +116,7 @@ def test_prompts_of_two_lengths_in_one_batch_score_as_unpadded(tiny_qwen3_vl, tm
                              f"trainer.params.run_dir={tmp_path / 'run'}", "trainer.params.device=cpu",
                              "trainer.params.num_generations=2", "trainer.params.max_new_tokens=6",
                              "trainer.params.report_to=[]", "trainer.params.save_steps=-1", "trainer.params.seed=0",
-                             f"curriculum.stages={TWO_STAGES}"])
+                             f"curriculum.stages={TWO_STAGES}"], sections=TRAIN_SECTIONS)
     trainer = resolve_trainer(cfg)
     trainer.progress = False
     stage = trainer.plan(cfg)[0]

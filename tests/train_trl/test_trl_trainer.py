@@ -336,10 +336,10 @@ def test_lr_factor_schedules():
 
 def _grpo_stage(model, data, run, *more, stage=0):
     """The GRPOTrainer `dig train` builds for curriculum stage ``stage`` (nothing trained)."""
-    from dig_core.commands.train_cmd import resolve_trainer
+    from dig_core.commands.train_cmd import TRAIN_SECTIONS, resolve_trainer
     from dig_core.config import load_config
 
-    cfg = load_config(None, overrides(model, data, run, "trainer.params.report_to=[]", *more))
+    cfg = load_config(None, overrides(model, data, run, "trainer.params.report_to=[]", *more), sections=TRAIN_SECTIONS)
     trainer = resolve_trainer(cfg)
     trainer.progress = False
     plan = trainer.plan(cfg)
