@@ -61,3 +61,9 @@ def test_prompt_and_answer_in_the_models_convention():
     assert grounding_answer(px, [19.2, 12.8, 96, 64], 192, 128) == "[19, 13, 96, 64]"
     # the parser reads the single box back
     assert rel.parse(grounding_answer(rel, [19.2, 12.8, 96, 64], 192, 128), 192, 128) == [(19.2, 12.8, 96.0, 64.0)]
+
+
+def test_the_task_can_shorten_the_grounding_prompt():
+    short = DigTask(DigTaskConfig(coords="rel1000", grounding_template="Box the {expression}. {coords}"))
+    assert grounding_prompt(short, "red cube", 192, 128).startswith("Box the red cube. Coordinates are relative")
+    assert "grounding_template" in DigTask.validate_config(DigTaskConfig(grounding_template="Box {thing}"))[0]

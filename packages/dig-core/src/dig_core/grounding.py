@@ -77,11 +77,13 @@ def grounding_samples(records: Iterable[Mapping[str, Any]], min_pixels: int = MI
 
 def grounding_prompt(task: Any, description: str, width: int, height: int) -> str:
     """The prompt of a grounding sample in ``task``'s coordinate convention (image size ``width``
-    x ``height`` as the model sees it)."""
+    x ``height`` as the model sees it): the task's ``grounding_template`` (a task without one:
+    :data:`GROUNDING_PROMPT`)."""
     from dig_core.task import COORD_HINTS
 
     coords = COORD_HINTS[task.config.coords].format(width=width, height=height)
-    return GROUNDING_PROMPT.format(expression=description, coords=coords)
+    template = getattr(task.config, "grounding_template", GROUNDING_PROMPT)
+    return template.format(expression=description, coords=coords)
 
 
 def grounding_answer(task: Any, box: Any, width: float, height: float) -> str:

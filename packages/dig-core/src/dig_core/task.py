@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from dig_core import hookimpl
+from dig_core.grounding import GROUNDING_PROMPT
 from dig_core.plugins.base import Plugin
 
 Box = tuple[float, float, float, float]
@@ -140,6 +141,9 @@ class DigTaskConfig:
     template_without_count: str = TEMPLATE_WITHOUT_COUNT
     #: prompt of a stage with no-difference control pairs (k_min 0): no count, and the answer may be []
     template_may_be_none: str = TEMPLATE_MAY_BE_NONE
+    #: prompt of a grounding sample (dig_core.grounding: the base-model stage's rows and the
+    #: ``grounding`` evaluator's default; placeholders {expression}: the description, {coords}: the hint)
+    grounding_template: str = GROUNDING_PROMPT
     #: the answer format shown to the model ({format} in the templates)
     output_format: str = OUTPUT_FORMAT
     #: a box reaching further than this fraction of the image size beyond an edge is dropped
@@ -174,6 +178,10 @@ class DigTask(Plugin):
                 template.format(k=2, k_differences="2 differences", coords="", format="", width=1, height=1)
             except (KeyError, IndexError, ValueError) as e:
                 errors.append(f"{name}: bad placeholder {e}; allowed: {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}")
+        try:
+            cfg.grounding_template.format(expression="x", coords="")
+        except (KeyError, IndexError, ValueError) as e:
+            errors.append(f"grounding_template: bad placeholder {e}; allowed: {{expression}}, {{coords}}")
         if not (cfg.max_overshoot >= 0):
             errors.append(f"max_overshoot must be >= 0, got {cfg.max_overshoot}")
         if cfg.max_boxes < 1:
