@@ -54,3 +54,22 @@ def test_prompt_is_refcocos_and_errors_name_the_key(tmp_path, dataset):
                    "model.params.coords=rel1000", "evaluator.name=grounding", f"evaluator.params.path={dataset}",
                    "evaluator.params.splits=[dig-9]", "--out", tmp_path / "r2", "--no-progress")
     assert res.exit_code != 0 and "no grounding samples in stage(s) ['dig-9']" in res.output
+
+
+def test_the_configs_grounding_template_is_the_prompt_unless_prompt_is_set(tmp_path, dataset):
+    from dig_core.config import load_config
+    from dig_eval.adapters.predictions import PredictionsAdapter, PredictionsConfig
+    from dig_eval.evaluators.grounding import GroundingConfig, GroundingEvaluator
+
+    preds = write_jsonl(tmp_path / "p.jsonl", [])
+    model = PredictionsAdapter(PredictionsConfig(path=str(preds), coords="rel1000"))
+    cfg = load_config(None, ["task.params.grounding_template=Box the {expression}."], sections=("task",))
+    ev = GroundingEvaluator(GroundingConfig(path=str(dataset)))
+    ev.bind(cfg)
+    assert {s.request.prompt.split(" the ", 1)[0] for s in ev.samples(model)} == {"Box"}
+    explicit = GroundingEvaluator(GroundingConfig(path=str(dataset), prompt="Where is {expression}?"))
+    explicit.bind(cfg)
+    assert explicit.samples(model)[0].request.prompt.startswith("Where is ")
+    default = GroundingEvaluator(GroundingConfig(path=str(dataset)))
+    default.bind(load_config(None, [], sections=("task",)))
+    assert default.samples(model)[0].request.prompt.startswith("Locate the object described by")

@@ -2,8 +2,9 @@
 
 The samples are :func:`dig_core.grounding.grounding_samples` of the dataset's pairs - one object of
 one image, described by its size, color, material and shape, with its exact instance-map box - and
-everything else is the ``refcoco`` evaluator's: the prompt (dig-core's ``GROUNDING_PROMPT``), the
-model's own coordinate convention, the first box of the answer, Acc@IoU 0.5 / 0.75 / 0.95 and mIoU.
+everything else is the ``refcoco`` evaluator's: the prompt (dig-core's ``GROUNDING_PROMPT``; the config's
+``task.params.grounding_template`` where it sets one and ``prompt`` is not set, so a model is asked
+what its base-model stage trained on), the model's own coordinate convention, the first box of the answer, Acc@IoU 0.5 / 0.75 / 0.95 and mIoU.
 The splits are the dataset's curriculum stages (``<stage>/acc@0.5`` ...). On a held-out DiG split
 (e.g. the nano DiG-Bench) it measures what a model trained from scratch learnt of plain grounding,
 and whether DiG training improves it (the paper's Table 3 transfer claim, in miniature).
@@ -11,7 +12,7 @@ and whether DiG training improves it (the paper's Table 3 transfer claim, in min
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -39,6 +40,11 @@ class GroundingEvaluator(RefCOCOEvaluator):
         if not cfg.path:
             errors.append("path: set the DiG dataset folder (evaluator.params.path=DIR)")
         return errors
+
+    def bind(self, cfg: Any) -> None:
+        template = (cfg.task.get("params") or {}).get("grounding_template") if cfg.task.name is not None else None
+        if template and self.config.prompt == RefCOCOConfig.prompt:
+            self.config = replace(self.config, prompt=template)
 
     def split_rows(self) -> dict[str, list[dict[str, Any]]]:
         from PIL import Image
