@@ -15,7 +15,10 @@ It prints, per eval step, the held-out greedy reward and its accuracy part (the 
 F1/mIoU mix, dig_core.reward) on 64 unseen images, and the training loss and seconds per step::
 
     python benchmarks/nano_probe.py --skill locate --steps 600 --lr 4e-3
-    python benchmarks/nano_probe.py --skill bind --steps 750 --lr 4e-3 --short-prompt
+    python benchmarks/nano_probe.py --skill diff --objects 1 --steps 600 --library-prompts
+
+The prompts are configs/nano.yaml's short ones; ``--library-prompts`` asks with dig-core's default
+(~140-token) DiG and grounding prompts instead, the comparison of docs/training.md.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ def draw(path: Path, boxes, colors) -> str:
     return str(path)
 
 
-def make_rows(skill: str, n: int, folder: Path, task, short: bool, seed: int, objects: tuple[int, int] = (1, 4)):
+def make_rows(skill: str, n: int, folder: Path, task, seed: int, objects: tuple[int, int] = (1, 4)):
     from dig_core.grounding import grounding_prompt
     from dig_core.labels import Label
     from dig_train_trl.data import Row
@@ -79,7 +82,7 @@ def make_rows(skill: str, n: int, folder: Path, task, short: bool, seed: int, ob
             rows.append(Row(f"{i}", skill, task.prompt(W, H, 1), images, label))
             continue
         desc = "square" if skill == "locate" else f"{colors[k]} square"
-        text = f"Box the {desc}." if short else grounding_prompt(task, desc, W, H)
+        text = grounding_prompt(task, desc, W, H)
         rows.append(Row(f"{i}", skill, text, (draw(folder / f"{i}.png", boxes, colors),), label, one_box=True))
     return rows
 
@@ -92,7 +95,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--images", type=int, default=3000, help="training images (pairs for diff)")
     ap.add_argument("--eval-steps", type=int, default=150)
-    ap.add_argument("--short-prompt", action="store_true", help='"Box the red square." instead of the grounding prompt')
+    ap.add_argument("--library-prompts", action="store_true",
+                    help="dig-core's default DiG and grounding prompts instead of configs/nano.yaml's short ones")
     ap.add_argument("--objects", default="1-4", metavar="MIN-MAX",
                     help="squares per image for bind and diff (e.g. 2, or 1-4): a curriculum in the number of objects")
     ap.add_argument("--seed", type=int, default=0)
@@ -113,11 +117,15 @@ def main() -> None:
 
     cfg = load_config(CONFIG, sections=("task", "reward"))
     task = answer_task(cfg, "rel1000")
+    if a.library_prompts:
+        from dig_core.task import DigTaskConfig
+
+        task = type(task)(DigTaskConfig(coords="rel1000"))
     with tempfile.TemporaryDirectory(prefix="dig-nano-probe-") as tmp:
         root = Path(tmp)
         model_dir = a.model or build_tiny_vlm("qwen3_vl", root / "model", seed=a.seed, size="nano")
         (root / "img").mkdir()
-        rows = make_rows(a.skill, a.images + 64, root / "img", task, a.short_prompt, a.seed, objects)
+        rows = make_rows(a.skill, a.images + 64, root / "img", task, a.seed, objects)
         processor = AutoProcessor.from_pretrained(model_dir, local_files_only=True)
         model = AutoModelForImageTextToText.from_pretrained(model_dir, local_files_only=True)
         t0 = time.time()
@@ -132,7 +140,7 @@ def main() -> None:
         losses = [json.loads(line)["loss"] for line in open(root / "train.jsonl")]
     start = f"from {a.model}" if a.model else "from scratch"
     print(f"\nskill {a.skill} ({a.objects} objects) {start}, lr {a.lr}, batch {a.batch_size}, {a.images} images, "
-          f"{'short' if a.short_prompt else 'full'} prompt; {per_step:.2f} s/step incl. evals")
+          f"{'library' if a.library_prompts else 'short'} prompts; {per_step:.2f} s/step incl. evals")
     print("step | train loss (mean of 50) | held-out reward | held-out accuracy part")
     print("--- | --- | --- | ---")
     for rec in history:
