@@ -1,7 +1,7 @@
 """Does DiG training teach a model to find differences? The DiG-nano study on a CPU.
 
 Runs ``configs/pipelines/nano.yaml`` (``dig run``: Blender nano pairs and the held-out nano bench,
-a from-scratch nano Qwen3-VL, the grounding base-model stage, SFT warm start, GRPO DiG-1 -> DiG-2 ->
+the shipped nano base (the grounding base-model stage), SFT warm start, GRPO DiG-1 -> DiG-2 ->
 DiG-Mix with the ``trl`` trainer, ``dig eval`` of every checkpoint) once per seed, then the
 ablations at equal training steps:
 
@@ -10,9 +10,9 @@ ablations at equal training steps:
 
 and prints, per checkpoint and arm, the held-out metrics as mean ± sd over the seeds beside the
 chance baseline (boxing one random object of the scene, ``chance/*`` of the ``dig`` evaluator).
-Everything lands in one pipeline run folder (``--work``), so the renders, the model and the base
-stage are made once and skipped afterwards; each arm's eval metrics and reward logs are copied to
-``WORK/results/<arm>-s<seed>/`` before the next arm runs, and a rerun skips arms already there.
+Everything lands in one pipeline run folder (``--work``), so the renders are made once and skipped
+afterwards; each arm's eval metrics and reward logs are copied to ``WORK/results/<arm>-s<seed>/``
+before the next arm runs, and a rerun skips arms already there.
 
     python benchmarks/learning.py                       # one seed of the main study
     python benchmarks/learning.py --seeds 0 1 2 --ablations

@@ -50,24 +50,21 @@ def test_demo_pipeline_is_small_and_cpu_only(tmp_path):
 
 
 def test_nano_pipeline_is_the_study(tmp_path):
-    """nano: the nano curriculum and its held-out bench, a from-scratch nano Qwen3-VL, the grounding
-    base stage, DiG training from the base's checkpoint, every checkpoint scored on the bench."""
+    """nano: the nano curriculum and its held-out bench, DiG training from the shipped nano base (the
+    grounding base-model stage), every checkpoint scored on the bench."""
     run = tmp_path / "nano"
     p = load_pipeline(CONFIGS / "pipelines" / "nano.yaml", run_dir=str(run))
-    assert [s.name for s in p.steps] == ["data", "bench", "model", "base", "train", "eval-base", "eval-sft",
+    assert [s.name for s in p.steps] == ["data", "bench", "train", "eval-base", "eval-sft",
                                          "eval-dig-1", "eval-dig-2", "eval-dig-mix", "report"]
     data, bench = p.step("data").config, p.step("bench").config
     assert [(st.name, st.count_in_prompt) for st in data.curriculum.stages] == [
         ("dig-1", True), ("dig-2", True), ("dig-mix", False)]
     assert (data.scene.width, data.scene.height) == (192, 128) and bench.seed_namespace == "nano-bench-v1"
-    assert p.step("model").step.config.size == "nano" and p.step("model").step.config.family == "qwen3_vl"
-    base = p.step("base")
-    assert base.config.trainer.params.sft_task == "grounding" and list(base.config.trainer.params.grpo_stages) == []
-    assert base.outputs["checkpoint"] == str(run / "base" / "ground" / "checkpoint")
     train = p.step("train").config.trainer.params
-    assert train.model == base.outputs["checkpoint"] and train.data == str(run / "data")
+    assert train.model == "tests/assets/nano-base" and train.data == str(run / "data")
+    assert data.task.params.template_with_count.startswith("Find the {k_differences}")
     paths = {n: p.step(n).config.model.params.path for n in ("eval-base", "eval-sft", "eval-dig-1", "eval-dig-2", "eval-dig-mix")}
-    assert paths == {"eval-base": base.outputs["checkpoint"],
+    assert paths == {"eval-base": "tests/assets/nano-base",
                      **{f"eval-{s}": str(run / "train" / s / "checkpoint") for s in ("sft", "dig-1", "dig-2", "dig-mix")}}
     evals = p.step("eval-dig-mix").config.evaluators
     assert [(e.name, e.params.get("stage")) for e in evals] == [
@@ -79,17 +76,19 @@ def test_nano_pipeline_is_the_study(tmp_path):
 
 def test_nano_base_pipeline_reproduces_the_shipped_base(tmp_path):
     """nano-base: the one command that makes tests/assets/nano-base (the grounding base stage of a
-    from-scratch nano Qwen3-VL on 3,600 one-or-two-object pairs, scored on 100 held-out pairs)."""
+    from-scratch nano Qwen3-VL on 2,000 one-object pairs shown as pairs, scored on 128 held-out pairs)."""
     run = tmp_path / "nano-base"
     p = load_pipeline(CONFIGS / "pipelines" / "nano-base.yaml", run_dir=str(run))
     assert [s.name for s in p.steps] == ["data", "bench", "model", "base"]
     data, bench = p.step("data").config, p.step("bench").config
-    assert (data.scene.min_objects, data.scene.max_objects) == (1, 2) and data.seed == 2
-    assert [st.pairs for st in data.curriculum.stages] == [3600] and [st.pairs for st in bench.curriculum.stages] == [100]
-    assert bench.seed_namespace == "nano-one-bench-v1" != data.seed_namespace
+    assert (data.scene.min_objects, data.scene.max_objects) == (1, 1) and data.seed == 3
+    assert [st.pairs for st in data.curriculum.stages] == [2000] and [st.pairs for st in bench.curriculum.stages] == [128]
+    assert bench.seed_namespace == "nano-one1-bench-v1" != data.seed_namespace
+    assert data.task.params.grounding_template.startswith("Box the {expression}.")
     assert p.step("model").step.config.size == "nano" and p.step("model").step.config.family == "qwen3_vl"
     base = p.step("base").config.trainer.params
     assert base.sft_task == "grounding" and list(base.grpo_stages) == [] and base.sft_eval_data == str(run / "bench")
+    assert base.sft_grounding_images == "pair"
     assert p.step("base").outputs["checkpoint"] == str(run / "base" / "ground" / "checkpoint")
 
 
@@ -101,7 +100,7 @@ def test_nano_demo_pipeline_trains_the_shipped_base(tmp_path):
     p = load_pipeline(CONFIGS / "pipelines" / "nano-demo.yaml", run_dir=str(run))
     assert [s.name for s in p.steps] == ["data", "bench", "train", "eval-base", "eval-sft", "eval-trained", "report"]
     data, bench = p.step("data").config, p.step("bench").config
-    assert data.scene.max_objects == 1 and data.perturbations.balance == "feasible"
+    assert data.scene.max_objects == 1 and data.perturbations.weights.add == data.perturbations.weights.remove == 0
     assert bench.seed_namespace != data.seed_namespace
     train = p.step("train").config.trainer.params
     assert train.model == "tests/assets/nano-base" and (CONFIGS.parent / train.model / "config.json").is_file()
