@@ -18,9 +18,9 @@ only (the installed packages are untouched):
   convention is 0-1000; the SFT targets and the GRPO reward's labels both use it);
 * ``reward-sign``: GRPO is handed the negated reward (the logged rewards stay the true ones).
 
-A stack wired right must say "learned" without sabotage and "not learned" with each of them: that
-is the learning test of docs/training.md, which becomes a CI test once the demo learns within its
-budget (today it does not: docs/training.md, "The nano demo").
+The exit status is 0 for "learned", 1 for "not learned". A stack wired right says "learned"
+without sabotage and "not learned" with each of them: tests/train_trl/test_trl_learning.py asserts
+the first in CI and the others on request (``DIG_SABOTAGE=1``).
 
     python benchmarks/wiring_check.py --work runs/wiring
     python benchmarks/wiring_check.py --work runs/wiring-labels --sabotage labels
@@ -113,13 +113,13 @@ def verdict(s: dict[str, dict[str, float]], margin: float, tolerance: float) -> 
     return missing
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", type=Path, default=Path("runs/wiring-check"), help="run folder (a rerun resumes)")
     ap.add_argument("--sabotage", choices=SABOTAGE, help="one deliberate wiring error (see above)")
     ap.add_argument("--margin", type=float, default=10.0,
                     help="accuracy-part points (0-100) SFT must beat the base and the mean-box floor by")
-    ap.add_argument("--grpo-tolerance", type=float, default=0.03, help="held-out reward GRPO may lose")
+    ap.add_argument("--grpo-tolerance", type=float, default=0.04, help="held-out reward GRPO may lose")
     ap.add_argument("overrides", nargs="*", help="pipeline overrides, e.g. steps.train.config.trainer.params.sft_max_steps=240")
     a = ap.parse_args()
     if a.sabotage:
@@ -141,6 +141,7 @@ def main() -> None:
     missing = verdict(scores, a.margin, a.grpo_tolerance)
     print("\nverdict:", "learned" if not missing else "not learned: " + "; ".join(missing))
     (a.work / "scores.json").write_text(json.dumps({"sabotage": a.sabotage, "scores": scores, "missing": missing}, indent=1))
+    return 1 if missing else 0
 
 
 if __name__ == "__main__":
