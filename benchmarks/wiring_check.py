@@ -18,7 +18,7 @@ only (the installed packages are untouched):
   convention is 0-1000; the SFT targets and the GRPO reward's labels both use it);
 * ``reward-sign``: GRPO is handed the negated reward (the logged rewards stay the true ones).
 
-The exit status is 0 for "learned", 1 for "not learned". A stack wired right says "learned"
+The exit status is 0 for "learned", 1 for "not learned", 2 when a step failed. A stack wired right says "learned"
 without sabotage and "not learned" with each of them: tests/train_trl/test_trl_learning.py asserts
 the first in CI and the others on request (``DIG_SABOTAGE=1``).
 
@@ -65,14 +65,14 @@ def sabotage(kind: str) -> None:
 
 
 def run_cli(*args: str) -> None:
-    """``dig ARGS`` in this process (so a sabotage applies); exits with its status on failure."""
+    """``dig ARGS`` in this process (so a sabotage applies); a failure exits 2 (1 means "not learned")."""
     from dig_core.cli import main
 
     try:
         main(list(args))
     except SystemExit as e:  # click ends every command with one
         if e.code:
-            raise
+            raise SystemExit(2) from e
 
 
 def metrics(run: Path) -> dict[str, float]:
@@ -115,19 +115,29 @@ def verdict(s: dict[str, dict[str, float]], margin: float, tolerance: float) -> 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", type=Path, default=Path("runs/wiring-check"), help="run folder (a rerun resumes)")
+    ap.add_argument("--work", type=Path, help="run folder (a rerun resumes; default runs/wiring-check[-SABOTAGE])")
     ap.add_argument("--sabotage", choices=SABOTAGE, help="one deliberate wiring error (see above)")
     ap.add_argument("--margin", type=float, default=10.0,
                     help="accuracy-part points (0-100) SFT must beat the base and the mean-box floor by")
     ap.add_argument("--grpo-tolerance", type=float, default=0.04, help="held-out reward GRPO may lose")
     ap.add_argument("overrides", nargs="*", help="pipeline overrides, e.g. steps.train.config.trainer.params.sft_max_steps=240")
     a = ap.parse_args()
+    work = a.work or Path("runs/wiring-check" + (f"-{a.sabotage}" if a.sabotage else ""))
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "scores.json").unlink(missing_ok=True)
+    # dig run skips a finished step whose config is unchanged, and a sabotage is no config: a folder
+    # last trained with another wiring trains again
+    wiring, last = work / "wiring.txt", None
+    if wiring.is_file():
+        last = wiring.read_text().strip()
+    again = ["--from", "train"] if last is not None and last != (a.sabotage or "right") else []
+    wiring.write_text((a.sabotage or "right") + "\n")
     if a.sabotage:
         sabotage(a.sabotage)
-    run = a.work / "nano-demo"
+    run = work / "nano-demo"
     t0 = time.time()
-    run_cli("run", str(PIPELINE), f"run_dir={run}", f"vars.base={BASE}", "--no-progress", *a.overrides)
-    scores = {"base": metrics(run / "eval-base"), "floor": mean_box_floor(run / "data", run / "bench", a.work / "floor"),
+    run_cli("run", str(PIPELINE), f"run_dir={run}", f"vars.base={BASE}", "--no-progress", *again, *a.overrides)
+    scores = {"base": metrics(run / "eval-base"), "floor": mean_box_floor(run / "data", run / "bench", work / "floor"),
               "sft": metrics(run / "eval-sft"), "grpo": metrics(run / "eval-trained")}
     print(f"\nnano demo{f' with sabotage {a.sabotage}' if a.sabotage else ''}: held-out pairs "
           f"({time.time() - t0:.0f} s)\n")
@@ -140,7 +150,7 @@ def main() -> int:
               f"{accuracy_part(m):.1f} | {m['reward']:.3f}")
     missing = verdict(scores, a.margin, a.grpo_tolerance)
     print("\nverdict:", "learned" if not missing else "not learned: " + "; ".join(missing))
-    (a.work / "scores.json").write_text(json.dumps({"sabotage": a.sabotage, "scores": scores, "missing": missing}, indent=1))
+    (work / "scores.json").write_text(json.dumps({"sabotage": a.sabotage, "scores": scores, "missing": missing}, indent=1))
     return 1 if missing else 0
 
 

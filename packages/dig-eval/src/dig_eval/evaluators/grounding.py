@@ -3,8 +3,8 @@
 The samples are :func:`dig_core.grounding.grounding_samples` of the dataset's pairs - one object of
 one image, described by its size, color, material and shape, with its exact instance-map box - and
 everything else is the ``refcoco`` evaluator's: the prompt (dig-core's ``GROUNDING_PROMPT``; the
-config's ``task.params.grounding_template`` where it sets one and ``prompt`` is not set, so a model is
-asked what its base-model stage trained on), the model's own coordinate convention, the first box of
+config's ``task.params.grounding_template`` where it sets one and ``prompt`` is not set: the wording a
+base-model stage trained on, here shown one image as RefCOCO is), the model's own coordinate convention, the first box of
 the answer, Acc@IoU 0.5 / 0.75 / 0.95 and mIoU.
 The splits are the dataset's curriculum stages (``<stage>/acc@0.5`` ...). On a held-out DiG split
 (e.g. the nano DiG-Bench) it measures what a model trained from scratch learnt of plain grounding,

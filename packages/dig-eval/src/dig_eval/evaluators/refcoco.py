@@ -29,7 +29,7 @@ from dig_eval.evaluators.parquet import Layout, unique_ids
 
 THRESHOLDS = (0.5, 0.75, 0.95)
 
-#: dig-core's grounding prompt (dig_core.grounding), which the nano base-model stage trains on
+#: dig-core's default grounding prompt (dig_core.grounding; a task's ``grounding_template`` may replace it)
 PROMPT = GROUNDING_PROMPT
 
 _COLUMNS = {"question_id": "string", "image": "image", "answer": "list", "bbox": "list"}
