@@ -6,7 +6,7 @@ checkpoints scored by ``dig eval`` on held-out pairs in their own seed namespace
 image-blind floor (every held-out pair answered with the training pairs' mean box, scored by the same
 ``dig`` evaluator through ``model.name=predictions``) and prints one table and a verdict:
 
-* **learned**: the SFT model's held-out accuracy part (0.5 F1 + 0.5 mIoU) is ``--margin`` points above
+* **learned**: the SFT model's held-out accuracy part (the reward's lambda_f1 F1 + lambda_iou mIoU) is ``--margin`` points above
   both the base and the mean-box floor, and GRPO does not lose more than ``--grpo-tolerance`` of the
   held-out reward SFT reached.
 
@@ -29,6 +29,7 @@ the first in CI and the others on request (``DIG_SABOTAGE=1``).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -80,8 +81,20 @@ def metrics(run: Path) -> dict[str, float]:
     return {k: float(m[k]) for k in METRICS}
 
 
+@functools.cache
+def reward_lambdas() -> tuple[float, float]:
+    """lambda_f1, lambda_iou of the demo's reward (configs/nano-one.yaml)."""
+    from dig_core.config import load_config
+
+    params = load_config(ROOT / "configs" / "nano-one.yaml", sections=("reward",)).reward.params
+    return float(params.lambda_f1), float(params.lambda_iou)
+
+
 def accuracy_part(m: dict[str, float]) -> float:
-    return 0.5 * m["f1"] + 0.5 * m["miou"]
+    """The reward's accuracy part (lambda_f1 F1 + lambda_iou mIoU), in percent."""
+    from dig_core.training import accuracy_reward
+
+    return accuracy_reward({"f1": m["f1"], "miou": m["miou"]}, *reward_lambdas())
 
 
 def mean_box_floor(train: Path, held_out: Path, out: Path) -> dict[str, float]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+from dig_core.config import instantiate
 from dig_core.dataset import read_annotations
 from dig_core.errors import DatasetError
 from dig_core.grounding import grounding_samples
@@ -43,8 +44,12 @@ class GroundingEvaluator(RefCOCOEvaluator):
         return errors
 
     def bind(self, cfg: Any) -> None:
-        template = (cfg.task.get("params") or {}).get("grounding_template") if cfg.task.name is not None else None
-        if template and self.config.prompt == RefCOCOConfig.prompt:
+        """The config's task's ``grounding_template`` (``dig_core.grounding.grounding_prompt``'s) is
+        the prompt unless ``prompt`` is set."""
+        if cfg.task.name is None or self.config.prompt != RefCOCOConfig.prompt:
+            return
+        template = getattr(instantiate(cfg, "task", "task").config, "grounding_template", None)
+        if template:
             self.config = replace(self.config, prompt=template)
 
     def split_rows(self) -> dict[str, list[dict[str, Any]]]:
