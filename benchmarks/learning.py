@@ -16,6 +16,7 @@ before the next arm runs, and a rerun skips arms already there.
 
     python benchmarks/learning.py                       # one seed of the main study
     python benchmarks/learning.py --seeds 0 1 2 --ablations
+    python benchmarks/learning.py --arms main mix-only   # the curriculum ablation alone
     python benchmarks/learning.py --print-only          # the table of what WORK/results holds
 
 Any pipeline override can be appended after ``--``, e.g. ``-- steps.train.config.trainer.params.max_steps=30``.
@@ -120,13 +121,14 @@ def main() -> None:
     ap.add_argument("--work", default=str(ROOT / "runs" / "learning"), help="pipeline run folder (shared by all arms)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--ablations", action="store_true", help="also run mix-only, f1-only and iou-only")
+    ap.add_argument("--arms", nargs="+", choices=list(ARMS), help="run these arms (default: main, or all with --ablations)")
     ap.add_argument("--print-only", action="store_true")
     ap.add_argument("overrides", nargs="*", help="pipeline overrides (after --)")
     a = ap.parse_args()
     work = Path(a.work).resolve()
     results = work.parent / (work.name + "-results")
     if not a.print_only:
-        arms = list(ARMS) if a.ablations else ["main"]
+        arms = a.arms or (list(ARMS) if a.ablations else ["main"])
         for seed in a.seeds:
             for arm in arms:
                 dest = results / f"{arm}-s{seed}"
