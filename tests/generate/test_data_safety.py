@@ -47,10 +47,11 @@ def baseline(tmp_path_factory, args) -> Path:
     return out
 
 
-def _start(out: Path, args: list[str], workers: int = 1) -> subprocess.Popen:
+def _start(out: Path, args: list[str], workers: int = 1, executor: str = "local") -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "dig_core", "generate", "--out", str(out), *args,
-                             f"generate.workers={workers}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                             f"generate.workers={workers}", f"generate.executor={executor}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
 
 
 def _lines(out: Path) -> int:
@@ -77,11 +78,15 @@ def _snapshot(root: Path) -> dict[str, bytes | None]:
     return {str(p.relative_to(root)): None if p.is_dir() else p.read_bytes() for p in sorted(root.rglob("*"))}
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_stop_signal_keeps_what_finished_and_a_rerun_resumes(tmp_path, baseline, args, passes, signum, workers):
+@pytest.mark.parametrize("signum, workers, executor", [
+    (signal.SIGTERM, 1, "local"), (signal.SIGINT, 1, "local"), (signal.SIGTERM, 2, "local"),
+    (signal.SIGINT, 2, "local"),
+    pytest.param(signal.SIGTERM, 2, "ray", marks=pytest.mark.ray),  # ray.init installs its own SIGTERM handler
+], ids=["SIGTERM-1", "SIGINT-1", "SIGTERM-2", "SIGINT-2", "SIGTERM-ray"])
+def test_a_stop_signal_keeps_what_finished_and_a_rerun_resumes(tmp_path, baseline, args, passes, signum, workers,
+                                                               executor):
     out = tmp_path / "stopped"
-    proc = _start(out, args, workers)
+    proc = _start(out, args, workers, executor)
     _wait_for_lines(out, 1, proc)
     if signum == signal.SIGINT:
         os.killpg(proc.pid, signum)  # Ctrl-C in a terminal: the whole process group

@@ -153,6 +153,7 @@ class RayExecutor(Executor):
                 ray.init(num_cpus=os.cpu_count(), include_dashboard=False,
                          _node_ip_address="127.0.0.1", log_to_driver=False)
             started = True
+        interrupt.reinstall()  # ray.init replaces the SIGTERM handler with one that exits at once
         actors = []
         try:
             actor_cls = ray.remote(num_cpus=0)(_RayWorker)

@@ -17,6 +17,11 @@ from contextlib import contextmanager
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _received: list[int] = []
+_active: list[bool] = []  # non-empty while stop_on_signals is active
+
+
+def _record(signum: int, frame: object) -> None:
+    _received.append(signum)
 
 
 def requested() -> int | None:
@@ -37,13 +42,23 @@ def stop_on_signals() -> Iterator[None]:
         yield
         return
     _received.clear()
-    previous = {s: signal.signal(s, lambda signum, frame: _received.append(signum)) for s in STOP_SIGNALS}
+    previous = {s: signal.signal(s, _record) for s in STOP_SIGNALS}
+    _active.append(True)
     try:
         yield
     finally:
+        _active.clear()
         for s, handler in previous.items():
             signal.signal(s, handler)
         _received.clear()
+
+
+def reinstall() -> None:
+    """Take SIGINT and SIGTERM back after a library replaced the handlers (``ray.init`` installs
+    its own SIGTERM handler, which exits at once); a no-op unless :func:`stop_on_signals` is active."""
+    if _active and threading.current_thread() is threading.main_thread():
+        for s in STOP_SIGNALS:
+            signal.signal(s, _record)
 
 
 def ignore_in_worker() -> None:
