@@ -85,7 +85,8 @@ def _pool_map(factory: Callable[[], Any], items: list[Any], workers: int) -> Ite
     per worker before the workers exit normally (each one's close() runs). A second stop signal
     while waiting terminates them instead."""
     ctx = mp.get_context("spawn")  # never fork a process that may hold a renderer
-    pool = ctx.Pool(workers, initializer=_init_worker, initargs=(factory,))
+    with interrupt.sigint_ignored_by_children():
+        pool = ctx.Pool(workers, initializer=_init_worker, initargs=(factory,))
     pending: deque = deque()
     todo = iter(items)
     try:

@@ -280,14 +280,10 @@ def summarize(root: str | Path) -> dict[str, Any]:
 
 
 def generate(cfg: DictConfig, out: str | Path, progress: bool | None = None) -> dict[str, Any]:
-    """Generate (or resume) the dataset ``cfg`` describes into ``out``; return the manifest."""
-    from functools import partial
-
-    from tqdm import tqdm
-
+    """Generate (or resume) the dataset ``cfg`` describes into ``out``; return the manifest.
+    SIGINT / SIGTERM stop it within one pair (:class:`~dig_core.errors.Interrupted`)."""
     if not str(out).strip():
         raise OutputError("--out is empty: give the dataset folder to write, e.g. --out data/demo")
-    pm = get_plugin_manager()
     out = Path(out)
     items = plan(cfg)
     plain = to_plain(cfg)
@@ -301,8 +297,22 @@ def generate(cfg: DictConfig, out: str | Path, progress: bool | None = None) -> 
         "versions": _versions(),
     }
     check_output_folder(out)  # a folder that is not DiG's is refused before the renderer starts
+    with interrupt.stop_on_signals():
+        return _render(cfg, out, items, manifest, progress)
+
+
+def _render(cfg: DictConfig, out: Path, items: list[WorkItem], manifest: dict[str, Any],
+            progress: bool | None) -> dict[str, Any]:
+    from functools import partial
+
+    from tqdm import tqdm
+
+    pm = get_plugin_manager()
+    plain = to_plain(cfg)
     # asked before the output is touched: a GPU that is asked for but absent is a clear error here
     wanted, device = instantiate(cfg, "renderer", "renderer", pm).worker_plan()
+    if interrupt.requested():
+        raise _stopped(interrupt.requested(), 0, len(items), out)
     # checks the folder (DiG's or empty), locks it, checks the pairs on disk are a prefix of the
     # plan, and only then repairs it and writes the manifest
     writer = DatasetWriter(out).open(manifest, [it.id for it in items])
@@ -313,7 +323,7 @@ def generate(cfg: DictConfig, out: str | Path, progress: bool | None = None) -> 
     rejected: Counter[str] = Counter()
     started = time.time()
     renderer_info: dict[str, Any] = {}
-    with writer, interrupt.stop_on_signals():
+    with writer:
         executor = pm.get("executor", cfg.generate.executor)(cfg.generate)
         with tqdm(total=len(items), initial=len(done), unit="pair", disable=not show,
                   desc=f"dig generate ({workers}x{threads}{', ' + device if device else ''})",
@@ -343,7 +353,10 @@ def generate(cfg: DictConfig, out: str | Path, progress: bool | None = None) -> 
 
             write_difficulty_histograms(out)  # out/difficulty.png, redrawn from the metadata
     if stopped is not None:
-        name = signal.Signals(stopped).name
-        raise Interrupted(stopped, f"stopped by {name}: {len(writer.done)} of {len(items)} pairs are in {out} "
-                                   "(what finished is kept); rerun the same command to resume")
+        raise _stopped(stopped, len(writer.done), len(items), out)
     return manifest
+
+
+def _stopped(signum: int, done: int, total: int, out: Path) -> Interrupted:
+    return Interrupted(signum, f"stopped by {signal.Signals(signum).name}: {done} of {total} pairs are in {out} "
+                               "(what finished is kept); rerun the same command to resume")

@@ -4,8 +4,9 @@ While :func:`stop_on_signals` is active, either signal only records itself; the 
 the executors check :func:`requested` between pairs, so a run ends within one pair, keeps what
 finished and lets its workers close their renderers (which removes their temp folders). Raising
 from the handler instead would not do: a renderer rendering in this process (one worker) swallows
-the ``KeyboardInterrupt``. Worker processes ignore SIGINT (:func:`ignore_in_worker`): a Ctrl-C in a
-terminal reaches the whole process group, and the driver stops them in order.
+the ``KeyboardInterrupt``. Worker processes ignore SIGINT from their start
+(:func:`sigint_ignored_by_children`, :func:`ignore_in_worker`): a Ctrl-C in a terminal reaches the
+whole process group, and the driver stops them in order.
 """
 
 from __future__ import annotations
@@ -64,3 +65,18 @@ def reinstall() -> None:
 def ignore_in_worker() -> None:
     """In a worker process: ignore SIGINT (the driver decides when workers stop)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextmanager
+def sigint_ignored_by_children() -> Iterator[None]:
+    """Ignore SIGINT for the block (the few milliseconds it takes to start worker processes): a
+    process started here inherits the ignored SIGINT through exec, so a Ctrl-C while it starts up
+    (imports, before :func:`ignore_in_worker` runs) does not end it with a traceback."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
