@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import multiprocessing.util
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -89,18 +90,25 @@ def _pool_map(factory: Callable[[], Any], items: list[Any], workers: int) -> Ite
         pool = ctx.Pool(workers, initializer=_init_worker, initargs=(factory,))
     pending: deque = deque()
     todo = iter(items)
+    finished = threading.Event()  # set whenever an item finishes: a worker is free, or the head is ready
+
+    def on_finish(_: Any) -> None:
+        finished.set()
+
     try:
         while True:
+            finished.clear()
             while not interrupt.requested() and sum(not r.ready() for r in pending) < workers:
                 item = next(todo, _END)
                 if item is _END:
                     break
-                pending.append(pool.apply_async(_run_item, (item,)))
+                pending.append(pool.apply_async(_run_item, (item,), callback=on_finish, error_callback=on_finish))
             if not pending:
                 return
-            pending[0].wait(0.2)
             if pending[0].ready():
                 yield pending.popleft().get()
+            else:
+                finished.wait(0.2)  # the timeout: a stop signal is seen even while nothing finishes
     finally:
         while pending and interrupt.received() < 2:
             pending[0].wait(0.2)
