@@ -233,6 +233,12 @@ def test_a_refused_resume_changes_nothing(tmp_path):
     with pytest.raises(DatasetError, match="not a prefix of this config's plan"):
         DatasetWriter(tmp_path).open({"config": {"seed": 0}, "status": "in_progress"}, PLAN)
     assert _snapshot(tmp_path) == before  # manifest (status, content hash), lines, images
+    shutil.rmtree(tmp_path / "images")
+    (tmp_path / "images").write_text("not a folder")
+    before = _snapshot(tmp_path)
+    with pytest.raises(DatasetError, match="images: not a folder"):
+        DatasetWriter(tmp_path).open({"config": {"seed": 0}, "status": "in_progress"}, PLAN)
+    assert _snapshot(tmp_path) == before
     assert read_manifest(tmp_path)["content_hash"] == "sha256:ab"
 
 

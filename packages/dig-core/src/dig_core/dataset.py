@@ -371,6 +371,9 @@ class DatasetWriter:
                     f"{self.root} holds a dataset made with a different config; "
                     "rerun with the same config to resume it, or choose a new --out"
                 )
+        if self.images.exists() and not self.images.is_dir():
+            raise DatasetError(f"{self.images}: not a folder (a dataset keeps its images there); refusing to touch "
+                               f"{self.root}")
         done, torn = self._read_lines()
         if planned is not None and done != list(planned[: len(done)]):
             raise DatasetError(f"{self.root}: its pairs are not a prefix of this config's plan; choose a new --out")
