@@ -163,3 +163,46 @@ def test_plugins_audit_and_show_work_without_the_renderer(tmp_path):
     for args in (("audit", str(tmp_path)), ("show", str(tmp_path), "--out", str(tmp_path / "s.png"))):
         r = dig(*args, env=NO_RENDERER)  # an empty folder: a dataset error, not a plugin error
         assert r.returncode == 1 and "not found" in r.stderr and "renderer" not in r.stderr
+
+
+#: every command that reads a dataset and writes a file or folder: (package, args with {D} = the dataset)
+OUTPUT_INTO_DATASET = [
+    ("dig-core", "score {P} --dataset {D} --out {D}/metadata.jsonl"),
+    ("dig-core", "audit {D} --json-out {D}/dataset.json"),
+    ("dig-core", "audit {D} --histograms {D}/difficulty.png"),
+    ("dig-core", "show {D} --out {D}/images/dig-1-00000_a.png"),
+    ("dig-eval", "show-predictions {D} --dataset {D} --out {D}/README.md"),
+    ("dig-eval", "eval model.name=predictions model.params.path={P} evaluator.name=dig evaluator.params.dataset={D} "
+                 "--out {D}"),
+    ("dig-train-openrlhf", "export-openrlhf {D} --out {D}"),
+    ("dig-train-trl", "train trainer.name=trl trainer.params.model=m trainer.params.data={D} "
+                      "trainer.params.run_dir={D}/images"),
+]
+
+
+@pytest.mark.parametrize("package, command", OUTPUT_INTO_DATASET, ids=[c.split()[0] + "-" + c.split("{D}/")[-1].split()[0]
+                                                                     for _, c in OUTPUT_INTO_DATASET])
+def test_an_output_inside_the_dataset_being_read_is_refused(tmp_path, package, command):
+    from tests.helpers import write_dig_dataset
+
+    if not _installed(package):
+        pytest.skip(f"{package} is not installed")
+    data = write_dig_dataset(tmp_path / "ds", n=1)
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text(json.dumps({"id": "dig-1-00000", "completion": "none"}) + "\n")
+    before = {p: p.read_bytes() for p in data.rglob("*") if p.is_file()}
+    r = dig(*command.format(D=data, P=preds).split())
+    assert r.returncode == 2 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr, r.stderr
+    assert "being read" in r.stderr and str(data) in r.stderr
+    assert {p: p.read_bytes() for p in data.rglob("*") if p.is_file()} == before
+
+
+def test_a_report_beside_the_dataset_is_written(tmp_path):
+    from tests.helpers import write_dig_dataset
+
+    data = write_dig_dataset(tmp_path / "ds", n=1)
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text(json.dumps({"id": "dig-1-00000", "completion": "none"}) + "\n")
+    r = dig("score", str(preds), "--dataset", str(data), "--out", str(data / "scored.jsonl"))
+    assert r.returncode == 0, r.stderr
+    assert dig("verify", str(data), "--no-progress").returncode == 0

@@ -14,6 +14,8 @@ from dig_core.dataset import (
     CARD,
     FILE_NAME_KEYS,
     FORMAT_VERSION,
+    LOCK,
+    MANIFEST,
     METADATA,
     DatasetWriter,
     annotations_path,
@@ -23,8 +25,9 @@ from dig_core.dataset import (
     image_names,
     read_annotations,
     read_manifest,
+    refuse_output_in_dataset,
 )
-from dig_core.errors import DatasetError
+from dig_core.errors import DatasetError, OutputError
 from PIL import Image
 
 from tests.helpers import write_dig_dataset
@@ -69,7 +72,8 @@ def test_resume_repairs_truncated_line_orphans_and_temp_files(tmp_path, version)
     (tmp_path / "images" / "p-2_a.png").write_bytes(b"orphan")  # image without a line
     (tmp_path / "images" / ".p-3_a.png.123.tmp").write_bytes(b"half")
     (tmp_path / ".dataset.json.9.tmp").write_bytes(b"{")
-    w = DatasetWriter(tmp_path).open({"config": {"seed": 0}})  # a new writer: the folder's version wins
+    # a new writer: the folder's version wins
+    w = DatasetWriter(tmp_path).open({"config": {"seed": 0}}, [f"p-{i}" for i in range(4)])
     w.close()
     assert w.done == ["p-0", "p-1"] and w.format_version == version
     assert ann.read_bytes().endswith(b"\n")
@@ -132,6 +136,122 @@ def test_unwritable_out_dir(tmp_path):
     blocker.write_text("x")
     with pytest.raises(DatasetError, match="cannot write to output folder"):
         DatasetWriter(blocker / "sub").open({"config": {}})
+
+
+def _snapshot(root):
+    """Every path under ``root`` with its bytes (None for a folder)."""
+    return {str(p.relative_to(root)): None if p.is_dir() else p.read_bytes() for p in sorted(root.rglob("*"))}
+
+
+PLAN = [f"p-{i}" for i in range(4)]
+
+
+def test_one_writer_per_folder(tmp_path):
+    """A second writer fails at once naming the holder's PID; the lock goes with the first writer."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    first = DatasetWriter(tmp_path).open({"config": {"seed": 0}}, PLAN)
+    assert (tmp_path / LOCK).read_text().strip() == str(os.getpid())
+    with pytest.raises(OutputError, match=rf"being written by another process \(pid {os.getpid()}"):
+        DatasetWriter(tmp_path).open({"config": {"seed": 0}}, PLAN)
+    first.close()
+    assert not (tmp_path / LOCK).exists()  # released and removed
+    # a holder killed with -9 blocks no one: the kernel drops its lock
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from dig_core.dataset import DatasetWriter; "
+        f"w = DatasetWriter({str(tmp_path)!r}).open({{'config': {{'seed': 0}}}}); print('held', flush=True); "
+        "time.sleep(60)")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(OutputError, match=rf"pid {holder.pid}\b"):
+        DatasetWriter(tmp_path).open({"config": {"seed": 0}}, PLAN)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    _write(tmp_path, 2).close()
+    assert [r["id"] for r in read_annotations(tmp_path)] == ["p-0", "p-1"]
+
+
+@pytest.mark.parametrize("case", ["images-and-temp", "other-files", "not-a-dig-manifest", "a-file"])
+def test_a_folder_that_is_not_a_dig_dataset_is_refused_untouched(tmp_path, case):
+    root = tmp_path / "other"
+    if case == "a-file":
+        root.write_text("mine")
+        before = root.read_text()
+    else:
+        root.mkdir()
+        if case == "images-and-temp":  # what `dig generate` once emptied
+            (root / "images" / "sub").mkdir(parents=True)
+            (root / "images" / "cat.png").write_bytes(b"cat")
+            (root / ".notes.swp.x.tmp").write_bytes(b"x")
+        elif case == "other-files":
+            (root / "thesis.tex").write_text("x")
+        else:
+            (root / MANIFEST).write_text('{"name": "somebody else\'s"}')
+        before = _snapshot(root)
+    with pytest.raises(OutputError) as e:
+        DatasetWriter(root).open({"config": {"seed": 0}}, PLAN)
+    assert str(root) in str(e.value)
+    expected = {"images-and-temp": "it holds .notes.swp.x.tmp, images/", "other-files": "it holds thesis.tex",
+                "not-a-dig-manifest": "not a DiG manifest", "a-file": "is not a folder"}[case]
+    assert expected in str(e.value)
+    assert (root.read_text() if case == "a-file" else _snapshot(root)) == before
+
+
+def test_a_folder_cut_short_before_its_manifest_is_written(tmp_path):
+    """What a writer killed before its first manifest leaves (lock file, manifest temp) counts as empty."""
+    (tmp_path / LOCK).write_text("12345\n")
+    (tmp_path / ".dataset.json.ab12cd.tmp").write_text("{")
+    _write(tmp_path, 2).close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [CARD, MANIFEST, "images", METADATA]
+
+
+def test_repair_removes_only_what_the_plan_names(tmp_path):
+    _write(tmp_path, 2)
+    images = tmp_path / "images"
+    (images / "p-2_a.png").write_bytes(b"orphan")  # planned, no line: DiG's, removed
+    (images / ".p-3_b.png.k2j4.tmp").write_bytes(b"half")  # DiG's temp file of a planned image: removed
+    foreign = {"images/cat.png": b"cat", "images/q-9_a.png": b"not planned", "images/.cat.png.k2j4.tmp": b"t",
+               "notes.txt": b"mine", ".notes.txt.k2j4.tmp": b"t", "images/p-3_a.png/x": b"a folder"}
+    for rel, data in foreign.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(data)
+    DatasetWriter(tmp_path).open({"config": {"seed": 0}}, PLAN).close()
+    assert not (images / "p-2_a.png").exists() and not (images / ".p-3_b.png.k2j4.tmp").exists()
+    assert {rel: (tmp_path / rel).read_bytes() for rel in foreign} == foreign
+
+
+def test_a_refused_resume_changes_nothing(tmp_path):
+    """Pairs that are not a prefix of the plan (or a torn line, orphans): refused before any byte changes."""
+    _write(tmp_path, 3, {"config": {"seed": 0}, "status": "complete", "content_hash": "sha256:ab"})
+    ann = tmp_path / METADATA
+    lines = ann.read_bytes().splitlines(keepends=True)
+    ann.write_bytes(lines[1] + lines[0] + lines[2] + b'{"id": "p-3", "sta')  # p-1, p-0: not the plan's order
+    (tmp_path / "images" / "p-3_a.png").write_bytes(b"orphan")
+    before = _snapshot(tmp_path)
+    with pytest.raises(DatasetError, match="not a prefix of this config's plan"):
+        DatasetWriter(tmp_path).open({"config": {"seed": 0}, "status": "in_progress"}, PLAN)
+    assert _snapshot(tmp_path) == before  # manifest (status, content hash), lines, images
+    shutil.rmtree(tmp_path / "images")
+    (tmp_path / "images").write_text("not a folder")
+    before = _snapshot(tmp_path)
+    with pytest.raises(DatasetError, match="images: not a folder"):
+        DatasetWriter(tmp_path).open({"config": {"seed": 0}, "status": "in_progress"}, PLAN)
+    assert _snapshot(tmp_path) == before
+    assert read_manifest(tmp_path)["content_hash"] == "sha256:ab"
+
+
+def test_outputs_inside_the_dataset_being_read_are_refused(tmp_path):
+    data = write_dig_dataset(tmp_path / "ds", n=1)
+    (tmp_path / "link").symlink_to(data)
+    for out in ("ds", "ds/metadata.jsonl", "ds/dataset.json", "ds/images", "ds/images/x_a.png", "ds/README.md",
+                "ds/difficulty.png", "ds/.dataset.json.x.tmp", "ds/images/../dataset.json", "link/metadata.jsonl",
+                "link", ""):
+        with pytest.raises(OutputError, match="being read|is empty"):
+            refuse_output_in_dataset(tmp_path / out if out else "", data)
+    for out in ("ds/report.jsonl", "ds/exports/dig-1.jsonl", "report.jsonl", "ds2/metadata.jsonl"):
+        refuse_output_in_dataset(tmp_path / out, data)  # a report under a name the dataset never uses
 
 
 def test_atomic_write_leaves_no_temp(tmp_path):

@@ -226,3 +226,34 @@ def test_the_pass_folder_is_removed_on_close_or_when_the_renderer_is_dropped(tmp
         del r
         gc.collect()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_pass_folders_of_processes_that_are_gone_are_removed(tmp_path):
+    """A pass folder is named after its owner's PID; a renderer starting up removes this user's
+    folders whose owner no longer runs (a worker killed with -9), and keeps the others."""
+    import os
+    import subprocess
+    import sys
+
+    from dig_render_blender.renderer import BlenderConfig, private_temp_dir
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(gone.stdout)
+    leftover = tmp_path / f"dig-blender-{dead_pid}-x1y2"
+    (leftover / "passes").mkdir(parents=True)
+    (leftover / "passes" / "a.exr").write_bytes(b"exr")
+    alive = tmp_path / f"dig-blender-{os.getppid()}-x1y2"  # a process that runs: its folder is kept
+    alive.mkdir()
+    others = [tmp_path / f"dig-kubric-{dead_pid}-x1y2", tmp_path / "dig-blender-notapid", tmp_path / "mine"]
+    for p in others:
+        p.mkdir()
+
+    class Owner:
+        pass
+
+    owner = Owner()
+    path, remove = private_temp_dir(BlenderConfig(temp_dir=str(tmp_path)), "dig-blender-", owner)
+    assert os.path.basename(path).startswith(f"dig-blender-{os.getpid()}-")
+    assert not leftover.exists() and alive.is_dir() and all(p.is_dir() for p in others)
+    remove()
+    assert not os.path.exists(path)

@@ -20,6 +20,9 @@ class DigGroup(click.Group):
         except DigError as e:
             click.echo(f"error: {e}", err=True)
             ctx.exit(e.exit_code)
+        except KeyboardInterrupt:  # Ctrl-C outside a command's own handling (e.g. while loading)
+            click.echo("error: interrupted (SIGINT)", err=True)
+            ctx.exit(130)
 
 
 @click.group(cls=DigGroup, context_settings={"help_option_names": ["-h", "--help"]})

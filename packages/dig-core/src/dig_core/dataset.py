@@ -18,25 +18,36 @@ format 1; :func:`annotations_path` finds the lines of either.
 A pair's line is appended only after both of its images are on disk (each written to a temporary
 name and renamed), so after a crash the folder holds complete pairs, possibly a truncated last line
 and some images without a line; :meth:`DatasetWriter.open` repairs both before continuing.
+
+Safety rules of the writer: a folder is written only when it is missing, empty or holds a DiG
+manifest (:func:`check_output_folder`); one process writes it at a time (:class:`DatasetLock`, an
+``flock`` on ``DIR/.dig-lock``); every check runs before the first byte is changed; the repair
+removes only files whose names the dataset's own plan produces (its images, DiG's temporary files).
+Commands that read a dataset and write elsewhere refuse an output inside it
+(:func:`refuse_output_in_dataset`).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from dig_core.errors import DatasetError
+from dig_core.errors import DatasetError, OutputError
 
 MANIFEST = "dataset.json"
 METADATA = "metadata.jsonl"  # format 2: the pairs' lines, as imagefolder metadata
 ANNOTATIONS = "annotations.jsonl"  # format 1: the same lines without the file-name keys
 CARD = "README.md"
 IMAGES = "images"
+HISTOGRAMS = "difficulty.png"  # the difficulty histograms `dig generate` draws
+LOCK = ".dig-lock"  # held (flock) by the one process writing the folder; holds its PID
 FORMAT_VERSION = 2
 #: the lines file of each format version
 LINES_FILES = {1: ANNOTATIONS, 2: METADATA}
@@ -64,6 +75,9 @@ ds = datasets.load_dataset("path/to/this/folder", split="train")  # image_a, ima
 ```
 """
 
+#: the names a dataset folder's top level holds (besides DiG's hidden temporary files)
+DATASET_NAMES = frozenset({MANIFEST, METADATA, ANNOTATIONS, CARD, IMAGES, HISTOGRAMS, LOCK})
+
 ANNOTATION_KEYS = (
     "id", "stage", "image_a", "image_b", "width", "height", "boxes", "differences",
     "scene_a", "scene_b", "seed",
@@ -88,6 +102,16 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+_TEMP_NAME = re.compile(r"\.(.+)\.[^.]+\.tmp")
+
+
+def temp_target(name: str) -> str | None:
+    """The file a temporary file of :func:`atomic_write_bytes` was to become (``.x.png.ab12.tmp`` ->
+    ``x.png``); None for any other name."""
+    m = _TEMP_NAME.fullmatch(name)
+    return m.group(1) if m else None
 
 
 def dumps_line(record: dict[str, Any]) -> str:
@@ -155,6 +179,108 @@ def read_manifest(root: str | Path) -> dict[str, Any]:
         raise DatasetError(f"{path}: corrupt manifest ({e})") from None
 
 
+# -- the rules of a folder that is written ----------------------------------------------------------
+def _listing(root: Path, names: Sequence[str], limit: int = 5) -> str:
+    shown = [n + ("/" if (root / n).is_dir() else "") for n in names[:limit]]
+    return ", ".join(shown) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def check_output_folder(root: str | Path) -> None:
+    """Refuse (:class:`OutputError`) a folder that ``dig generate`` may not write: anything but a
+    missing folder, an empty one, or one holding a DiG manifest. A folder whose creation was cut
+    short holds only DiG's lock file or the manifest's temporary file; that counts as empty."""
+    root = Path(root)
+    if not root.exists():
+        return
+    if not root.is_dir():
+        raise OutputError(f"{root}: exists and is not a folder; --out must be a new or empty folder, or a "
+                          "dataset folder that dig generate wrote")
+    try:
+        names = sorted(os.listdir(root))
+    except OSError as e:
+        raise DatasetError(f"cannot read output folder {root}: {e.strerror or e}") from None
+    if MANIFEST in names:
+        manifest = read_manifest(root)
+        if not isinstance(manifest, dict) or not {"format_version", "config"} <= manifest.keys():
+            raise OutputError(f"{root / MANIFEST}: not a DiG manifest (no format_version and config), so {root} is "
+                              "not a DiG dataset folder; refusing to write into it: choose a new or empty --out")
+        return
+    foreign = [n for n in names if n != LOCK and temp_target(n) != MANIFEST]
+    if foreign:
+        raise OutputError(f"{root}: not empty and not a DiG dataset (no {MANIFEST}): it holds {_listing(root, foreign)}; "
+                          "dig generate writes only into a new or empty folder or a dataset it wrote: choose "
+                          "another --out")
+
+
+class DatasetLock:
+    """The one-writer lock of a dataset folder: an exclusive ``flock`` on ``DIR/.dig-lock``, which
+    holds the writer's PID. :meth:`acquire` fails at once (:class:`OutputError`, naming that PID)
+    when another process holds it; :meth:`release` removes the file. The kernel drops the lock of a
+    process that dies, so a killed writer never blocks the next one."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.path = self.root / LOCK
+        self._fd: int | None = None
+
+    def acquire(self) -> DatasetLock:
+        for _ in range(5):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+                os.close(fd)
+                raise OutputError(f"{self.root} is being written by another process (pid {pid}, lock {self.path}): "
+                                  "a dataset folder has one writer; wait for it to end or stop it, then "
+                                  "rerun to resume") from None
+            except OSError as e:
+                os.close(fd)
+                raise DatasetError(f"{self.path}: cannot lock the dataset folder ({e.strerror or e})") from None
+            try:  # the holder we waited for may have removed the file: hold the one at the path
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+                self._fd = fd
+                return self
+            os.close(fd)
+        raise OutputError(f"{self.path}: cannot be locked: other processes keep replacing it")
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            self.path.unlink(missing_ok=True)  # while still held: a process waiting on it finds a new file
+        finally:
+            os.close(self._fd)
+            self._fd = None
+
+
+def refuse_output_in_dataset(out: str | Path, dataset: str | Path, option: str = "--out") -> None:
+    """Refuse (:class:`OutputError`) an output path that would change the dataset folder being read:
+    the folder itself, or a path inside it under a name the dataset uses (:data:`DATASET_NAMES`,
+    ``images/`` and below, hidden temporary files). A report under another name inside it, or
+    anywhere outside it, is fine. Every command that reads a dataset and writes calls this."""
+    if not str(out).strip():
+        raise OutputError(f"{option} is empty: give the file or folder to write")
+    data = Path(dataset).resolve()
+    p = Path(os.path.abspath(out))
+    # a file written atomically replaces a symlink at the end of the path; a folder is followed
+    for target in {p.parent.resolve() / p.name if p.name else p, p.resolve()}:
+        if target == data:
+            raise OutputError(f"{option} {out} is the dataset folder being read ({dataset}); write it elsewhere")
+        try:
+            first = target.relative_to(data).parts[0]
+        except ValueError:
+            continue
+        if first in DATASET_NAMES or first.startswith("."):
+            raise OutputError(f"{option} {out} is inside the dataset being read ({dataset}), where it would "
+                              f"replace or add to its {first}; write it outside the dataset folder")
+
+
 def _image_bytes(root: Path, rel: str, pair_id: str) -> bytes:
     try:
         return (root / rel).read_bytes()
@@ -190,7 +316,8 @@ class DatasetWriter:
     """Appends complete pairs to a dataset folder; reopening continues where a crash left off.
 
     A new folder is written in ``format_version`` (default: :data:`FORMAT_VERSION`); a folder that
-    exists keeps the version of its lines file.
+    exists keeps the version of its lines file. The writer holds the folder's :class:`DatasetLock`
+    from :meth:`open` to :meth:`close`.
     """
 
     def __init__(self, root: str | Path, format_version: int = FORMAT_VERSION):
@@ -202,64 +329,100 @@ class DatasetWriter:
         self.done: list[str] = []
         self.previous: dict[str, Any] | None = None  # manifest of the run being resumed
         self._fh = None
+        self._lock: DatasetLock | None = None
 
     @property
     def annotations(self) -> Path:
         """The lines file this writer appends to."""
         return self.root / LINES_FILES[self.format_version]
 
-    def open(self, manifest: dict[str, Any]) -> DatasetWriter:
-        """Create the folder or resume it. ``manifest['config']`` must match a resumed one's;
-        ``manifest['format_version']`` is set to the folder's version."""
+    def open(self, manifest: dict[str, Any], planned: Sequence[str] | None = None) -> DatasetWriter:
+        """Create the folder or resume it, holding its lock until :meth:`close`.
+
+        ``manifest['config']`` must match a resumed one's; ``manifest['format_version']`` is set to
+        the folder's version. ``planned``: the ids of every pair the config asks for, in order; the
+        pairs on disk must be a prefix of them, and the repair removes only images named after
+        them (None: nothing is removed but a torn last line). Everything is checked before the
+        folder is changed."""
+        check_output_folder(self.root)
         try:
-            self.images.mkdir(parents=True, exist_ok=True)
-            probe = self.root / f".write-test-{os.getpid()}"
-            probe.write_bytes(b"")
-            probe.unlink()
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._lock = DatasetLock(self.root).acquire()
         except OSError as e:
             raise DatasetError(f"cannot write to output folder {self.root}: {e.strerror or e}") from None
+        try:
+            self._open(manifest, planned)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _open(self, manifest: dict[str, Any], planned: Sequence[str] | None) -> None:
+        check_output_folder(self.root)  # again: no other writer can change it now
         existing = [v for v, name in LINES_FILES.items() if (self.root / name).exists()]
         if len(existing) > 1:
             raise DatasetError(f"{self.root} has both {METADATA} and {ANNOTATIONS}; refusing to touch it")
         if existing:
             self.format_version = existing[0]
-        manifest_path = self.root / MANIFEST
-        if manifest_path.exists():
+        if (self.root / MANIFEST).exists():
             old = self.previous = read_manifest(self.root)
             if old.get("config") != manifest.get("config"):
                 raise DatasetError(
                     f"{self.root} holds a dataset made with a different config; "
                     "rerun with the same config to resume it, or choose a new --out"
                 )
-        elif existing and self.annotations.stat().st_size > 0:
-            raise DatasetError(f"{self.root} has {self.annotations.name} but no {MANIFEST}; refusing to touch it")
+        if self.images.exists() and not self.images.is_dir():
+            raise DatasetError(f"{self.images}: not a folder (a dataset keeps its images there); refusing to touch "
+                               f"{self.root}")
+        done, torn = self._read_lines()
+        if planned is not None and done != list(planned[: len(done)]):
+            raise DatasetError(f"{self.root}: its pairs are not a prefix of this config's plan; choose a new --out")
+        # every check passed: from here on the folder changes (the manifest first, so that a folder
+        # cut short here is still recognised as DiG's)
         manifest["format_version"] = self.format_version
-        self._repair()
-        if self.format_version >= 2 and not (self.root / CARD).exists():
-            atomic_write_text(self.root / CARD, CARD_TEXT)
-        self.write_manifest(manifest)
-        self._fh = open(self.annotations, "a", encoding="utf-8")
-        return self
+        try:
+            self.write_manifest(manifest)
+            self.images.mkdir(exist_ok=True)
+            self._repair(done, torn, planned)
+            if self.format_version >= 2 and not (self.root / CARD).exists():
+                atomic_write_text(self.root / CARD, CARD_TEXT)
+            self._fh = open(self.annotations, "a", encoding="utf-8")
+        except OSError as e:
+            raise DatasetError(f"cannot write to output folder {self.root}: {e.strerror or e}") from None
+        self.done = done
 
-    def _repair(self) -> None:
-        """Drop a truncated last line, leftover temp files and images without a line."""
-        if self.annotations.exists():
-            raw = self.annotations.read_bytes()
-            keep = raw[: raw.rfind(b"\n") + 1]
-            if len(keep) != len(raw):
-                with open(self.annotations, "r+b") as f:
-                    f.truncate(len(keep))
-            for lineno, line in enumerate(keep.decode("utf-8").splitlines(), 1):
-                try:
-                    self.done.append(json.loads(line)["id"])
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    raise DatasetError(f"{self.annotations}:{lineno}: corrupt annotation line; cannot resume") from None
-        referenced = {f"{i}_{s}.png" for i in self.done for s in ("a", "b")}
+    def _read_lines(self) -> tuple[list[str], int | None]:
+        """The ids of the complete lines, and the length to cut a torn last line to (None: not torn)."""
+        if not self.annotations.exists():
+            return [], None
+        raw = self.annotations.read_bytes()
+        keep = raw[: raw.rfind(b"\n") + 1]
+        done = []
+        for lineno, line in enumerate(keep.split(b"\n")[:-1], 1):
+            try:
+                done.append(json.loads(line)["id"])
+            except (ValueError, KeyError, TypeError):
+                raise DatasetError(f"{self.annotations}:{lineno}: corrupt annotation line; cannot resume") from None
+        return done, (len(keep) if len(keep) != len(raw) else None)
+
+    def _repair(self, done: list[str], torn: int | None, planned: Sequence[str] | None) -> None:
+        """Drop a torn last line, images of planned pairs that have no line, and DiG's temporary
+        files; a file the plan does not name is left alone."""
+        if torn is not None:
+            with open(self.annotations, "r+b") as f:
+                f.truncate(torn)
+        kept = set(done)
+        ours = {f"{i}_{s}.png": i for i in (planned or ()) for s in "ab"}
         for p in self.images.iterdir():
-            if p.name not in referenced:
-                p.unlink()
-        for p in self.root.glob(".*.tmp"):
+            temp = temp_target(p.name)
+            pair = ours.get(temp or p.name)
+            if pair is None or (temp is None and pair in kept) or p.is_dir():
+                continue
             p.unlink()
+        own_files = {MANIFEST, CARD, METADATA, ANNOTATIONS, HISTOGRAMS}
+        for p in self.root.iterdir():
+            if temp_target(p.name) in own_files and not p.is_dir():
+                p.unlink()
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         atomic_write_text(self.root / MANIFEST, json.dumps(manifest, indent=2) + "\n")
@@ -277,9 +440,13 @@ class DatasetWriter:
         self.done.append(record["id"])
 
     def close(self) -> None:
+        """Close the lines file and release the folder's lock."""
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> DatasetWriter:
         return self

@@ -38,3 +38,19 @@ class PluginError(DigError):
 
 class DatasetError(DigError):
     """A dataset folder is missing, unreadable or corrupt (the message names file and line)."""
+
+
+class OutputError(DigError):
+    """An output that cannot be written safely (exit code 2): a folder that is not a DiG dataset,
+    a dataset another process is writing, a path inside the dataset being read."""
+
+    exit_code = 2
+
+
+class Interrupted(DigError):
+    """A run stopped by SIGINT or SIGTERM after keeping what finished; exit code 128 + the signal."""
+
+    def __init__(self, signum: int, message: str):
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum

@@ -1,7 +1,9 @@
 """Executors run generation work items: ``local`` (processes on this machine) and ``ray``.
 
 An executor gets a picklable ``factory`` that builds a worker (an object with ``make(item)``) once
-per worker process, and yields results **in item order**, whatever the number of workers.
+per worker process, and yields results **in item order**, whatever the number of workers. It starts
+no new item once :func:`dig_core.interrupt.requested` (SIGINT / SIGTERM), and when its generator is
+closed it lets the workers finish the item they hold and close (a renderer removes its temp folder).
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ from __future__ import annotations
 import multiprocessing as mp
 import multiprocessing.util
 import os
+import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from dig_core import hookimpl
+from dig_core import hookimpl, interrupt
 from dig_core.plugins.base import Plugin
 
 _worker: Any = None
@@ -20,6 +24,7 @@ _worker: Any = None
 
 def _init_worker(factory: Callable[[], Any]) -> None:
     global _worker
+    interrupt.ignore_in_worker()
     _worker = factory()
     # runs when the pool process exits normally (after pool.close() + join()): the worker's close()
     # removes what it holds (e.g. a renderer's temp folder)
@@ -66,15 +71,57 @@ class LocalExecutor(Executor):
             worker = factory()
             try:
                 for item in items:
+                    if interrupt.requested():
+                        return
                     yield worker.make(item)
             finally:
                 close_worker(worker)
             return
-        ctx = mp.get_context("spawn")  # never fork a process that may hold a renderer
-        with ctx.Pool(min(workers, len(items)), initializer=_init_worker, initargs=(factory,)) as pool:
-            yield from pool.imap(_run_item, items, chunksize=1)
+        yield from _pool_map(factory, items, min(workers, len(items)))
+
+
+def _pool_map(factory: Callable[[], Any], items: list[Any], workers: int) -> Iterator[Any]:
+    """Results of ``items`` in order from ``workers`` spawned processes, each holding at most one
+    item, so a stop (a stop signal, or the caller closing this generator) waits for at most one item
+    per worker before the workers exit normally (each one's close() runs). A second stop signal
+    while waiting terminates them instead."""
+    ctx = mp.get_context("spawn")  # never fork a process that may hold a renderer
+    with interrupt.sigint_ignored_by_children():
+        pool = ctx.Pool(workers, initializer=_init_worker, initargs=(factory,))
+    pending: deque = deque()
+    todo = iter(items)
+    finished = threading.Event()  # set whenever an item finishes: a worker is free, or the head is ready
+
+    def on_finish(_: Any) -> None:
+        finished.set()
+
+    try:
+        while True:
+            finished.clear()
+            while not interrupt.requested() and sum(not r.ready() for r in pending) < workers:
+                item = next(todo, _END)
+                if item is _END:
+                    break
+                pending.append(pool.apply_async(_run_item, (item,), callback=on_finish, error_callback=on_finish))
+            if not pending:
+                return
+            if pending[0].ready():
+                yield pending.popleft().get()
+            else:
+                finished.wait(0.2)  # the timeout: a stop signal is seen even while nothing finishes
+    finally:
+        while pending and interrupt.received() < 2:
+            pending[0].wait(0.2)
+            if pending[0].ready():
+                pending.popleft()
+        if pending:
+            pool.terminate()
+        else:
             pool.close()  # let the workers exit normally, so each one's close() runs
-            pool.join()
+        pool.join()
+
+
+_END = object()
 
 
 class _RayWorker:
@@ -115,12 +162,16 @@ class RayExecutor(Executor):
                 ray.init(num_cpus=os.cpu_count(), include_dashboard=False,
                          _node_ip_address="127.0.0.1", log_to_driver=False)
             started = True
+        interrupt.reinstall()  # ray.init replaces the SIGTERM handler with one that exits at once
         actors = []
         try:
             actor_cls = ray.remote(num_cpus=0)(_RayWorker)
             actors = [actor_cls.remote(factory) for _ in range(max(1, min(workers, len(items))))]
             pool = ActorPool(actors)
-            yield from pool.map(lambda a, it: a.make.remote(it), items)
+            for result in pool.map(lambda a, it: a.make.remote(it), items):
+                yield result
+                if interrupt.requested():
+                    return
         finally:
             try:  # each actor closes its worker before it is killed; a dead or stuck one is killed anyway
                 ray.get([a.close.remote() for a in actors], timeout=120)

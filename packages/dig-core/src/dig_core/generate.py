@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -22,11 +23,18 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from dig_core import __version__
+from dig_core import __version__, interrupt
 from dig_core.config import DigConfig, instantiate, to_plain
-from dig_core.dataset import FORMAT_VERSION, DatasetWriter, content_hash, image_names, read_annotations
+from dig_core.dataset import (
+    FORMAT_VERSION,
+    DatasetWriter,
+    check_output_folder,
+    content_hash,
+    image_names,
+    read_annotations,
+)
 from dig_core.difficulty import KNOB_REASONS, knob_rejection, measure_difference, measures_occlusion
-from dig_core.errors import DatasetError, DigError, SamplingError
+from dig_core.errors import DigError, Interrupted, OutputError, SamplingError
 from dig_core.pairs import encode_png
 from dig_core.plugins import get_plugin_manager
 from dig_core.render import SceneRejected, Validity, difference_mask, difference_occlusion, label_pair, visible_objects
@@ -272,12 +280,10 @@ def summarize(root: str | Path) -> dict[str, Any]:
 
 
 def generate(cfg: DictConfig, out: str | Path, progress: bool | None = None) -> dict[str, Any]:
-    """Generate (or resume) the dataset ``cfg`` describes into ``out``; return the manifest."""
-    from functools import partial
-
-    from tqdm import tqdm
-
-    pm = get_plugin_manager()
+    """Generate (or resume) the dataset ``cfg`` describes into ``out``; return the manifest.
+    SIGINT / SIGTERM stop it within one pair (:class:`~dig_core.errors.Interrupted`)."""
+    if not str(out).strip():
+        raise OutputError("--out is empty: give the dataset folder to write, e.g. --out data/demo")
     out = Path(out)
     items = plan(cfg)
     plain = to_plain(cfg)
@@ -290,37 +296,67 @@ def generate(cfg: DictConfig, out: str | Path, progress: bool | None = None) -> 
         "config": data_config,
         "versions": _versions(),
     }
+    check_output_folder(out)  # a folder that is not DiG's is refused before the renderer starts
+    with interrupt.stop_on_signals():
+        return _render(cfg, out, items, manifest, progress)
+
+
+def _render(cfg: DictConfig, out: Path, items: list[WorkItem], manifest: dict[str, Any],
+            progress: bool | None) -> dict[str, Any]:
+    from functools import partial
+
+    from tqdm import tqdm
+
+    pm = get_plugin_manager()
+    plain = to_plain(cfg)
     # asked before the output is touched: a GPU that is asked for but absent is a clear error here
     wanted, device = instantiate(cfg, "renderer", "renderer", pm).worker_plan()
-    writer = DatasetWriter(out).open(manifest)
+    if interrupt.requested():
+        raise _stopped(interrupt.requested(), 0, len(items), out)
+    # checks the folder (DiG's or empty), locks it, checks the pairs on disk are a prefix of the
+    # plan, and only then repairs it and writes the manifest
+    writer = DatasetWriter(out).open(manifest, [it.id for it in items])
     done = writer.done
-    if done != [it.id for it in items[: len(done)]]:
-        writer.close()
-        raise DatasetError(f"{out}: its pairs are not a prefix of this config's plan; choose a new --out")
     todo = items[len(done):]
     workers, threads = split_workers(cfg, wanted)
-    executor = pm.get("executor", cfg.generate.executor)(cfg.generate)
     show = cfg.generate.progress if progress is None else progress
     rejected: Counter[str] = Counter()
     started = time.time()
     renderer_info: dict[str, Any] = {}
-    with writer, tqdm(total=len(items), initial=len(done), unit="pair", disable=not show,
-                      desc=f"dig generate ({workers}x{threads}{', ' + device if device else ''})", dynamic_ncols=True) as bar:
-        factory = partial(PairMaker, plain, threads)
-        for result in executor.map(factory, todo, workers):
-            writer.write_pair(result.record, result.images)
-            renderer_info = result.renderer_info or renderer_info
-            rejected.update(result.rejected)
-            bar.update(1)
-            if any(rejected.values()):
-                bar.set_postfix_str("rejected " + ", ".join(f"{k}={v}" for k, v in sorted(rejected.items()) if v))
-    renderer_info = renderer_info or (writer.previous or {}).get("renderer", {})
-    manifest.update(status="complete", counts=summarize(out), renderer=renderer_info,
-                    last_run={"workers": workers, "threads": threads, "seconds": round(time.time() - started, 1),
-                              "pairs": len(todo)},
-                    content_hash=content_hash(out, progress=show))
-    writer.write_manifest(manifest)
-    from dig_core.visualize import write_difficulty_histograms
+    with writer:
+        executor = pm.get("executor", cfg.generate.executor)(cfg.generate)
+        with tqdm(total=len(items), initial=len(done), unit="pair", disable=not show,
+                  desc=f"dig generate ({workers}x{threads}{', ' + device if device else ''})",
+                  dynamic_ncols=True) as bar:
+            results = executor.map(partial(PairMaker, plain, threads), todo, workers)
+            try:
+                for result in results:
+                    writer.write_pair(result.record, result.images)
+                    renderer_info = result.renderer_info or renderer_info
+                    rejected.update(result.rejected)
+                    bar.update(1)
+                    if any(rejected.values()):
+                        bar.set_postfix_str("rejected " + ", ".join(f"{k}={v}" for k, v in sorted(rejected.items()) if v))
+                    if interrupt.received() > 1:  # a second signal: stop now (the executor should have already)
+                        break
+            finally:
+                getattr(results, "close", lambda: None)()  # the workers stop and clean up now, not at GC
+        stopped = interrupt.requested()
+        if stopped is None:
+            renderer_info = renderer_info or (writer.previous or {}).get("renderer", {})
+            manifest.update(status="complete", counts=summarize(out), renderer=renderer_info,
+                            last_run={"workers": workers, "threads": threads,
+                                      "seconds": round(time.time() - started, 1), "pairs": len(todo)},
+                            content_hash=content_hash(out, progress=show))
+            writer.write_manifest(manifest)
+            from dig_core.visualize import write_difficulty_histograms
 
-    write_difficulty_histograms(out)  # out/difficulty.png, redrawn from the metadata
+            write_difficulty_histograms(out)  # out/difficulty.png, redrawn from the metadata
+    if stopped is not None:
+        raise _stopped(stopped, len(writer.done), len(items), out)
     return manifest
+
+
+def _stopped(signum: int, done: int, total: int, out: Path) -> Interrupted:
+    return Interrupted(signum, f"stopped by {signal.Signals(signum).name}: {done} of {total} pairs are in {out} "
+                               "(what finished is kept); rerun the same command to resume")

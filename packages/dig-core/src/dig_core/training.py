@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Optional, TypeVar
 
-from dig_core.dataset import atomic_write_text, iter_jsonl
+from dig_core.dataset import atomic_write_text, iter_jsonl, refuse_output_in_dataset
 from dig_core.errors import DigError
 from dig_core.plugins.base import Plugin
 
@@ -470,6 +470,9 @@ class Trainer(Plugin):
             for s in pending:
                 echo(self.describe_stage(cfg, s))
             return plan
+        data = getattr(self.config, "data", None)
+        if data:
+            refuse_output_in_dataset(run.root, data, "trainer.params.run_dir")
         reward = OmegaConf.to_container(cfg.reward, resolve=True)
         fresh = not run.root.exists()
         run.write_manifest(self.PLUGIN_NAME, [s.name for s in plan], reward, **self.manifest_extra())

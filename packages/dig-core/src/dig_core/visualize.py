@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from dig_core.dataset import HISTOGRAMS
 from dig_core.pairs import load_pair
 
 #: one colour per difference type (others cycle through the rest)
@@ -67,7 +68,7 @@ def contact_sheet(root: str | Path, records: Iterable[dict[str, Any]], out: str 
 # -- difficulty histograms (`dig generate` writes DIR/difficulty.png; `dig audit --histograms`) -------
 #: measures drawn, in this order (``occlusion`` only when some difference has it)
 HISTOGRAM_MEASURES = ("area_share", "contrast", "center_dist", "border_dist", "occlusion")
-HISTOGRAM_FILE = "difficulty.png"
+HISTOGRAM_FILE = HISTOGRAMS  # DIR/difficulty.png
 
 
 def difficulty_histograms(records: Iterable[dict[str, Any]], bins: int = 12, cell: tuple[int, int] = (220, 150)):

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from dig_core.config import instantiate, to_plain
-from dig_core.dataset import atomic_write_text
+from dig_core.dataset import MANIFEST, atomic_write_text, refuse_output_in_dataset
 from dig_core.errors import ConfigError
 from dig_core.plugins import get_plugin_manager
 from omegaconf import DictConfig, OmegaConf
@@ -195,6 +195,12 @@ def run_eval(cfg: DictConfig, out: str | Path, progress: bool = True, pm=None,
     check_run(out, cfg)
     sections = ["evaluator"] if cfg.evaluator.name is not None else []
     sections += [f"evaluators[{i}]" for i in range(len(cfg.evaluators))]
+    for section in sections:  # the DiG datasets the evaluators read (params dataset / path)
+        params = OmegaConf.to_container(OmegaConf.select(cfg, section).params or {}, resolve=True)
+        for key in ("dataset", "path"):
+            data = params.get(key)
+            if isinstance(data, str) and data and (Path(data).expanduser() / MANIFEST).is_file():
+                refuse_output_in_dataset(out, Path(data).expanduser(), "--out (the run folder)")
     model = instantiate(cfg, "model", "model_adapter", pm)
     results: dict[str, dict[str, Any]] = {}
     try:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dig_core.dataset import atomic_write_bytes, read_annotations
+from dig_core.dataset import atomic_write_bytes, read_annotations, refuse_output_in_dataset
 from dig_core.errors import DigError
 from dig_core.pairs import encode_png, load_pair
 from dig_core.visualize import type_color
@@ -71,6 +71,7 @@ def prediction_sheet(runs: Sequence[str | Path], dataset: str | Path, out: str |
 
     if not runs:
         raise DigError("show-predictions needs at least one run folder")
+    refuse_output_in_dataset(out, dataset)
     scores = [read_scores(r, benchmark) for r in runs]
     records = {rec["id"]: rec for rec in read_annotations(dataset)}
     if ids:

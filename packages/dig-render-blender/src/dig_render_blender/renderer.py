@@ -76,10 +76,46 @@ class CyclesConfig:
 def private_temp_dir(cfg: CyclesConfig, prefix: str, owner: object) -> tuple[str, weakref.finalize]:
     """A new folder for a renderer's pass files: under ``cfg.temp_dir``, else /dev/shm when present
     (RAM), else the system temp; and the finalizer that removes it. The renderer calls that in
-    ``close()``; otherwise it runs when ``owner`` is garbage-collected or the interpreter exits."""
-    base = cfg.temp_dir or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
-    path = tempfile.mkdtemp(prefix=prefix, dir=base)
+    ``close()``; otherwise it runs when ``owner`` is garbage-collected or the interpreter exits.
+    The folder is named ``<prefix><pid>-<random>``: folders of this user left there by a process
+    that is gone (killed with -9) are removed first (:func:`remove_orphan_temp_dirs`)."""
+    base = cfg.temp_dir or ("/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir())
+    remove_orphan_temp_dirs(base, prefix)
+    path = tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=base)
     return path, weakref.finalize(owner, shutil.rmtree, path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_orphan_temp_dirs(base: str, prefix: str) -> list[str]:
+    """Remove the ``<prefix><pid>-*`` folders under ``base`` that belong to this user and whose
+    process no longer runs; return their paths. Folders of running processes (and a PID reused
+    by another running process) are kept."""
+    pattern = re.compile(re.escape(prefix) + r"(\d+)-")
+    removed = []
+    try:
+        entries = list(os.scandir(base))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = pattern.match(entry.name)
+        try:
+            if not m or not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+        except OSError:
+            continue
+        if not _alive(int(m.group(1))):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.path)
+    return removed
 
 
 def cycles_config_errors(cfg: CyclesConfig) -> list[str]:

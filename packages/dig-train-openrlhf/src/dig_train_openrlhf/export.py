@@ -32,7 +32,7 @@ from types import SimpleNamespace
 from typing import Any, ClassVar
 
 from dig_core.config import instantiate, plugin_params
-from dig_core.dataset import atomic_write_text, read_annotations
+from dig_core.dataset import atomic_write_text, read_annotations, refuse_output_in_dataset
 from dig_core.errors import ConfigError, DatasetError
 from dig_core.labels import Label
 from omegaconf import OmegaConf
@@ -111,6 +111,7 @@ def export_dataset(cfg: Any, dataset_dir: str | Path, out_dir: str | Path, stage
     from dig_core.vlm import VLProcessor, check_token_budget
     from tqdm.auto import tqdm
 
+    refuse_output_in_dataset(out_dir, dataset_dir)
     params = trainer_params(cfg)
     problem = model_folder_problem(str(params.model))
     if problem:

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from dig_core.dataset import read_annotations
+from dig_core.dataset import read_annotations, refuse_output_in_dataset
 
 
 @click.command()
@@ -34,6 +34,9 @@ def audit(dataset: str, min_box_change: float, min_inside_share: float, json_out
     from dig_core.dataset import atomic_write_bytes, atomic_write_text
     from dig_core.difficulty import MEASURES, pair_matches, parse_where
 
+    for option, path in (("--json-out", json_out), ("--histograms", histograms)):
+        if path is not None:
+            refuse_output_in_dataset(path, dataset, option)
     conditions = parse_where(where)
     records = [r for r in read_annotations(dataset) if pair_matches(r, conditions)]
     results = list(tqdm(audit_dataset(dataset, records, min_box_change=min_box_change,

@@ -13,7 +13,8 @@ from dig_core.options import config_option, overrides_argument
 @click.command()
 @config_option
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False),
-              help="Dataset folder to create, or to resume if a run with the same config was interrupted.")
+              help="Dataset folder to create (missing or empty), or to resume if a run with the same config "
+                   "was interrupted. One dig generate writes a folder at a time.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (also: generate.progress=false).")
 @overrides_argument
 def generate(config_path: str | None, out: str, no_progress: bool, overrides: tuple[str, ...]) -> None:
@@ -23,8 +24,8 @@ def generate(config_path: str | None, out: str, no_progress: bool, overrides: tu
     (renderer.name, default `blender`), labels boxes from the instance maps, rejects and resamples
     pairs whose differences are not visible, and writes OUT/dataset.json (manifest, with a content
     hash once complete: `dig verify OUT`), OUT/metadata.jsonl, OUT/README.md and OUT/images/;
-    `datasets.load_dataset("OUT")` loads it. Rerunning the same command after an interruption
-    continues where it stopped.
+    `datasets.load_dataset("OUT")` loads it. Ctrl-C (SIGINT) or SIGTERM stops within one pair and
+    keeps what finished; rerunning the same command after an interruption continues where it stopped.
 
     \b
     Examples:

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from dig_core.config import instantiate, load_config
-from dig_core.dataset import atomic_write_text, iter_jsonl, read_annotations
+from dig_core.dataset import atomic_write_text, iter_jsonl, read_annotations, refuse_output_in_dataset
 from dig_core.errors import DigError
 from dig_core.options import config_option, overrides_argument
 from dig_core.reward import COMPONENTS, RewardResult
@@ -156,6 +156,8 @@ def score(predictions: str, dataset_dir: str, out_path: str | None, strict: bool
 
     Example: dig score preds.jsonl --dataset data/dig-mix --out scored.jsonl reward.params.alpha=0.2
     """
+    if out_path is not None:
+        refuse_output_in_dataset(out_path, dataset_dir)
     cfg = load_config(config_path, overrides, sections=("task", "reward"))
     task = instantiate(cfg, "task", "task")
     reward = instantiate(cfg, "reward", "reward")

@@ -6,7 +6,7 @@ import itertools
 
 import click
 
-from dig_core.dataset import read_annotations
+from dig_core.dataset import read_annotations, refuse_output_in_dataset
 
 
 @click.command()
@@ -27,6 +27,7 @@ def show(dataset: str, n: int, ids: str | None, out: str, where: tuple[str, ...]
     from dig_core.errors import DigError
     from dig_core.visualize import contact_sheet
 
+    refuse_output_in_dataset(out, dataset)
     conditions = parse_where(where)
     records = (r for r in read_annotations(dataset) if pair_matches(r, conditions))
     if ids:
