@@ -124,6 +124,9 @@ class GenerateConfig:
     ray_address: Optional[str] = None  # None = start a local Ray instance
     image_format: str = "png"
     progress: bool = True
+    #: render each candidate's instance maps first (1 sample, no image) and reject on them before the
+    #: full render (visibility, area, location, occlusion); the same pairs either way, only faster
+    screen: bool = True
 
 
 @dataclass

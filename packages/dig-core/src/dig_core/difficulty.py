@@ -76,13 +76,16 @@ def measures_occlusion(stages: Sequence[Any]) -> bool:
     return any(st.min_occlusion > 0 or st.max_occlusion is not None for st in stages)
 
 
-def measure_difference(mask: np.ndarray, box: Sequence[int] | None, image_a: np.ndarray,
-                       image_b: np.ndarray, occlusion: float | None = None) -> dict[str, float | int | None]:
+def measure_difference(mask: np.ndarray, box: Sequence[int] | None, image_a: np.ndarray | None,
+                       image_b: np.ndarray | None, occlusion: float | None = None) -> dict[str, float | int | None]:
     """The measures of one difference: ``mask`` its pixels (A ∪ B), ``box`` its box, ``occlusion``
-    as measured by the caller (None = not measured)."""
+    as measured by the caller (None = not measured). Without images (a screening render, instance
+    maps only) ``contrast`` is None: every other measure comes from the mask alone."""
     h, w = mask.shape
     area = int(mask.sum())
-    contrast = float(delta_e(image_a[mask], image_b[mask]).mean()) if area else 0.0
+    contrast: float | None = None
+    if image_a is not None and image_b is not None:
+        contrast = round(float(delta_e(image_a[mask], image_b[mask]).mean()) if area else 0.0, 3)
     if box is None:
         center, border = 1.0, 0.0
     else:
@@ -90,20 +93,17 @@ def measure_difference(mask: np.ndarray, box: Sequence[int] | None, image_a: np.
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         center = float(np.hypot(cx - w / 2, cy - h / 2) / np.hypot(w / 2, h / 2))
         border = min(x0, y0, w - x1, h - y1) / min(w, h)
-    return {"area": area, "area_share": round(area / (h * w), 6), "contrast": round(contrast, 3),
+    return {"area": area, "area_share": round(area / (h * w), 6), "contrast": contrast,
             "center_dist": round(center, 4), "border_dist": round(float(border), 4),
             "occlusion": occlusion}
 
 
-def knob_rejection(measures: Sequence[dict[str, Any]], stage: Any) -> str | None:
-    """The first of :data:`KNOB_REASONS` a difference of the pair violates under ``stage``'s knobs,
-    or None when every difference is within them (a K=0 pair always is)."""
+def mask_knob_rejection(measures: Sequence[dict[str, Any]], stage: Any) -> str | None:
+    """The first of the knobs decided on masks alone (``area``, ``location``, ``occlusion``) a
+    difference violates under ``stage``, or None (an unmeasured occlusion passes)."""
     for m in measures:
         if not (stage.min_area <= m["area_share"] <= stage.max_area):
             return "area"
-    for m in measures:
-        if m["contrast"] < stage.min_contrast or (stage.max_contrast is not None and m["contrast"] > stage.max_contrast):
-            return "contrast"
     for m in measures:
         if stage.location == "center" and m["center_dist"] > CENTER_MAX_DIST:
             return "location"
@@ -115,6 +115,23 @@ def knob_rejection(measures: Sequence[dict[str, Any]], stage: Any) -> str | None
                                 or (stage.max_occlusion is not None and occ > stage.max_occlusion)):
             return "occlusion"
     return None
+
+
+def contrast_rejection(measures: Sequence[dict[str, Any]], stage: Any) -> str | None:
+    """``"contrast"`` when a difference's contrast is outside ``stage``'s bounds, else None (also
+    when contrast is not measured yet: None, a screening render)."""
+    for m in measures:
+        c = m["contrast"]
+        if c is not None and (c < stage.min_contrast or (stage.max_contrast is not None and c > stage.max_contrast)):
+            return "contrast"
+    return None
+
+
+def knob_rejection(measures: Sequence[dict[str, Any]], stage: Any) -> str | None:
+    """The first of :data:`KNOB_REASONS` a difference of the pair violates under ``stage``'s knobs,
+    or None when every difference is within them (a K=0 pair always is): the mask knobs first
+    (:func:`mask_knob_rejection`), then contrast (:func:`contrast_rejection`)."""
+    return mask_knob_rejection(measures, stage) or contrast_rejection(measures, stage)
 
 
 def stage_knob_errors(st: Any, where: str) -> list[str]:

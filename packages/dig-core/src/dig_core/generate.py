@@ -25,16 +25,35 @@ from omegaconf import DictConfig, OmegaConf
 from dig_core import __version__
 from dig_core.config import DigConfig, instantiate, to_plain
 from dig_core.dataset import FORMAT_VERSION, DatasetWriter, content_hash, image_names, read_annotations
-from dig_core.difficulty import KNOB_REASONS, knob_rejection, measure_difference, measures_occlusion
+from dig_core.difficulty import (
+    KNOB_REASONS,
+    contrast_rejection,
+    mask_knob_rejection,
+    measure_difference,
+    measures_occlusion,
+)
 from dig_core.errors import DatasetError, DigError, SamplingError
 from dig_core.pairs import encode_png
 from dig_core.plugins import get_plugin_manager
-from dig_core.render import SceneRejected, Validity, difference_mask, difference_occlusion, label_pair, visible_objects
+from dig_core.render import (
+    RenderResult,
+    SceneRejected,
+    Validity,
+    alone_masks,
+    box_change_rejection,
+    difference_mask,
+    label_masks,
+    occlusion_from_masks,
+    visible_objects,
+)
 from dig_core.seeds import derive_seed
 
 #: why a draw was thrown away: no K edits possible ("edit"), label_pair's verdict on the renders
 #: ("no_change", "not_visible"), or a stage's difficulty knobs ("area", "contrast", "location", "occlusion");
-#: every pair records all of them (0 when none), so every line has the same fields
+#: every pair records all of them (0 when none), so every line has the same fields. A draw failing
+#: several rules counts the first of RULE_ORDER: the rules decided on instance maps alone first (a
+#: screening render sees only those), so screening on or off counts the same reasons
+RULE_ORDER = ("not_visible", "area", "location", "occlusion", "no_change", "contrast")
 REJECTION_REASONS = tuple(sorted(("edit", "no_change", "not_visible", *KNOB_REASONS)))
 
 
@@ -153,6 +172,30 @@ class PairMaker:
         self.renderer.setup(self.vocab, threads)
         #: occlusion costs extra renders: measured (for every pair) only when a stage has a knob on it
         self.occlusion = measures_occlusion(self.cfg.curriculum.stages)
+        self.screen = bool(self.cfg.generate.get("screen", True))
+
+    def judge(self, diffs: list[Any], scene_a: Any, scene_b: Any, ra: RenderResult, rb: RenderResult, stage: Any,
+              alone: Any) -> tuple[list[Any], list[dict[str, Any]], str | None, Any]:
+        """``(labelled diffs, measures, first rule of RULE_ORDER the draw breaks or None, alone masks)``.
+        On a screening result (instance maps, no image) only the mask rules are decided; on the final
+        render all of them, from that render's own instance maps (``alone``: the objects' masks when
+        alone, reused from the screening render; measured here when None and occlusion is on)."""
+        diffs, reason = label_masks(diffs, ra, rb, self.validity)
+        if reason:
+            return diffs, [], reason, alone
+        if self.occlusion and alone is None and diffs:
+            alone = alone_masks(diffs, scene_a, scene_b, self.renderer)
+            if alone is None:
+                raise DigError(f"curriculum: a stage sets min_occlusion/max_occlusion but renderer "
+                               f"{self.cfg.renderer.name!r} cannot render an object alone (render_alone), so "
+                               f"occlusion cannot be measured; remove those knobs or use the blender renderer")
+        occ = occlusion_from_masks(diffs, ra, rb, alone)
+        measures = [measure_difference(difference_mask(d, ra, rb), d.box, ra.image, rb.image, o)
+                    for d, o in zip(diffs, occ)]
+        reason = mask_knob_rejection(measures, stage)
+        if reason or ra.image is None:
+            return diffs, measures, reason, alone
+        return diffs, measures, box_change_rejection(diffs, ra, rb, self.validity) or contrast_rejection(measures, stage), alone
 
     def make(self, item: WorkItem) -> PairResult:
         import dataclasses
@@ -190,20 +233,17 @@ class PairMaker:
                 rejected["edit"] += 1
                 edit_error = str(e)
                 continue
+            alone = None
+            if self.screen and diffs:  # a control pair has no rule to screen
+                ia, ib = self.renderer.render_instances(scene_a), self.renderer.render_instances(scene_b)
+                if ia is not None and ib is not None:
+                    _, _, reason, alone = self.judge(diffs, scene_a, scene_b, RenderResult(None, ia),
+                                                     RenderResult(None, ib), stage, None)
+                    if reason:
+                        rejected[reason] += 1
+                        continue
             ra, rb = self.renderer.render_pair(scene_a, scene_b)
-            diffs, reason = label_pair(diffs, ra, rb, self.validity)
-            if reason:
-                rejected[reason] += 1
-                continue
-            occ = (difference_occlusion(diffs, scene_a, scene_b, ra, rb, self.renderer) if self.occlusion
-                   else [None] * len(diffs))
-            if self.occlusion and diffs and occ[0] is None:
-                raise DigError(f"curriculum: a stage sets min_occlusion/max_occlusion but renderer "
-                               f"{self.cfg.renderer.name!r} cannot render an object alone (render_alone), so "
-                               f"occlusion cannot be measured; remove those knobs or use the blender renderer")
-            measures = [measure_difference(difference_mask(d, ra, rb), d.box, ra.image, rb.image, o)
-                        for d, o in zip(diffs, occ)]
-            reason = knob_rejection(measures, stage)
+            diffs, measures, reason, _ = self.judge(diffs, scene_a, scene_b, ra, rb, stage, alone)
             if reason:
                 rejected[reason] += 1
                 continue
