@@ -98,23 +98,32 @@ def measure_difference(mask: np.ndarray, box: Sequence[int] | None, image_a: np.
             "occlusion": occlusion}
 
 
-def mask_knob_rejection(measures: Sequence[dict[str, Any]], stage: Any) -> str | None:
+def mask_knob_rejection(measures: Sequence[dict[str, Any]], stage: Any, area_slack: float = 1.0,
+                        dist_slack: float = 0.0, occlusion_slack: float = 0.0) -> str | None:
     """The first of the knobs decided on masks alone (``area``, ``location``, ``occlusion``) a
-    difference violates under ``stage``, or None (an unmeasured occlusion passes)."""
+    difference violates under ``stage``, or None (an unmeasured occlusion passes). The slacks widen
+    every bound (area by a factor, distances and occlusion by an amount) for the sampling sketch
+    (:mod:`dig_core.sketch`); a rendered pair is judged without them."""
     for m in measures:
-        if not (stage.min_area <= m["area_share"] <= stage.max_area):
+        if not (stage.min_area / area_slack <= m["area_share"] <= stage.max_area * area_slack):
             return "area"
     for m in measures:
-        if stage.location == "center" and m["center_dist"] > CENTER_MAX_DIST:
+        if stage.location == "center" and m["center_dist"] > CENTER_MAX_DIST + dist_slack:
             return "location"
-        if stage.location == "border" and m["border_dist"] > BORDER_MAX_DIST:
+        if stage.location == "border" and m["border_dist"] > BORDER_MAX_DIST + dist_slack:
             return "location"
     for m in measures:
         occ = m.get("occlusion")
-        if occ is not None and (occ < stage.min_occlusion
-                                or (stage.max_occlusion is not None and occ > stage.max_occlusion)):
+        if occ is not None and (occ < stage.min_occlusion - occlusion_slack
+                                or (stage.max_occlusion is not None and occ > stage.max_occlusion + occlusion_slack)):
             return "occlusion"
     return None
+
+
+def steers_sampling(stage: Any) -> bool:
+    """Whether ``stage`` sets a knob the sampling sketch can steer (area, location, occlusion)."""
+    return (stage.min_area > 0 or stage.max_area < 1 or stage.location != "any" or stage.min_occlusion > 0
+            or stage.max_occlusion is not None)
 
 
 def contrast_rejection(measures: Sequence[dict[str, Any]], stage: Any) -> str | None:

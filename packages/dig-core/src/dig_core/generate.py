@@ -31,6 +31,7 @@ from dig_core.difficulty import (
     mask_knob_rejection,
     measure_difference,
     measures_occlusion,
+    steers_sampling,
 )
 from dig_core.errors import DatasetError, DigError, SamplingError
 from dig_core.pairs import encode_png
@@ -47,6 +48,11 @@ from dig_core.render import (
     visible_objects,
 )
 from dig_core.seeds import derive_seed
+from dig_core.sketch import AREA_SLACK, DIST_SLACK, OCCLUSION_SLACK, sketch_alone, sketch_instances
+
+#: edit sets drawn on one scene A, when a stage's area / location / occlusion knobs steer sampling,
+#: before the scene counts as rejected (each draw is judged on the geometric sketch, no render)
+STEER_DRAWS = 30
 
 #: why a draw was thrown away: no K edits possible ("edit"), label_pair's verdict on the renders
 #: ("no_change", "not_visible"), or a stage's difficulty knobs ("area", "contrast", "location", "occlusion");
@@ -173,6 +179,7 @@ class PairMaker:
         #: occlusion costs extra renders: measured (for every pair) only when a stage has a knob on it
         self.occlusion = measures_occlusion(self.cfg.curriculum.stages)
         self.screen = bool(self.cfg.generate.get("screen", True))
+        self.steer = bool(self.cfg.generate.get("steer", True)) and self.renderer.PINHOLE
 
     def judge(self, diffs: list[Any], scene_a: Any, scene_b: Any, ra: RenderResult, rb: RenderResult, stage: Any,
               alone: Any) -> tuple[list[Any], list[dict[str, Any]], str | None, Any]:
@@ -197,10 +204,40 @@ class PairMaker:
             return diffs, measures, reason, alone
         return diffs, measures, box_change_rejection(diffs, ra, rb, self.validity) or contrast_rejection(measures, stage), alone
 
+    def draw_edits(self, item: WorkItem, scene_a: Any, k_min: int, k_max: int, ctx: Any, rng: random.Random,
+                   max_attempts: int) -> tuple[Any, list[Any]]:
+        """Scene B and its differences: the item's planned edit types, else K in [k_min, k_max] by
+        weight; A itself for a control pair (K = 0). :class:`SamplingError` when impossible."""
+        from dig_core.sampling import sample_edits, sample_typed_edits
+
+        if item.k == 0:  # a control pair: the same spec rendered twice
+            return scene_a, []
+        if item.types:
+            return sample_typed_edits(scene_a, list(item.types), self.perturbations, ctx, rng, max_attempts)
+        return sample_edits(scene_a, k_min, k_max, self.weights, self.perturbations, ctx, rng, max_attempts)
+
+    def sketch_rejection(self, diffs: list[Any], scene_a: Any, scene_b: Any, sketch_a: RenderResult,
+                         stage: Any) -> str | None:
+        """The mask rule a draw breaks on the geometric sketch (:mod:`dig_core.sketch`) of A and B,
+        every bound widened by the sketch's slack; None = render it."""
+        sketch_b = RenderResult(None, sketch_instances(scene_b, self.vocab))
+        visible = max(1, int(self.validity.min_visible_pixels / AREA_SLACK))
+        diffs, reason = label_masks(diffs, sketch_a, sketch_b, Validity(visible, 0.0))
+        if reason:
+            return reason
+        alone = None
+        if self.occlusion:
+            alone = (sketch_alone(scene_a, self.vocab, sorted({d.object_id for d in diffs if d.in_a})),
+                     sketch_alone(scene_b, self.vocab, sorted({d.object_id for d in diffs if d.in_b})))
+        occ = occlusion_from_masks(diffs, sketch_a, sketch_b, alone)
+        measures = [measure_difference(difference_mask(d, sketch_a, sketch_b), d.box, None, None, o)
+                    for d, o in zip(diffs, occ)]
+        return mask_knob_rejection(measures, stage, AREA_SLACK, DIST_SLACK, OCCLUSION_SLACK)
+
     def make(self, item: WorkItem) -> PairResult:
         import dataclasses
 
-        from dig_core.sampling import sample_edits, sample_scene, sample_typed_edits
+        from dig_core.sampling import sample_scene
 
         stage = self.stages[item.stage]
         ctx = self.ctx
@@ -220,18 +257,23 @@ class PairMaker:
                 rejected[e.reason] += 1
                 continue
             rng = random.Random(seed)
+            steer = self.steer and item.k != 0 and steers_sampling(stage)
+            sketch_a, reason = None, None
             try:
-                if item.k == 0:  # a control pair: the same spec rendered twice
-                    scene_b, diffs = scene_a, []
-                elif item.types:
-                    scene_b, diffs = sample_typed_edits(scene_a, list(item.types), self.perturbations, ctx, rng,
-                                                        max_attempts)
-                else:
-                    scene_b, diffs = sample_edits(scene_a, k_min, k_max, self.weights, self.perturbations, ctx,
-                                                  rng, max_attempts)
+                for _ in range(STEER_DRAWS if steer else 1):
+                    scene_b, diffs = self.draw_edits(item, scene_a, k_min, k_max, ctx, rng, max_attempts)
+                    if not steer:
+                        break
+                    sketch_a = sketch_a or RenderResult(None, sketch_instances(scene_a, self.vocab))
+                    reason = self.sketch_rejection(diffs, scene_a, scene_b, sketch_a, stage)
+                    if not reason:
+                        break
             except SamplingError as e:
                 rejected["edit"] += 1
                 edit_error = str(e)
+                continue
+            if reason:
+                rejected[reason] += 1
                 continue
             alone = None
             if self.screen and diffs:  # a control pair has no rule to screen

@@ -9,7 +9,7 @@ a pair is valid, so every renderer labels the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -44,6 +44,11 @@ class Renderer(Plugin):
     Lifetime: one instance per worker process; :meth:`render_pair` is called for many pairs, so
     keep loaded state (a Blender scene) between calls. :meth:`close` is called when the worker ends.
     """
+
+    #: True when the renderer shows ``scene.camera`` as the pinhole of :mod:`dig_core.sketch` (Blender's
+    #: camera: horizontal sensor fit, up = +z) and the vocabulary's shapes as unit sphere / cylinder /
+    #: cube meshes: ``dig generate`` may then steer sampling with the sketch (blender, kubric)
+    PINHOLE: ClassVar[bool] = False
 
     def setup(self, vocab: Vocabulary, threads: int) -> None:
         """Called once per worker before rendering: the scene vocabulary (colors/sizes) and the CPU

@@ -205,6 +205,7 @@ class BlenderRenderer(Renderer):
 
     PLUGIN_NAME = "blender"
     Config = BlenderConfig
+    PINHOLE = True
 
     def __init__(self, config: BlenderConfig | None = None):
         super().__init__(config)

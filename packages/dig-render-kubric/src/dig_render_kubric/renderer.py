@@ -48,6 +48,7 @@ class KubricRenderer(Renderer):
 
     PLUGIN_NAME = "kubric"
     Config = KubricConfig
+    PINHOLE = True
 
     def __init__(self, config: KubricConfig | None = None):
         super().__init__(config)
