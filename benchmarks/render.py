@@ -297,7 +297,7 @@ class _Counted:
     """Counts a renderer's calls by kind: full pairs, screening renders, alone renders."""
 
     def __init__(self, renderer):
-        self.calls = {"render_pair": 0, "render_instances": 0, "render_alone": 0}
+        self.calls = {"render_pair": 0, "render_preview": 0, "render_alone": 0}
         for name in self.calls:
             method = getattr(renderer, name)
 
@@ -393,7 +393,7 @@ def print_generation(g: dict, width: int, height: int) -> None:
     print(f"| rejected / kept (goal <= 0.10) | {med_rej / med_kept:.3f} |")
     calls = g["calls"]
     print(f"| full pair renders / screening renders / alone renders (all candidates) | "
-          f"{calls['render_pair']} / {calls['render_instances']} / {calls['render_alone']} |")
+          f"{calls['render_pair']} / {calls['render_preview']} / {calls['render_alone']} |")
     print()
     print("| stage | candidates | s per kept pair | s per unconstrained pair | ratio (goal <= 1.5) | "
           "projected h for 1,200 at 480x320 |")

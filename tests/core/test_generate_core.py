@@ -158,8 +158,8 @@ def test_an_edit_no_scene_allows_is_named_with_the_way_out(swatch, tmp_path):
 
 # -- screening: mask rules decided on instance maps before the full render --------------------------
 class ScreeningSwatch(SwatchRenderer):
-    """The swatch renderer with a screening render (the same instance map, no image) and counters
-    of full renders and screening renders."""
+    """The swatch renderer with a preview (the same instance map, no image) and counters of full
+    renders and previews."""
 
     PLUGIN_NAME = "swatch-screen-test"
 
@@ -171,9 +171,9 @@ class ScreeningSwatch(SwatchRenderer):
         self.full += 1
         return super().render(scene)
 
-    def render_instances(self, scene):
+    def render_preview(self, scene):
         self.screens += 1
-        return SwatchRenderer.render(self, scene).instances
+        return RenderResult(None, SwatchRenderer.render(self, scene).instances)
 
 
 class ScreeningPlugin:

@@ -18,7 +18,7 @@ def test_sketch_matches_the_index_pass(renderer):
     ratios, dists, ious = [], [], []
     for seed in range(10):
         scene = sample_scene(cfg.scene, VOCAB, seed)
-        rendered, sketched = renderer.render_instances(scene), sketch_instances(scene, VOCAB)
+        rendered, sketched = renderer.render_preview(scene).instances, sketch_instances(scene, VOCAB)
         for o in scene.objects:
             mr, ms = rendered == o.id + 1, sketched == o.id + 1
             if mr.sum() < 100:  # a sliver: its pixels are anti-aliasing

@@ -112,13 +112,13 @@ def test_render_alone_covers_the_visible_mask(both):
 
 
 def test_screening_instance_maps_equal_the_full_render(both):
-    """render_instances (dig generate's screening render) gives render()'s instance map and leaves
+    """render_preview (dig generate's screening render) gives render()'s instance map and leaves
     the full render's Cycles settings as they were."""
     specs, _, kubric, k = both
     c = k._view.blender_scene.cycles
     settings = (c.samples, c.use_denoising, c.max_bounces)
     for spec, res in zip(specs, kubric):
-        assert np.array_equal(k.render_instances(spec), res.instances)
+        assert np.array_equal(k.render_preview(spec).instances, res.instances)
     assert (c.samples, c.use_denoising, c.max_bounces) == settings
 
 

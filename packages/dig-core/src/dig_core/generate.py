@@ -27,7 +27,10 @@ from dig_core.config import DigConfig, instantiate, to_plain
 from dig_core.dataset import FORMAT_VERSION, DatasetWriter, content_hash, image_names, read_annotations
 from dig_core.difficulty import (
     KNOB_REASONS,
+    PREVIEW_CONTRAST_SLACK,
+    PREVIEW_MIN_AREA,
     contrast_rejection,
+    has_occlusion_knob,
     mask_knob_rejection,
     measure_difference,
     measures_occlusion,
@@ -57,9 +60,9 @@ STEER_DRAWS = 30
 #: why a draw was thrown away: no K edits possible ("edit"), label_pair's verdict on the renders
 #: ("no_change", "not_visible"), or a stage's difficulty knobs ("area", "contrast", "location", "occlusion");
 #: every pair records all of them (0 when none), so every line has the same fields. A draw failing
-#: several rules counts the first of RULE_ORDER: the rules decided on instance maps alone first (a
-#: screening render sees only those), so screening on or off counts the same reasons
-RULE_ORDER = ("not_visible", "area", "location", "occlusion", "no_change", "contrast")
+#: several rules counts the first of RULE_ORDER: those a preview decides first (the mask rules, then
+#: contrast), so screening on or off counts the same reasons
+RULE_ORDER = ("not_visible", "area", "location", "occlusion", "contrast", "no_change")
 REJECTION_REASONS = tuple(sorted(("edit", "no_change", "not_visible", *KNOB_REASONS)))
 
 
@@ -182,15 +185,18 @@ class PairMaker:
         self.steer = bool(self.cfg.generate.get("steer", True)) and self.renderer.PINHOLE
 
     def judge(self, diffs: list[Any], scene_a: Any, scene_b: Any, ra: RenderResult, rb: RenderResult, stage: Any,
-              alone: Any) -> tuple[list[Any], list[dict[str, Any]], str | None, Any]:
+              alone: Any, preview: bool = False) -> tuple[list[Any], list[dict[str, Any]], str | None, Any]:
         """``(labelled diffs, measures, first rule of RULE_ORDER the draw breaks or None, alone masks)``.
-        On a screening result (instance maps, no image) only the mask rules are decided; on the final
-        render all of them, from that render's own instance maps (``alone``: the objects' masks when
-        alone, reused from the screening render; measured here when None and occlusion is on)."""
+        On the final render every rule is decided, from that render's own instance maps and images.
+        On a ``preview`` (:meth:`~dig_core.render.Renderer.render_preview`: exact instance maps, a
+        rough image) the mask rules are, and contrast only beyond PREVIEW_CONTRAST_SLACK on differences
+        of PREVIEW_MIN_AREA pixels or more. ``alone``:
+        the edited objects' masks when alone, reused from the preview (measured here when None, for a
+        preview only when the stage has an occlusion knob)."""
         diffs, reason = label_masks(diffs, ra, rb, self.validity)
         if reason:
             return diffs, [], reason, alone
-        if self.occlusion and alone is None and diffs:
+        if self.occlusion and alone is None and diffs and (not preview or has_occlusion_knob(stage)):
             alone = alone_masks(diffs, scene_a, scene_b, self.renderer)
             if alone is None:
                 raise DigError(f"curriculum: a stage sets min_occlusion/max_occlusion but renderer "
@@ -200,9 +206,11 @@ class PairMaker:
         measures = [measure_difference(difference_mask(d, ra, rb), d.box, ra.image, rb.image, o)
                     for d, o in zip(diffs, occ)]
         reason = mask_knob_rejection(measures, stage)
-        if reason or ra.image is None:
-            return diffs, measures, reason, alone
-        return diffs, measures, box_change_rejection(diffs, ra, rb, self.validity) or contrast_rejection(measures, stage), alone
+        if preview:
+            return diffs, measures, reason or contrast_rejection(measures, stage, *PREVIEW_CONTRAST_SLACK,
+                                                                      PREVIEW_MIN_AREA), alone
+        return (diffs, measures, reason or contrast_rejection(measures, stage)
+                or box_change_rejection(diffs, ra, rb, self.validity), alone)
 
     def draw_edits(self, item: WorkItem, scene_a: Any, k_min: int, k_max: int, ctx: Any, rng: random.Random,
                    max_attempts: int) -> tuple[Any, list[Any]]:
@@ -277,10 +285,9 @@ class PairMaker:
                 continue
             alone = None
             if self.screen and diffs:  # a control pair has no rule to screen
-                ia, ib = self.renderer.render_instances(scene_a), self.renderer.render_instances(scene_b)
-                if ia is not None and ib is not None:
-                    _, _, reason, alone = self.judge(diffs, scene_a, scene_b, RenderResult(None, ia),
-                                                     RenderResult(None, ib), stage, None)
+                pa, pb = self.renderer.render_preview(scene_a), self.renderer.render_preview(scene_b)
+                if pa is not None and pb is not None:
+                    _, _, reason, alone = self.judge(diffs, scene_a, scene_b, pa, pb, stage, None, preview=True)
                     if reason:
                         rejected[reason] += 1
                         continue

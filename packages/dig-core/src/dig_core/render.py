@@ -20,7 +20,7 @@ from dig_core.spec import SceneSpec, Vocabulary
 
 @dataclass
 class RenderResult:
-    #: (H, W, 3) uint8 RGB; None in a screening result (:meth:`Renderer.render_instances`: no image)
+    #: (H, W, 3) uint8 RGB; may be None in a preview (:meth:`Renderer.render_preview`)
     image: np.ndarray | None
     instances: np.ndarray  # (H, W) int32: object_id + 1 of the visible object, 0 = background
 
@@ -71,11 +71,12 @@ class Renderer(Plugin):
         """Render both scenes. Override to reuse what rendering ``scene_a`` loaded."""
         return self.render(scene_a), self.render(scene_b)
 
-    def render_instances(self, scene: SceneSpec) -> np.ndarray | None:
-        """The instance map :meth:`render` would return for ``scene``, pixel for pixel, rendered as
-        cheaply as possible (no image: e.g. 1 sample, no denoising, no bounces). ``dig generate``
-        screens every candidate pair with it and renders in full only one that passes every rule
-        decided on masks alone. None = this renderer cannot (every candidate is rendered in full)."""
+    def render_preview(self, scene: SceneSpec) -> RenderResult | None:
+        """A cheap render of ``scene``: the instance map :meth:`render` would return, pixel for pixel,
+        and a rough image (e.g. 1 sample, no denoising; None if there is none). ``dig generate``
+        screens every candidate pair with it: a candidate that breaks a rule decided on masks, or
+        whose preview contrast is far outside a stage's bounds, is never rendered in full. None =
+        this renderer cannot (every candidate is rendered in full)."""
         return None
 
     def render_alone(self, scene: SceneSpec, object_ids: list[int]) -> dict[int, np.ndarray] | None:

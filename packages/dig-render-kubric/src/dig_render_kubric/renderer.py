@@ -229,21 +229,21 @@ class KubricRenderer(Renderer):
         """Render A, then B by changing only the Kubric assets that differ."""
         return self.render(scene_a), self.render(scene_b)
 
-    def render_instances(self, scene: SceneSpec) -> np.ndarray:
-        """The instance map :meth:`render` gives for ``scene``: the segmentation comes from the aux
-        view layer, which renders 1 sample whatever the scene's setting, so only the main layer is
-        made cheap here (1 sample, no denoising, no bounces; the settings are restored afterwards)."""
+    def render_preview(self, scene: SceneSpec) -> RenderResult:
+        """``scene``'s instance map as :meth:`render` gives it (the segmentation comes from the aux
+        view layer, 1 sample whatever the scene's setting) and a noisy image: the main layer at 1
+        sample, no denoising (the settings are restored afterwards)."""
         self._ensure()
         self._sync(scene)
         c = self._view.blender_scene.cycles
-        saved = {k: getattr(c, k) for k in ("samples", "use_denoising", "max_bounces")}
+        saved = {k: getattr(c, k) for k in ("samples", "use_denoising")}
         try:
-            c.samples, c.use_denoising, c.max_bounces = 1, False, 0
-            layers = self._view.render(return_layers=("segmentation",))
+            c.samples, c.use_denoising = 1, False
+            layers = self._view.render(return_layers=("rgba", "segmentation"))
         finally:
             for k, v in saved.items():
                 setattr(c, k, v)
-        return self._instances(layers["segmentation"][0][..., 0])
+        return self._result(layers, scene)
 
     def render_alone(self, scene: SceneSpec, object_ids: list[int]) -> dict[int, np.ndarray]:
         """Per object id, its mask with every other object hidden (``hide_render``), at 1 sample,
