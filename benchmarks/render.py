@@ -307,9 +307,9 @@ class _Counted:
             setattr(renderer, name, counted)
 
 
-def _timed_pairs(maker, items) -> tuple[list[float], list[float], float]:
+def _timed_pairs(maker, items, reasons: dict) -> tuple[list[float], list[float], float]:
     """(rejected candidate seconds, kept candidate seconds, total seconds) of ``maker.make`` over
-    ``items``: a candidate starts where the sampler draws its scene A."""
+    ``items``: a candidate starts where the sampler draws its scene A; ``reasons`` counts rejections."""
     import dig_core.sampling as sampling
 
     starts: list[float] = []
@@ -325,8 +325,10 @@ def _timed_pairs(maker, items) -> tuple[list[float], list[float], float]:
     try:
         for item in items:
             starts.clear()
-            maker.make(item)
+            result = maker.make(item)
             end = time.perf_counter()
+            for k, v in result.record["rejected"].items():
+                reasons[k] = reasons.get(k, 0) + v
             bounds = [*starts, end]
             rejected += [b - a for a, b in zip(bounds[:-2], bounds[1:-1])]
             kept.append(end - starts[-1])
@@ -357,7 +359,8 @@ def bench_generation(n_pairs: int, width: int, height: int, threads: int) -> dic
         todo = [it for it in items if it.stage == st.name][:n_pairs]
         row = {"stage": st.name, "pairs": len(todo)}
         for key, maker in makers.items():
-            rej, kept, total = _timed_pairs(maker, todo)
+            row.setdefault("reasons", {}) if key == "knobs" else None
+            rej, kept, total = _timed_pairs(maker, todo, row["reasons"] if key == "knobs" else {})
             row[key] = total / len(todo)
             if key == "knobs":
                 out["rejected"] += rej
@@ -395,16 +398,17 @@ def print_generation(g: dict, width: int, height: int) -> None:
     print(f"| full pair renders / screening renders / alone renders (all candidates) | "
           f"{calls['render_pair']} / {calls['render_preview']} / {calls['render_alone']} |")
     print()
-    print("| stage | candidates | s per kept pair | s per unconstrained pair | ratio (goal <= 1.5) | "
+    print("| stage | candidates | rejected by | s per kept pair | s per unconstrained pair | ratio (goal <= 1.5) | "
           "projected h for 1,200 at 480x320 |")
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     hours = 0.0
     for row in g["stages"]:
         h = 1200 * row["knobs"] * g["scale"] / 3600
         hours += h
-        print(f"| {row['stage']} | {row['candidates']} | {row['knobs']:.2f} | {row['free']:.2f} | "
+        why = ", ".join(f"{k} {v}" for k, v in sorted(row["reasons"].items()) if v) or "-"
+        print(f"| {row['stage']} | {row['candidates']} | {why} | {row['knobs']:.2f} | {row['free']:.2f} | "
               f"{row['knobs'] / row['free']:.2f} | {h:.1f} |")
-    print(f"| all 4 x 1,200 | | | | | {hours:.1f} |")
+    print(f"| all 4 x 1,200 | | | | | | {hours:.1f} |")
     print(f"(480x320 / {width}x{height} render time: x{g['scale']:.2f}, one bare render each; one worker with "
           f"{os.cpu_count()} threads)")
 

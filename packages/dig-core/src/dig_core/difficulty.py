@@ -23,6 +23,7 @@ before rendering (:func:`color_distance`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -59,6 +60,12 @@ def delta_e(rgb_a: np.ndarray, rgb_b: np.ndarray) -> np.ndarray:
 def color_distance(rgb_a: Sequence[int], rgb_b: Sequence[int]) -> float:
     """The distance of two vocabulary colours: CIE76 ΔE of their sRGB values (0 = identical;
     the default vocabulary's nearest pair, blue and purple, is 26; opposite hues 100 and more)."""
+    return _color_distance(tuple(rgb_a), tuple(rgb_b))
+
+
+@lru_cache(maxsize=4096)
+def _color_distance(rgb_a: tuple[int, ...], rgb_b: tuple[int, ...]) -> float:
+    # the color edit asks for every pair of vocabulary colours on every draw: computed once each
     return float(delta_e(np.asarray(rgb_a), np.asarray(rgb_b)))
 
 

@@ -234,7 +234,7 @@ class PairMaker:
         if reason:
             return reason
         alone = None
-        if self.occlusion:
+        if has_occlusion_knob(stage):
             alone = (sketch_alone(scene_a, self.vocab, sorted({d.object_id for d in diffs if d.in_a})),
                      sketch_alone(scene_b, self.vocab, sorted({d.object_id for d in diffs if d.in_b})))
         occ = occlusion_from_masks(diffs, sketch_a, sketch_b, alone)
