@@ -12,9 +12,16 @@ Prints, for one fixed CLEVR-like scene (6 objects, 480x320) and a color edit:
    pixel; whether the instance maps are identical);
 3. pairs/hour for workers x threads splits of this machine's CPUs (multiprocessing, spawn);
 4. resident memory (RSS) after each of N pairs whose scenes add, remove and change objects,
-   to show it stays flat.
+   to show it stays flat;
+5. what ``dig generate`` pays per pair with ``configs/difficulty-curriculum.yaml`` (``--generation-pairs``
+   per stage, through the real ``PairMaker``): the median cost of a rejected candidate against a kept
+   pair (goal <= 10%), where candidates were rejected (geometric sketch, screening render, full
+   render), per stage the time per kept pair against an unconstrained pair of the same stage and size
+   (the stage's knobs off; goal <= 1.5) and the projected hours for the preset's 4 x 1,200 pairs at
+   480x320 on this machine.
 
-Usage: ``python benchmarks/render.py [--pairs 3] [--error-pairs 50] [--split-pairs 2] [--memory-pairs 12]``
+Usage: ``python benchmarks/render.py [--pairs 3] [--error-pairs 50] [--split-pairs 2] [--memory-pairs 12]
+[--generation-pairs 3] [--only generation]``
 """
 
 from __future__ import annotations
@@ -281,6 +288,131 @@ def bench_memory(n_pairs: int, threads: int) -> list[tuple[float, float]]:
     return series
 
 
+# -- 5. dig generate on the difficulty curriculum: rejected candidates, kept pairs ----------------------
+KNOBS_OFF = {"min_area": 0.0, "max_area": 1.0, "min_contrast": 0.0, "max_contrast": None, "location": "any",
+             "min_occlusion": 0.0, "max_occlusion": None, "min_color_distance": 0.0, "max_color_distance": None}
+
+
+class _Counted:
+    """Counts a renderer's calls by kind: full pairs, screening renders, alone renders."""
+
+    def __init__(self, renderer):
+        self.calls = {"render_pair": 0, "render_preview": 0, "render_alone": 0}
+        for name in self.calls:
+            method = getattr(renderer, name)
+
+            def counted(*a, _m=method, _n=name, **kw):
+                self.calls[_n] += 1
+                return _m(*a, **kw)
+            setattr(renderer, name, counted)
+
+
+def _timed_pairs(maker, items, reasons: dict) -> tuple[list[float], list[float], float]:
+    """(rejected candidate seconds, kept candidate seconds, total seconds) of ``maker.make`` over
+    ``items``: a candidate starts where the sampler draws its scene A; ``reasons`` counts rejections."""
+    import dig_core.sampling as sampling
+
+    starts: list[float] = []
+    original = sampling.sample_scene
+
+    def stamped(*a, **kw):
+        starts.append(time.perf_counter())
+        return original(*a, **kw)
+
+    rejected, kept = [], []
+    sampling.sample_scene = stamped
+    t0 = time.perf_counter()
+    try:
+        for item in items:
+            starts.clear()
+            result = maker.make(item)
+            end = time.perf_counter()
+            for k, v in result.record["rejected"].items():
+                reasons[k] = reasons.get(k, 0) + v
+            bounds = [*starts, end]
+            rejected += [b - a for a, b in zip(bounds[:-2], bounds[1:-1])]
+            kept.append(end - starts[-1])
+    finally:
+        sampling.sample_scene = original
+    return rejected, kept, time.perf_counter() - t0
+
+
+def bench_generation(n_pairs: int, width: int, height: int, threads: int) -> dict:
+    from dig_core.config import load_config, to_plain
+    from dig_core.generate import PairMaker, plan
+
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "difficulty-curriculum.yaml")
+    cfg = load_config(root, [f"scene.width={width}", f"scene.height={height}"], sections=("renderer",))
+    cfg.validity.min_visible_pixels = max(4, round(cfg.validity.min_visible_pixels * width * height / (480 * 320)))
+    free = cfg.copy()
+    for st in free.curriculum.stages:
+        st.update(KNOBS_OFF)
+    makers = {"knobs": PairMaker(to_plain(cfg), threads), "free": PairMaker(to_plain(free), threads)}
+    counters = {k: _Counted(m.renderer) for k, m in makers.items()}
+    items = plan(cfg)
+    for m in makers.values():  # warm-up: Blender's first render
+        m.make(items[-1])
+    for c in counters.values():
+        c.calls = dict.fromkeys(c.calls, 0)
+    out: dict = {"stages": [], "rejected": [], "kept": []}
+    for st in cfg.curriculum.stages:
+        todo = [it for it in items if it.stage == st.name][:n_pairs]
+        row = {"stage": st.name, "pairs": len(todo)}
+        for key, maker in makers.items():
+            row.setdefault("reasons", {}) if key == "knobs" else None
+            rej, kept, total = _timed_pairs(maker, todo, row["reasons"] if key == "knobs" else {})
+            row[key] = total / len(todo)
+            if key == "knobs":
+                out["rejected"] += rej
+                out["kept"] += kept
+                row["candidates"] = len(rej) + len(kept)
+        out["stages"].append(row)
+    out["calls"] = counters["knobs"].calls
+    for m in makers.values():
+        m.close()
+    # 480x320 over this size: one bare render of each (the projection's scale)
+    r = make_renderer(threads)
+    small, big = fixed_scene(width=width, height=height), fixed_scene()
+    r.render_bare(small)
+    r.render_bare(big)
+    out["scale"] = statistics.median(r.render_bare(big) for _ in range(2)) / \
+        statistics.median(r.render_bare(small) for _ in range(2))
+    r.close()
+    return out
+
+
+def print_generation(g: dict, width: int, height: int) -> None:
+    rej, kept = g["rejected"], g["kept"]
+    print()
+    print(f"dig generate, configs/difficulty-curriculum.yaml at {width}x{height} (visible pixels scaled), "
+          f"{g['stages'][0]['pairs']} pairs per stage, screening and steering on (defaults):")
+    print()
+    print("| measure | value |")
+    print("|---|---|")
+    med_rej = statistics.median(rej) if rej else 0.0
+    med_kept = statistics.median(kept)
+    print(f"| kept pair, median s | {med_kept:.2f} |")
+    print(f"| rejected candidate, median s ({len(rej)} rejected) | {med_rej:.3f} |")
+    print(f"| rejected / kept (goal <= 0.10) | {med_rej / med_kept:.3f} |")
+    calls = g["calls"]
+    print(f"| full pair renders / screening renders / alone renders (all candidates) | "
+          f"{calls['render_pair']} / {calls['render_preview']} / {calls['render_alone']} |")
+    print()
+    print("| stage | candidates | rejected by | s per kept pair | s per unconstrained pair | ratio (goal <= 1.5) | "
+          "projected h for 1,200 at 480x320 |")
+    print("|---|---|---|---|---|---|---|")
+    hours = 0.0
+    for row in g["stages"]:
+        h = 1200 * row["knobs"] * g["scale"] / 3600
+        hours += h
+        why = ", ".join(f"{k} {v}" for k, v in sorted(row["reasons"].items()) if v) or "-"
+        print(f"| {row['stage']} | {row['candidates']} | {why} | {row['knobs']:.2f} | {row['free']:.2f} | "
+              f"{row['knobs'] / row['free']:.2f} | {h:.1f} |")
+    print(f"| all 4 x 1,200 | | | | | | {hours:.1f} |")
+    print(f"(480x320 / {width}x{height} render time: x{g['scale']:.2f}, one bare render each; one worker with "
+          f"{os.cpu_count()} threads)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pairs", type=int, default=3, help="timed pairs per row (median)")
@@ -289,8 +421,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split-pairs", type=int, default=2, help="timed pairs per worker for workers x threads")
     ap.add_argument("--memory-pairs", type=int, default=12, help="pairs for the RSS series")
     ap.add_argument("--skip-splits", action="store_true")
+    ap.add_argument("--generation-pairs", type=int, default=3, help="pairs per difficulty-curriculum stage (0 = skip)")
+    ap.add_argument("--generation-size", default="480x320", help="image size of the generation part (WxH)")
+    ap.add_argument("--only", choices=("generation",), help="run only this part")
     args = ap.parse_args(argv)
     cpus = os.cpu_count() or 1
+    gw, gh = (int(x) for x in args.generation_size.split("x"))
+    if args.only == "generation":
+        print_generation(bench_generation(args.generation_pairs, gw, gh, cpus), gw, gh)
+        return 0
 
     r = make_renderer(cpus)
     info = r.info()
@@ -356,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
         half = series[len(series) // 2][0]
         print(f"| RSS first pair | {first:.0f} MiB |\n| RSS middle | {half:.0f} MiB |\n| RSS last pair | {last:.0f} MiB |"
               f"\n| peak RSS (VmHWM) | {series[-1][1]:.0f} MiB |\n| growth middle -> last | {last - half:+.0f} MiB |")
+    if args.generation_pairs:
+        print_generation(bench_generation(args.generation_pairs, gw, gh, cpus), gw, gh)
     wall, cpu = next((w, c) for name, w, c in ROWS if name == "CPU: pair, rerender: region")
     return 0 if min(wall / bare, cpu / bare_cpu) <= 1.4 else 1
 

@@ -154,3 +154,103 @@ def test_an_edit_no_scene_allows_is_named_with_the_way_out(swatch, tmp_path):
     assert "edit types ['remove'] (dealt by perturbations.balance: quota)" in r.output, r.output
     assert "none of validity.max_resamples=3 scenes" in r.output and "balance: feasible" in r.output
     assert not (out / "metadata.jsonl").exists() or not (out / "metadata.jsonl").read_text().strip()
+
+
+# -- screening: mask rules decided on instance maps before the full render --------------------------
+class ScreeningSwatch(SwatchRenderer):
+    """The swatch renderer with a preview (the same instance map, no image) and counters of full
+    renders and previews."""
+
+    PLUGIN_NAME = "swatch-screen-test"
+
+    def setup(self, vocab, threads):
+        super().setup(vocab, threads)
+        self.full = self.screens = 0
+
+    def render(self, scene):
+        self.full += 1
+        return super().render(scene)
+
+    def render_preview(self, scene):
+        self.screens += 1
+        return RenderResult(None, SwatchRenderer.render(self, scene).instances)
+
+
+class ScreeningPlugin:
+    @hookimpl
+    def register_renderers(self):
+        return [ScreeningSwatch]
+
+
+@pytest.fixture(scope="module")
+def screening(swatch):
+    swatch.register(ScreeningPlugin(), "swatch-screen-plugin")
+    yield swatch
+    swatch.unregister("swatch-screen-plugin")
+
+
+#: knobs that reject on masks (area, location) and on pixels (contrast), many objects (not_visible)
+KNOBS = ["renderer.name=swatch-screen-test", "scene.min_objects=5", "scene.max_objects=8",
+         "validity.max_resamples=200", "curriculum.stages[0].min_area=0.01", "curriculum.stages[0].location=center",
+         "curriculum.stages[1].max_area=0.03", "curriculum.stages[2].min_contrast=30"]
+
+
+@pytest.mark.parametrize("knobs", [[], KNOBS], ids=["no-knobs", "rejecting-knobs"])
+def test_screening_on_or_off_writes_the_same_dataset(screening, tmp_path, knobs):
+    """Same metadata.jsonl bytes (labels, measures and rejection counts) and images with
+    generate.screen on and off, with and without knobs that reject."""
+    runs = {}
+    for on in (True, False):
+        out = tmp_path / f"screen-{on}"
+        generate(_cfg("renderer.name=swatch-screen-test", *knobs, f"generate.screen={on}"), out)
+        runs[on] = out
+    assert (runs[True] / METADATA).read_bytes() == (runs[False] / METADATA).read_bytes()
+    assert read_manifest(runs[True])["content_hash"] == read_manifest(runs[False])["content_hash"]
+    if knobs:
+        rejected = read_manifest(runs[True])["counts"]["rejected"]
+        assert rejected["area"] and rejected["location"] and rejected["contrast"], rejected
+
+
+def test_a_candidate_failing_a_mask_rule_is_never_rendered_in_full(screening):
+    """With screening, full renders = 2 per candidate that passed the mask rules (kept, or rejected
+    for no_change / contrast); without it, 2 per candidate that reached the renderer."""
+    from dig_core.config import to_plain
+    from dig_core.generate import PairMaker, plan
+
+    cfg = _cfg(*KNOBS)
+    counts = {}
+    for on in (True, False):
+        cfg.generate.screen = on
+        maker = PairMaker(to_plain(cfg), 1)
+        recs = [maker.make(item).record for item in plan(cfg)]
+        counts[on] = maker.renderer.full, maker.renderer.screens
+    rendered = [r["rejected"] for r in recs]
+    pixel = sum(1 + r["no_change"] + r["contrast"] for r in rendered)
+    reached = sum(1 + sum(v for k, v in r.items() if k != "edit") for r in rendered)
+    assert counts[True] == (2 * pixel, 2 * reached)
+    assert counts[False] == (2 * reached, 0)
+    assert pixel < reached  # the knobs did reject on masks
+
+
+def test_the_manifest_records_steering_where_it_changes_the_draws(swatch, tmp_path):
+    """generate.steer changes the pairs of a stage with an area / location / occlusion knob: the
+    manifest's config records it there (so a resume with the other setting is refused), and
+    nowhere else (a dataset without such knobs resumes with either setting, as before)."""
+    from dig_core.errors import DatasetError
+
+    plain = tmp_path / "plain"
+    generate(_cfg("curriculum.stages[0].pairs=1", "curriculum.stages[1].pairs=0", "curriculum.stages[2].pairs=0"), plain)
+    assert "generate" not in read_manifest(plain)["config"]
+
+    knob = ["curriculum.stages[0].pairs=1", "curriculum.stages[1].pairs=0", "curriculum.stages[2].pairs=0",
+            "curriculum.stages[0].min_area=0.001"]
+    steered = tmp_path / "steered"
+    generate(_cfg(*knob), steered)
+    assert read_manifest(steered)["config"]["generate"] == {"steer": True}
+    before = {p.name: p.read_bytes() for p in steered.iterdir() if p.is_file()}
+    with pytest.raises(DatasetError, match="different config"):
+        generate(_cfg(*knob, "curriculum.stages[0].pairs=2", "generate.steer=false"), steered)
+    assert {p.name: p.read_bytes() for p in steered.iterdir() if p.is_file()} == before
+    unsteered = tmp_path / "unsteered"
+    generate(_cfg(*knob, "generate.steer=false"), unsteered)
+    assert "generate" not in read_manifest(unsteered)["config"]

@@ -106,3 +106,23 @@ def test_min_occlusion_knob_on_renders(tmp_path):
         runs[name] = [m["occlusion"] for r in read_annotations(out) for m in r["measures"]]
     assert all(o is not None for o in runs["free"]) and np.median(runs["free"]) < 0.1
     assert min(runs["hidden"]) >= 0.1
+
+
+@pytest.mark.parametrize("knobs", [(), ("min_area=0.01", "location=center", "max_occlusion=0.3", "min_contrast=20")],
+                         ids=["no-knobs", "rejecting-knobs"])
+def test_screening_on_or_off_gives_the_same_dataset(tmp_path, knobs):
+    """generate.screen (instance maps first, full render only for a candidate passing the mask rules)
+    writes the same metadata.jsonl bytes and images as rendering every candidate in full."""
+    runs = {}
+    for on in ("true", "false"):
+        out = tmp_path / on
+        r = dig("generate", "--out", str(out), *SMALL, *_stage(3, 1, 2, *knobs), "validity.max_resamples=80",
+                f"generate.screen={on}")
+        assert r.returncode == 0, r.stderr
+        runs[on] = out
+    assert (runs["true"] / "metadata.jsonl").read_bytes() == (runs["false"] / "metadata.jsonl").read_bytes()
+    hashes = {json.loads((out / "dataset.json").read_text())["content_hash"] for out in runs.values()}
+    assert len(hashes) == 1
+    if knobs:
+        rejected = json.loads((runs["true"] / "dataset.json").read_text())["counts"]["rejected"]
+        assert rejected["area"] + rejected["location"] + rejected["occlusion"] > 0, rejected

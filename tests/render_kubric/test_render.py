@@ -111,6 +111,17 @@ def test_render_alone_covers_the_visible_mask(both):
         assert (alone[oid] & visible).sum() >= 0.95 * visible.sum()
 
 
+def test_screening_instance_maps_equal_the_full_render(both):
+    """render_preview (dig generate's screening render) gives render()'s instance map and leaves
+    the full render's Cycles settings as they were."""
+    specs, _, kubric, k = both
+    c = k._view.blender_scene.cycles
+    settings = (c.samples, c.use_denoising, c.max_bounces)
+    for spec, res in zip(specs, kubric):
+        assert np.array_equal(k.render_preview(spec).instances, res.instances)
+    assert (c.samples, c.use_denoising, c.max_bounces) == settings
+
+
 def test_unknown_shape_is_a_clear_error(kubric_renderer):
     bad = base_scene(W, H)
     bad.objects[0] = bad.objects[0].replace(shape="cone")

@@ -124,6 +124,13 @@ class GenerateConfig:
     ray_address: Optional[str] = None  # None = start a local Ray instance
     image_format: str = "png"
     progress: bool = True
+    #: render each candidate's instance maps first (1 sample, no image) and reject on them before the
+    #: full render (visibility, area, location, occlusion); the same pairs either way, only faster
+    screen: bool = True
+    #: on a stage with area / location / occlusion knobs, redraw a scene's edits (up to 30 times)
+    #: until a geometric sketch of A and B meets them (dig_core/sketch.py), before any render; off =
+    #: draw once and let the renders decide (the datasets of earlier versions)
+    steer: bool = True
 
 
 @dataclass

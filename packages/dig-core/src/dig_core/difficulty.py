@@ -23,6 +23,7 @@ before rendering (:func:`color_distance`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -59,6 +60,12 @@ def delta_e(rgb_a: np.ndarray, rgb_b: np.ndarray) -> np.ndarray:
 def color_distance(rgb_a: Sequence[int], rgb_b: Sequence[int]) -> float:
     """The distance of two vocabulary colours: CIE76 ΔE of their sRGB values (0 = identical;
     the default vocabulary's nearest pair, blue and purple, is 26; opposite hues 100 and more)."""
+    return _color_distance(tuple(rgb_a), tuple(rgb_b))
+
+
+@lru_cache(maxsize=4096)
+def _color_distance(rgb_a: tuple[int, ...], rgb_b: tuple[int, ...]) -> float:
+    # the color edit asks for every pair of vocabulary colours on every draw: computed once each
     return float(delta_e(np.asarray(rgb_a), np.asarray(rgb_b)))
 
 
@@ -71,18 +78,26 @@ def occlusion_share(visible: np.ndarray, alone: np.ndarray) -> float:
     return round(min(1.0, max(0.0, 1.0 - int((visible & alone).sum()) / n_alone)), 4)
 
 
+def has_occlusion_knob(stage: Any) -> bool:
+    """Whether ``stage`` sets ``min_occlusion`` or ``max_occlusion``."""
+    return stage.min_occlusion > 0 or stage.max_occlusion is not None
+
+
 def measures_occlusion(stages: Sequence[Any]) -> bool:
     """Whether any stage sets an occlusion knob (then every pair of the dataset is measured)."""
-    return any(st.min_occlusion > 0 or st.max_occlusion is not None for st in stages)
+    return any(has_occlusion_knob(st) for st in stages)
 
 
-def measure_difference(mask: np.ndarray, box: Sequence[int] | None, image_a: np.ndarray,
-                       image_b: np.ndarray, occlusion: float | None = None) -> dict[str, float | int | None]:
+def measure_difference(mask: np.ndarray, box: Sequence[int] | None, image_a: np.ndarray | None,
+                       image_b: np.ndarray | None, occlusion: float | None = None) -> dict[str, float | int | None]:
     """The measures of one difference: ``mask`` its pixels (A ∪ B), ``box`` its box, ``occlusion``
-    as measured by the caller (None = not measured)."""
+    as measured by the caller (None = not measured). Without images (a screening render, instance
+    maps only) ``contrast`` is None: every other measure comes from the mask alone."""
     h, w = mask.shape
     area = int(mask.sum())
-    contrast = float(delta_e(image_a[mask], image_b[mask]).mean()) if area else 0.0
+    contrast: float | None = None
+    if image_a is not None and image_b is not None:
+        contrast = round(float(delta_e(image_a[mask], image_b[mask]).mean()) if area else 0.0, 3)
     if box is None:
         center, border = 1.0, 0.0
     else:
@@ -90,31 +105,65 @@ def measure_difference(mask: np.ndarray, box: Sequence[int] | None, image_a: np.
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         center = float(np.hypot(cx - w / 2, cy - h / 2) / np.hypot(w / 2, h / 2))
         border = min(x0, y0, w - x1, h - y1) / min(w, h)
-    return {"area": area, "area_share": round(area / (h * w), 6), "contrast": round(contrast, 3),
+    return {"area": area, "area_share": round(area / (h * w), 6), "contrast": contrast,
             "center_dist": round(center, 4), "border_dist": round(float(border), 4),
             "occlusion": occlusion}
 
 
-def knob_rejection(measures: Sequence[dict[str, Any]], stage: Any) -> str | None:
-    """The first of :data:`KNOB_REASONS` a difference of the pair violates under ``stage``'s knobs,
-    or None when every difference is within them (a K=0 pair always is)."""
+def mask_knob_rejection(measures: Sequence[dict[str, Any]], stage: Any, area_slack: float = 1.0,
+                        dist_slack: float = 0.0, occlusion_slack: float = 0.0) -> str | None:
+    """The first of the knobs decided on masks alone (``area``, ``location``, ``occlusion``) a
+    difference violates under ``stage``, or None (an unmeasured occlusion passes). The slacks widen
+    every bound (area by a factor, distances and occlusion by an amount) for the sampling sketch
+    (:mod:`dig_core.sketch`); a rendered pair is judged without them."""
     for m in measures:
-        if not (stage.min_area <= m["area_share"] <= stage.max_area):
+        if not (stage.min_area / area_slack <= m["area_share"] <= stage.max_area * area_slack):
             return "area"
     for m in measures:
-        if m["contrast"] < stage.min_contrast or (stage.max_contrast is not None and m["contrast"] > stage.max_contrast):
-            return "contrast"
-    for m in measures:
-        if stage.location == "center" and m["center_dist"] > CENTER_MAX_DIST:
+        if stage.location == "center" and m["center_dist"] > CENTER_MAX_DIST + dist_slack:
             return "location"
-        if stage.location == "border" and m["border_dist"] > BORDER_MAX_DIST:
+        if stage.location == "border" and m["border_dist"] > BORDER_MAX_DIST + dist_slack:
             return "location"
     for m in measures:
         occ = m.get("occlusion")
-        if occ is not None and (occ < stage.min_occlusion
-                                or (stage.max_occlusion is not None and occ > stage.max_occlusion)):
+        if occ is not None and (occ < stage.min_occlusion - occlusion_slack
+                                or (stage.max_occlusion is not None and occ > stage.max_occlusion + occlusion_slack)):
             return "occlusion"
     return None
+
+
+def steers_sampling(stage: Any) -> bool:
+    """Whether ``stage`` sets a knob the sampling sketch can steer (area, location, occlusion)."""
+    return stage.min_area > 0 or stage.max_area < 1 or stage.location != "any" or has_occlusion_knob(stage)
+
+
+#: a preview's contrast (1 sample, no denoising, same seed for A and B) minus the final render's, in
+#: ΔE: 1st-99th percentile -4.3 to +10.5 over 45 differences of 25 sampled 1-3-edit pairs at 240x160
+#: (noise adds to ΔE); a preview rejects only beyond these margins (benchmarks/render.py, part 5)
+PREVIEW_CONTRAST_SLACK = (6.0, 12.0)
+#: ... and only for a difference of at least this many pixels: at 1 sample an edge pixel shows one
+#: surface instead of a blend, which dominates a small mask's contrast
+PREVIEW_MIN_AREA = 100
+
+
+def contrast_rejection(measures: Sequence[dict[str, Any]], stage: Any, below: float = 0.0,
+                       above: float = 0.0, min_area: int = 0) -> str | None:
+    """``"contrast"`` when a difference's contrast is below ``stage.min_contrast - below`` or above
+    ``stage.max_contrast + above``, else None (also when contrast is not measured, None, or the
+    difference has fewer than ``min_area`` pixels)."""
+    for m in measures:
+        c = m["contrast"]
+        if c is not None and m["area"] >= min_area and (c < stage.min_contrast - below
+                              or (stage.max_contrast is not None and c > stage.max_contrast + above)):
+            return "contrast"
+    return None
+
+
+def knob_rejection(measures: Sequence[dict[str, Any]], stage: Any) -> str | None:
+    """The first of :data:`KNOB_REASONS` a difference of the pair violates under ``stage``'s knobs,
+    or None when every difference is within them (a K=0 pair always is): the mask knobs first
+    (:func:`mask_knob_rejection`), then contrast (:func:`contrast_rejection`)."""
+    return mask_knob_rejection(measures, stage) or contrast_rejection(measures, stage)
 
 
 def stage_knob_errors(st: Any, where: str) -> list[str]:

@@ -33,16 +33,44 @@ from dig_core.dataset import (
     image_names,
     read_annotations,
 )
-from dig_core.difficulty import KNOB_REASONS, knob_rejection, measure_difference, measures_occlusion
+from dig_core.difficulty import (
+    KNOB_REASONS,
+    PREVIEW_CONTRAST_SLACK,
+    PREVIEW_MIN_AREA,
+    contrast_rejection,
+    has_occlusion_knob,
+    mask_knob_rejection,
+    measure_difference,
+    measures_occlusion,
+    steers_sampling,
+)
 from dig_core.errors import DigError, Interrupted, OutputError, SamplingError
 from dig_core.pairs import encode_png
 from dig_core.plugins import get_plugin_manager
-from dig_core.render import SceneRejected, Validity, difference_mask, difference_occlusion, label_pair, visible_objects
+from dig_core.render import (
+    RenderResult,
+    SceneRejected,
+    Validity,
+    alone_masks,
+    box_change_rejection,
+    difference_mask,
+    label_masks,
+    occlusion_from_masks,
+    visible_objects,
+)
 from dig_core.seeds import derive_seed
+from dig_core.sketch import AREA_SLACK, DIST_SLACK, OCCLUSION_SLACK, sketch_alone, sketch_instances
+
+#: edit sets drawn on one scene A, when a stage's area / location / occlusion knobs steer sampling,
+#: before the scene counts as rejected (each draw is judged on the geometric sketch, no render)
+STEER_DRAWS = 30
 
 #: why a draw was thrown away: no K edits possible ("edit"), label_pair's verdict on the renders
 #: ("no_change", "not_visible"), or a stage's difficulty knobs ("area", "contrast", "location", "occlusion");
-#: every pair records all of them (0 when none), so every line has the same fields
+#: every pair records all of them (0 when none), so every line has the same fields. A draw failing
+#: several rules counts the first of RULE_ORDER: those a preview decides first (the mask rules, then
+#: contrast), so screening on or off counts the same reasons
+RULE_ORDER = ("not_visible", "area", "location", "occlusion", "contrast", "no_change")
 REJECTION_REASONS = tuple(sorted(("edit", "no_change", "not_visible", *KNOB_REASONS)))
 
 
@@ -161,11 +189,71 @@ class PairMaker:
         self.renderer.setup(self.vocab, threads)
         #: occlusion costs extra renders: measured (for every pair) only when a stage has a knob on it
         self.occlusion = measures_occlusion(self.cfg.curriculum.stages)
+        self.screen = bool(self.cfg.generate.get("screen", True))
+        self.steer = bool(self.cfg.generate.get("steer", True)) and self.renderer.PINHOLE
+
+    def judge(self, diffs: list[Any], scene_a: Any, scene_b: Any, ra: RenderResult, rb: RenderResult, stage: Any,
+              alone: Any, preview: bool = False) -> tuple[list[Any], list[dict[str, Any]], str | None, Any]:
+        """``(labelled diffs, measures, first rule of RULE_ORDER the draw breaks or None, alone masks)``.
+        On the final render every rule is decided, from that render's own instance maps and images.
+        On a ``preview`` (:meth:`~dig_core.render.Renderer.render_preview`: exact instance maps, a
+        rough image) the mask rules are, and contrast only beyond PREVIEW_CONTRAST_SLACK on differences
+        of PREVIEW_MIN_AREA pixels or more. ``alone``:
+        the edited objects' masks when alone, reused from the preview (measured here when None, for a
+        preview only when the stage has an occlusion knob)."""
+        diffs, reason = label_masks(diffs, ra, rb, self.validity)
+        if reason:
+            return diffs, [], reason, alone
+        if self.occlusion and alone is None and diffs and (not preview or has_occlusion_knob(stage)):
+            alone = alone_masks(diffs, scene_a, scene_b, self.renderer)
+            if alone is None:
+                raise DigError(f"curriculum: a stage sets min_occlusion/max_occlusion but renderer "
+                               f"{self.cfg.renderer.name!r} cannot render an object alone (render_alone), so "
+                               f"occlusion cannot be measured; remove those knobs or use the blender renderer")
+        occ = occlusion_from_masks(diffs, ra, rb, alone)
+        measures = [measure_difference(difference_mask(d, ra, rb), d.box, ra.image, rb.image, o)
+                    for d, o in zip(diffs, occ)]
+        reason = mask_knob_rejection(measures, stage)
+        if preview:
+            return diffs, measures, reason or contrast_rejection(measures, stage, *PREVIEW_CONTRAST_SLACK,
+                                                                      PREVIEW_MIN_AREA), alone
+        return (diffs, measures, reason or contrast_rejection(measures, stage)
+                or box_change_rejection(diffs, ra, rb, self.validity), alone)
+
+    def draw_edits(self, item: WorkItem, scene_a: Any, k_min: int, k_max: int, ctx: Any, rng: random.Random,
+                   max_attempts: int) -> tuple[Any, list[Any]]:
+        """Scene B and its differences: the item's planned edit types, else K in [k_min, k_max] by
+        weight; A itself for a control pair (K = 0). :class:`SamplingError` when impossible."""
+        from dig_core.sampling import sample_edits, sample_typed_edits
+
+        if item.k == 0:  # a control pair: the same spec rendered twice
+            return scene_a, []
+        if item.types:
+            return sample_typed_edits(scene_a, list(item.types), self.perturbations, ctx, rng, max_attempts)
+        return sample_edits(scene_a, k_min, k_max, self.weights, self.perturbations, ctx, rng, max_attempts)
+
+    def sketch_rejection(self, diffs: list[Any], scene_a: Any, scene_b: Any, sketch_a: RenderResult,
+                         stage: Any) -> str | None:
+        """The mask rule a draw breaks on the geometric sketch (:mod:`dig_core.sketch`) of A and B,
+        every bound widened by the sketch's slack; None = render it."""
+        sketch_b = RenderResult(None, sketch_instances(scene_b, self.vocab))
+        visible = max(1, int(self.validity.min_visible_pixels / AREA_SLACK))
+        diffs, reason = label_masks(diffs, sketch_a, sketch_b, Validity(visible, 0.0))
+        if reason:
+            return reason
+        alone = None
+        if has_occlusion_knob(stage):
+            alone = (sketch_alone(scene_a, self.vocab, sorted({d.object_id for d in diffs if d.in_a})),
+                     sketch_alone(scene_b, self.vocab, sorted({d.object_id for d in diffs if d.in_b})))
+        occ = occlusion_from_masks(diffs, sketch_a, sketch_b, alone)
+        measures = [measure_difference(difference_mask(d, sketch_a, sketch_b), d.box, None, None, o)
+                    for d, o in zip(diffs, occ)]
+        return mask_knob_rejection(measures, stage, AREA_SLACK, DIST_SLACK, OCCLUSION_SLACK)
 
     def make(self, item: WorkItem) -> PairResult:
         import dataclasses
 
-        from dig_core.sampling import sample_edits, sample_scene, sample_typed_edits
+        from dig_core.sampling import sample_scene
 
         stage = self.stages[item.stage]
         ctx = self.ctx
@@ -185,33 +273,34 @@ class PairMaker:
                 rejected[e.reason] += 1
                 continue
             rng = random.Random(seed)
+            steer = self.steer and item.k != 0 and steers_sampling(stage)
+            sketch_a, reason = None, None
             try:
-                if item.k == 0:  # a control pair: the same spec rendered twice
-                    scene_b, diffs = scene_a, []
-                elif item.types:
-                    scene_b, diffs = sample_typed_edits(scene_a, list(item.types), self.perturbations, ctx, rng,
-                                                        max_attempts)
-                else:
-                    scene_b, diffs = sample_edits(scene_a, k_min, k_max, self.weights, self.perturbations, ctx,
-                                                  rng, max_attempts)
+                for _ in range(STEER_DRAWS if steer else 1):
+                    scene_b, diffs = self.draw_edits(item, scene_a, k_min, k_max, ctx, rng, max_attempts)
+                    if not steer:
+                        break
+                    sketch_a = sketch_a or RenderResult(None, sketch_instances(scene_a, self.vocab))
+                    reason = self.sketch_rejection(diffs, scene_a, scene_b, sketch_a, stage)
+                    if not reason:
+                        break
             except SamplingError as e:
                 rejected["edit"] += 1
                 edit_error = str(e)
                 continue
-            ra, rb = self.renderer.render_pair(scene_a, scene_b)
-            diffs, reason = label_pair(diffs, ra, rb, self.validity)
             if reason:
                 rejected[reason] += 1
                 continue
-            occ = (difference_occlusion(diffs, scene_a, scene_b, ra, rb, self.renderer) if self.occlusion
-                   else [None] * len(diffs))
-            if self.occlusion and diffs and occ[0] is None:
-                raise DigError(f"curriculum: a stage sets min_occlusion/max_occlusion but renderer "
-                               f"{self.cfg.renderer.name!r} cannot render an object alone (render_alone), so "
-                               f"occlusion cannot be measured; remove those knobs or use the blender renderer")
-            measures = [measure_difference(difference_mask(d, ra, rb), d.box, ra.image, rb.image, o)
-                        for d, o in zip(diffs, occ)]
-            reason = knob_rejection(measures, stage)
+            alone = None
+            if self.screen and diffs:  # a control pair has no rule to screen
+                pa, pb = self.renderer.render_preview(scene_a), self.renderer.render_preview(scene_b)
+                if pa is not None and pb is not None:
+                    _, _, reason, alone = self.judge(diffs, scene_a, scene_b, pa, pb, stage, None, preview=True)
+                    if reason:
+                        rejected[reason] += 1
+                        continue
+            ra, rb = self.renderer.render_pair(scene_a, scene_b)
+            diffs, measures, reason, _ = self.judge(diffs, scene_a, scene_b, ra, rb, stage, alone)
             if reason:
                 rejected[reason] += 1
                 continue
@@ -279,6 +368,17 @@ def summarize(root: str | Path) -> dict[str, Any]:
             "rejected": dict(sorted(rejected.items()))}
 
 
+def data_config_of(cfg: DictConfig, plain: dict[str, Any]) -> dict[str, Any]:
+    """What the data depends on, as the manifest records it (a resume must match it): the config
+    without ``generate`` (workers, executor, progress only say how it was run), except
+    ``generate.steer`` when it changes the draws (on, and a stage with pairs has a knob it steers).
+    A dataset of an earlier version, made without steering, resumes only with ``generate.steer=false``."""
+    out = {k: v for k, v in plain.items() if k != "generate"}
+    if cfg.generate.get("steer", True) and any(st.pairs > 0 and steers_sampling(st) for st in cfg.curriculum.stages):
+        out["generate"] = {"steer": True}
+    return out
+
+
 def generate(cfg: DictConfig, out: str | Path, progress: bool | None = None) -> dict[str, Any]:
     """Generate (or resume) the dataset ``cfg`` describes into ``out``; return the manifest.
     SIGINT / SIGTERM stop it within one pair (:class:`~dig_core.errors.Interrupted`)."""
@@ -287,8 +387,7 @@ def generate(cfg: DictConfig, out: str | Path, progress: bool | None = None) -> 
     out = Path(out)
     items = plan(cfg)
     plain = to_plain(cfg)
-    # what the data depends on; `generate` (workers, executor, progress) only says how it was run
-    data_config = {k: v for k, v in plain.items() if k != "generate"}
+    data_config = data_config_of(cfg, plain)
     manifest: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "status": "in_progress",

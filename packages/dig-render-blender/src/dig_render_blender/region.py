@@ -25,25 +25,11 @@ import math
 from collections.abc import Iterable
 
 import numpy as np
-from dig_core.spec import Camera, Light, ObjectSpec, SceneSpec, Vocabulary
+from dig_core.sketch import camera_axes as _camera_axes
+from dig_core.sketch import project
+from dig_core.spec import Light, ObjectSpec, SceneSpec, Vocabulary
 
 Rect = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive), pixels, top row first
-
-
-def project(camera: Camera, width: int, height: int, points: np.ndarray) -> np.ndarray | None:
-    """Pixel coordinates (x right, y down; (0, 0) = top-left corner of the image) of world
-    ``points`` (N, 3) seen by Blender's camera (looking at ``look_at``, up = +z, horizontal sensor
-    fit); None if a point is not in front of the camera."""
-    loc = np.asarray(camera.location, dtype=float)
-    fwd, right, up = _camera_axes(loc, camera.look_at)
-    rel = np.asarray(points, dtype=float) - loc
-    depth = rel @ fwd
-    if (depth <= 1e-6).any():
-        return None
-    f = camera.lens_mm / camera.sensor_width_mm * width  # focal length in pixels
-    x = width / 2 + f * (rel @ right) / depth
-    y = height / 2 - f * (rel @ up) / depth
-    return np.stack([x, y], axis=1)
 
 
 def _box_corners(o: ObjectSpec, vocab: Vocabulary) -> np.ndarray:
@@ -58,16 +44,6 @@ def _box_corners(o: ObjectSpec, vocab: Vocabulary) -> np.ndarray:
     else:
         xy = [(dx * s, dy * s) for dx in (-1, 1) for dy in (-1, 1)]
     return np.array([(x + dx, y + dy, z + dz) for dx, dy in xy for dz in (-s, s)])
-
-
-def _camera_axes(location, target) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(forward, right, up) of a Blender camera or light at ``location`` pointed at ``target``
-    (``to_track_quat("-Z", "Y")``: -Z looks at the target, +Y is as close to world +z as it can be)."""
-    fwd = np.asarray(target, dtype=float) - np.asarray(location, dtype=float)
-    fwd /= np.linalg.norm(fwd)
-    right = np.cross(fwd, [0.0, 0.0, 1.0])
-    right /= np.linalg.norm(right)
-    return fwd, right, np.cross(right, fwd)
 
 
 def light_corners(light: Light) -> np.ndarray:

@@ -48,6 +48,7 @@ class KubricRenderer(Renderer):
 
     PLUGIN_NAME = "kubric"
     Config = KubricConfig
+    PINHOLE = True
 
     def __init__(self, config: KubricConfig | None = None):
         super().__init__(config)
@@ -227,6 +228,22 @@ class KubricRenderer(Renderer):
     def render_pair(self, scene_a: SceneSpec, scene_b: SceneSpec) -> tuple[RenderResult, RenderResult]:
         """Render A, then B by changing only the Kubric assets that differ."""
         return self.render(scene_a), self.render(scene_b)
+
+    def render_preview(self, scene: SceneSpec) -> RenderResult:
+        """``scene``'s instance map as :meth:`render` gives it (the segmentation comes from the aux
+        view layer, 1 sample whatever the scene's setting) and a noisy image: the main layer at 1
+        sample, no denoising (the settings are restored afterwards)."""
+        self._ensure()
+        self._sync(scene)
+        c = self._view.blender_scene.cycles
+        saved = {k: getattr(c, k) for k in ("samples", "use_denoising")}
+        try:
+            c.samples, c.use_denoising = 1, False
+            layers = self._view.render(return_layers=("rgba", "segmentation"))
+        finally:
+            for k, v in saved.items():
+                setattr(c, k, v)
+        return self._result(layers, scene)
 
     def render_alone(self, scene: SceneSpec, object_ids: list[int]) -> dict[int, np.ndarray]:
         """Per object id, its mask with every other object hidden (``hide_render``), at 1 sample,
