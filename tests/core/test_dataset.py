@@ -204,7 +204,9 @@ def test_content_hash_covers_annotations_and_pixels_not_the_format(tmp_path):
     px[0, 0] ^= 1  # flip the lowest bit of one pixel
     Image.fromarray(px).save(img)
     assert content_hash(root) != h
-    (v1 / ANNOTATIONS).write_text("".join(reversed(lines)).replace('"boxes": [[', '"boxes": [[1', 1))
+    moved = {**recs[0], "boxes": [[b[0] + (1 if b[0] == 0 else -1), *b[1:]] for b in recs[0]["boxes"]]}
+    lines[0] = json.dumps({k: v for k, v in moved.items() if k not in FILE_NAME_KEYS.values()}) + "\n"
+    (v1 / ANNOTATIONS).write_text("".join(reversed(lines)))
     assert content_hash(v1) not in (h, content_hash(root))
     (v1 / recs[0]["image_a"]).unlink()
     with pytest.raises(DatasetError, match=r"p-0|00000_a.png.*cannot be read"):

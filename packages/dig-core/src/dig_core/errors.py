@@ -37,4 +37,14 @@ class PluginError(DigError):
 
 
 class DatasetError(DigError):
-    """A dataset folder is missing, unreadable or corrupt (the message names file and line)."""
+    """A dataset folder is missing, unreadable or corrupt (the message names file and line); exit
+    code 2, like any bad input."""
+
+    exit_code = 2
+
+
+class OutputError(DigError):
+    """A file cannot be written: its folder is missing or not writable, the disk is full (the
+    message names the file); exit code 2, nothing is left half-written."""
+
+    exit_code = 2
