@@ -7,8 +7,10 @@ validated against that plugin class's ``Config`` dataclass.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -162,7 +164,77 @@ PLUGIN_SECTIONS = {
 ALL_SECTIONS = (*PLUGIN_SECTIONS, "evaluators")
 
 
+#: upper bounds (docs/config.md): a config beyond them is refused before anything is planned or
+#: written, instead of hanging in planning or rendering
+MAX_IMAGE_SIDE = 8192  # scene.width, scene.height
+MAX_IMAGE_PIXELS = 4096 * 4096  # scene.width * scene.height
+#: planning (ids, seeds, K and edit types of every pair) takes ~30 µs a pair before the output
+#: folder is opened, so these keep it within seconds
+MAX_STAGE_PAIRS = 100_000  # curriculum.stages[i].pairs
+MAX_PAIRS = 1_000_000  # all stages together
+MAX_OBJECTS = 100  # scene.max_objects, and K (k_max)
+#: the number of values a YAML file may expand to through aliases (a "billion laughs" file is
+#: refused at once instead of eating memory)
+MAX_YAML_NODES = 100_000
+
+
 # -- loading ----------------------------------------------------------------------------------------
+class _YamlProblem(Exception):
+    """A YAML document DiG refuses (duplicate key, expands too far); the message has its lines."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a mapping that names a key twice is an error (instead of
+    the last value silently winning) and a document whose aliases expand to more than
+    :data:`MAX_YAML_NODES` values is refused before it is built."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key, line = self.construct_object(key_node, deep=True), key_node.start_mark.line + 1
+            try:
+                if key in seen:
+                    raise _YamlProblem(f"line {line}: duplicate key {key!r} (first on line {seen[key]}); "
+                                       "each key may appear once")
+                seen[key] = line
+            except TypeError:  # an unhashable key: PyYAML's own error follows
+                continue
+        return super().construct_mapping(node, deep=deep)
+
+    def get_single_node(self) -> Any:
+        node = super().get_single_node()
+        if node is not None:
+            sizes: dict[int, int] = {}
+
+            def size(n: Any) -> int:  # values the node expands to (aliases counted each time)
+                if id(n) not in sizes:
+                    sizes[id(n)] = 1  # a recursive alias counts once
+                    if isinstance(n, yaml.SequenceNode):
+                        sizes[id(n)] = 1 + sum(size(c) for c in n.value)
+                    elif isinstance(n, yaml.MappingNode):
+                        sizes[id(n)] = 1 + sum(size(k) + size(v) for k, v in n.value)
+                    sizes[id(n)] = min(sizes[id(n)], MAX_YAML_NODES + 1)
+                return sizes[id(n)]
+
+            if size(node) > MAX_YAML_NODES:
+                raise _YamlProblem(f"expands to more than {MAX_YAML_NODES} values through aliases (&anchor / "
+                                   "*alias); write the values out")
+        return node
+
+
+def load_yaml(text: str, where: str) -> Any:
+    """``text`` as YAML with the checks of :class:`_StrictLoader`; ConfigError naming ``where``
+    (a file, or ``override KEY``) and the line."""
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except _YamlProblem as e:
+        raise ConfigError(f"{where}: {e}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{where}: not valid YAML: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: not valid YAML: nested too deeply") from None
+
+
 def _leaves(d: Any, prefix: str = "") -> list[tuple[str, Any]]:
     """Flatten nested dicts to dotted keys; lists and empty dicts are leaves."""
     if isinstance(d, dict) and d:
@@ -178,13 +250,38 @@ def parse_override(item: str) -> tuple[str, Any]:
         raise ValueError(f"override {item!r} is not key=value (e.g. scene.max_objects=6)")
     key, raw = item.split("=", 1)
     try:
-        value = yaml.safe_load(raw) if raw != "" else ""
-    except yaml.YAMLError:
-        value = raw
+        value = load_yaml(raw, f"override {item!r}") if raw != "" else ""
+    except ConfigError as e:
+        if "duplicate key" in str(e) or "expands to more than" in str(e):
+            raise ValueError(e.errors[0]) from None
+        value = raw  # not YAML: the text as it is
     return key.strip(), value
 
 
-def _apply(cfg: DictConfig, key: str, value: Any, where: str, errors: list[str]) -> None:
+def _list_item_errors(cfg: DictConfig, key: str, value: list[Any], where: str) -> list[str]:
+    """The problems of each item of a list merged into a list of structured items (e.g.
+    ``curriculum.stages``), each naming its own key (``curriculum.stages[1].pairs``)."""
+    try:
+        node = OmegaConf.select(cfg, key)
+    except (OmegaConfBaseException, ValueError, TypeError):
+        return []
+    item_type = node._metadata.element_type if isinstance(node, ListConfig) else None
+    if not dataclasses.is_dataclass(item_type):
+        return []
+    errors: list[str] = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            errors.append(f"{where}: {key}[{i}]: expected a mapping of {item_type.__name__} keys, got {item!r}")
+            continue
+        schema = OmegaConf.structured(item_type)
+        for k, v in _leaves(item):
+            if k:
+                _apply(schema, k, v, where, errors, prefix=f"{key}[{i}].")
+    return errors
+
+
+def _apply(cfg: DictConfig, key: str, value: Any, where: str, errors: list[str], prefix: str = "") -> None:
+    """Merge ``value`` at ``key``; a problem goes to ``errors`` as ``where: <prefix><key>...``."""
     try:
         OmegaConf.update(cfg, key, value, merge=True, force_add=False)
     except OmegaConfBaseException as e:
@@ -193,9 +290,14 @@ def _apply(cfg: DictConfig, key: str, value: Any, where: str, errors: list[str])
             parent = key.rsplit(".", 1)[0] if "." in key else ""
             node = OmegaConf.select(cfg, parent) if parent else cfg
             allowed = sorted(node.keys()) if isinstance(node, DictConfig) else []
-            errors.append(f"{where}: unknown key {key!r}; allowed here: {allowed}")
+            errors.append(f"{where}: unknown key {prefix + key!r}; allowed here: {allowed}")
+        elif isinstance(value, list) and (items := _list_item_errors(cfg, key, value, where)):
+            errors.extend(items)
         else:
-            errors.append(f"{where}: {key}={value!r}: {msg}")
+            errors.append(f"{where}: {prefix}{key}={value!r}: {msg}")
+    except (ValueError, TypeError, IndexError, KeyError) as e:  # a key OmegaConf cannot even parse
+        errors.append(f"{where}: {prefix}{key!r} is not a valid key ({e}); write e.g. scene.max_objects or "
+                      "curriculum.stages[0].pairs")
 
 
 def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
@@ -203,11 +305,14 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
     missing, not YAML or not a mapping."""
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text())
+        text = p.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {p}") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{p}: not valid YAML: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot be read ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p}: not UTF-8 text (byte at offset {e.start})") from None
+    data = load_yaml(text, str(p))
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -243,7 +348,40 @@ def merge_config(
     if path is not None:
         merge_mapping(cfg, read_yaml_mapping(path), str(Path(path)), errors)
     apply_overrides(cfg, overrides, errors)
+    unresolved = interpolation_errors(cfg)
+    if unresolved:  # nothing can read such a config
+        raise ConfigError([*errors, *unresolved])
     return cfg, errors
+
+
+def interpolation_errors(cfg: DictConfig) -> list[str]:
+    """The ``${...}`` a config cannot resolve (unknown key or resolver, a cycle), naming the key."""
+    try:
+        OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as e:
+        return [f"{e.full_key or '(top level)'}: cannot resolve its ${{...}} interpolation: "
+                f"{str(e).splitlines()[0]}"]
+    except RecursionError:
+        return ["a ${...} interpolation refers to itself through too many steps"]
+    return []
+
+
+def _numbers(data: Any, prefix: str = "") -> Iterable[tuple[str, float]]:
+    """``(dotted key, value)`` of every number in nested dicts and lists (list items as ``key[i]``)."""
+    if isinstance(data, dict):
+        for k, v in data.items():
+            yield from _numbers(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            yield from _numbers(v, f"{prefix}[{i}]")
+    elif isinstance(data, (int, float)) and not isinstance(data, bool):
+        yield prefix, data
+
+
+def non_finite_errors(data: Any, prefix: str = "") -> list[str]:
+    """Every NaN or infinity in ``data`` (a config section as plain data), naming its key."""
+    return [f"{key} must be a finite number, got {v}" for key, v in _numbers(data, prefix)
+            if isinstance(v, float) and not math.isfinite(v)]
 
 
 def load_config(
@@ -262,7 +400,7 @@ def load_config(
     """
     cfg, errors = merge_config(path, overrides)
     if validate:
-        errors.extend(semantic_errors(cfg, pm or get_plugin_manager(), sections))
+        errors.extend(semantic_errors(cfg, pm or get_plugin_manager(), sections, param_origin(path, overrides)))
     if errors:
         raise ConfigError(errors)
     return cfg
@@ -305,6 +443,8 @@ def plugin_params(cls: type, params: Any, where: str, errors: list[str]) -> Any:
     for key, value in _leaves(data):
         if key:
             _apply(schema, key, value, where, errors)
+    if len(errors) == n:
+        errors.extend(f"{where}.{e}" for e in non_finite_errors(data))
     if len(errors) > n:
         return None
     obj = OmegaConf.to_object(schema)
@@ -312,20 +452,62 @@ def plugin_params(cls: type, params: Any, where: str, errors: list[str]) -> Any:
     return obj
 
 
-def semantic_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] | None = None) -> list[str]:
-    errors: list[str] = []
+def param_origin(path: str | Path | None, overrides: Iterable[str]) -> Callable[[str], str]:
+    """``where(section)``: ``"FILE: "`` when the config file sets keys of ``section`` (e.g.
+    ``renderer.params``), ``"override: "`` when overrides do, both joined by ``+``; else ``""``.
+    Problems of plugin params, found only after merging, name where they came from with it."""
+    file_keys = [k for k, _ in _leaves(read_yaml_mapping(path))] if path is not None else []
+    override_keys = [item.split("=", 1)[0].strip() for item in overrides]
+
+    def touches(keys: list[str], section: str) -> bool:
+        return any(k == section or k.startswith((section + ".", section + "[")) or section.startswith(k + ".")
+                   for k in keys)
+
+    def where(section: str) -> str:
+        hits = [name for name, keys in ((str(path), file_keys), ("override", override_keys)) if touches(keys, section)]
+        return " + ".join(hits) + ": " if hits else ""
+
+    return where
+
+
+def semantic_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] | None = None,
+                    origin: Callable[[str], str] | None = None) -> list[str]:
+    """Every problem of a merged config (see :func:`load_config`). ``origin``: see
+    :func:`param_origin`; it names the file (or override) in the problems of plugin params."""
+    origin = origin or (lambda section: "")
+    unresolved = interpolation_errors(cfg)
+    if unresolved:
+        return unresolved
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    plugin_keys = {*PLUGIN_SECTIONS, "evaluators"}
+    core = {k: v for k, v in plain.items() if k not in plugin_keys}
+    core["perturbations"] = {k: v for k, v in core["perturbations"].items() if k != "params"}
+    errors: list[str] = non_finite_errors(core)
+    if errors:  # every check below compares numbers: NaN would pass or mislead them
+        return errors
     s = cfg.scene
     if s.width < 16 or s.height < 16:
         errors.append(f"scene.width/height must be >= 16, got {s.width}x{s.height}")
+    if s.width > MAX_IMAGE_SIDE or s.height > MAX_IMAGE_SIDE:
+        errors.append(f"scene.width/height must be <= {MAX_IMAGE_SIDE}, got {s.width}x{s.height}")
+    elif s.width * s.height > MAX_IMAGE_PIXELS:
+        errors.append(f"scene.width * scene.height must be <= {MAX_IMAGE_PIXELS} pixels (4096x4096), "
+                      f"got {s.width}x{s.height} = {s.width * s.height}")
     if s.min_objects < 1:
         errors.append(f"scene.min_objects must be >= 1, got {s.min_objects}")
     if s.max_objects < s.min_objects:
         errors.append(f"scene.max_objects ({s.max_objects}) must be >= scene.min_objects ({s.min_objects})")
+    if s.max_objects > MAX_OBJECTS:
+        errors.append(f"scene.max_objects must be <= {MAX_OBJECTS}, got {s.max_objects}")
     if s.bounds <= 0:
         errors.append(f"scene.bounds must be > 0, got {s.bounds}")
+    for key in ("min_dist", "margin", "camera_jitter", "light_jitter"):
+        if s[key] < 0:
+            errors.append(f"scene.{key} must be >= 0, got {s[key]}")
     for key in ("max_attempts", "max_restarts"):
         if s[key] < 1:
             errors.append(f"scene.{key} must be >= 1, got {s[key]}")
+    vocab = None
     try:
         vocab = Vocabulary.from_dict(OmegaConf.to_container(s.vocabulary))
         for part in ("shapes", "materials", "colors", "sizes"):
@@ -334,8 +516,20 @@ def semantic_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] 
         for name, rgb in vocab.colors.items():
             if len(rgb) != 3 or not all(0 <= c <= 255 for c in rgb):
                 errors.append(f"scene.vocabulary.colors.{name}: expected 3 ints in 0-255, got {rgb}")
+        for name, size in vocab.sizes.items():
+            if not isinstance(size, (int, float)) or isinstance(size, bool) or size <= 0:
+                errors.append(f"scene.vocabulary.sizes.{name} must be a number > 0, got {size!r}")
     except (KeyError, TypeError, ValueError) as e:
         errors.append(f"scene.vocabulary: malformed ({e}); expected shapes, materials, colors, sizes")
+    capacity = None
+    if not errors and vocab is not None:
+        from dig_core.sampling.scenes import floor_capacity
+
+        capacity = floor_capacity(s, vocab)
+        if s.max_objects > capacity:
+            errors.append(f"scene.max_objects={s.max_objects}: the floor holds at most {capacity} objects "
+                          f"(scene.bounds={s.bounds}, scene.min_dist={s.min_dist}, smallest size "
+                          f"{min(vocab.sizes.values())}); lower scene.max_objects or raise scene.bounds")
 
     perts = pm.registries["perturbation"]
     weights = OmegaConf.to_container(cfg.perturbations.weights)
@@ -344,6 +538,8 @@ def semantic_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] 
             errors.append(f"perturbations.weights: {unknown_name_message('perturbation', name, perts)}")
         elif not isinstance(w, (int, float)) or w < 0:
             errors.append(f"perturbations.weights.{name} must be a number >= 0, got {w!r}")
+    if cfg.perturbations.max_attempts < 1:
+        errors.append(f"perturbations.max_attempts must be >= 1, got {cfg.perturbations.max_attempts}")
     if cfg.perturbations.balance not in BALANCE_MODES:
         errors.append(f"perturbations.balance: {cfg.perturbations.balance!r} is not one of {list(BALANCE_MODES)}")
     if not any(isinstance(w, (int, float)) and w > 0 for w in weights.values()):
@@ -352,7 +548,12 @@ def semantic_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] 
         if name not in perts:
             errors.append(f"perturbations.params: {unknown_name_message('perturbation', name, perts)}")
         else:
-            plugin_params(perts[name].cls, params, f"perturbations.params.{name}", errors)
+            plugin_params(perts[name].cls, params, f"{origin(f'perturbations.params.{name}')}perturbations.params.{name}",
+                          errors)
+    # K edits of distinct objects: the objects of A, and those an edit adds (as many as fit)
+    creates = any(perts[n].cls.CREATES for n, w in weights.items()
+                  if n in perts and isinstance(w, (int, float)) and w > 0)
+    k_limit = min(MAX_OBJECTS, capacity if creates and capacity is not None else s.max_objects)
 
     stages = cfg.curriculum.stages
     if len(stages) == 0:
@@ -365,22 +566,38 @@ def semantic_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] 
         if st.k_min < 0 or st.k_max < max(st.k_min, 1):
             errors.append(f"{where}: need 0 <= k_min <= k_max and k_max >= 1 (k_min 0 adds no-difference "
                           f"control pairs), got k_min={st.k_min}, k_max={st.k_max}")
+        elif st.k_max > k_limit:
+            why = (f"the floor holds at most {k_limit} objects" if creates else
+                   f"a scene has at most scene.max_objects={s.max_objects} objects and no enabled perturbation "
+                   "adds one")
+            errors.append(f"{where}: k_max={st.k_max} edits of distinct objects cannot be made: {why}; "
+                          f"need k_max <= {k_limit}")
         if st.k_min == 0 and st.count_in_prompt:
             errors.append(f"{where}: k_min=0 (control pairs) needs count_in_prompt: false; a control pair "
                           "takes only the prompt without the count")
         errors.extend(stage_knob_errors(st, where))
         if st.pairs < 0:
             errors.append(f"{where}: pairs must be >= 0, got {st.pairs}")
+        elif st.pairs > MAX_STAGE_PAIRS:
+            errors.append(f"{where}: pairs must be <= {MAX_STAGE_PAIRS}, got {st.pairs}; split the stage "
+                          "or the data into several datasets")
+    total = sum(st.pairs for st in stages)
+    if total > MAX_PAIRS and all(st.pairs <= MAX_STAGE_PAIRS for st in stages):
+        errors.append(f"curriculum.stages: {total} pairs in all; at most {MAX_PAIRS} per dataset")
 
     v = cfg.validity
     if v.min_visible_pixels < 1:
         errors.append(f"validity.min_visible_pixels must be >= 1, got {v.min_visible_pixels}")
+    if v.min_box_change < 0:
+        errors.append(f"validity.min_box_change must be >= 0, got {v.min_box_change}")
     if v.max_resamples < 1:
         errors.append(f"validity.max_resamples must be >= 1, got {v.max_resamples}")
 
     g = cfg.generate
     if g.workers < 0:
         errors.append(f"generate.workers must be >= 0 (0 = auto), got {g.workers}")
+    if g.threads < 0:
+        errors.append(f"generate.threads must be >= 0 (0 = auto), got {g.threads}")
     if g.image_format not in ("png",):
         errors.append(f"generate.image_format: unknown format {g.image_format!r}; allowed: ['png']")
     execs = pm.registries["executor"]
@@ -402,7 +619,7 @@ def semantic_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] 
         if ref.name not in reg:
             errors.append(f"{section}.name: {unknown_name_message(kind, ref.name, reg)}")
             continue
-        plugin_params(reg[ref.name].cls, ref.params, f"{section}.params", errors)
+        plugin_params(reg[ref.name].cls, ref.params, f"{origin(f'{section}.params')}{section}.params", errors)
     return errors
 
 
