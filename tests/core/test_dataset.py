@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 
 import numpy as np
 import pytest
@@ -19,12 +21,15 @@ from dig_core.dataset import (
     annotations_path,
     atomic_write_text,
     content_hash,
+    ensure_folder,
     format_version,
     image_names,
+    image_path,
     read_annotations,
     read_manifest,
+    scan_dataset,
 )
-from dig_core.errors import DatasetError
+from dig_core.errors import DatasetError, OutputError
 from PIL import Image
 
 from tests.helpers import write_dig_dataset
@@ -236,3 +241,115 @@ def test_dig_verify(tmp_path):
     ann.write_text(ann.read_text().replace('"stage":"dig-1"', '"stage":"dig-2"', 1))
     r = verify(root)
     assert r.exit_code == 1 and "changed after generation" in r.output and "Traceback" not in r.output
+
+
+# -- issue 19: one validation for every reader, image paths inside the folder, the umask -------------
+@pytest.mark.parametrize("rel", ["../../etc/passwd", "images/../../x.png", "/etc/passwd", "", 3, "C:/x.png"])
+def test_image_paths_must_stay_inside_the_folder(tmp_path, rel):
+    with pytest.raises(DatasetError, match="image_a"):
+        image_path(tmp_path, rel, "metadata.jsonl:1: image_a")
+
+
+def test_image_paths_inside_the_folder_are_fine(tmp_path):
+    assert image_path(tmp_path, "images/x_a.png") == tmp_path / "images" / "x_a.png"
+    assert image_path(tmp_path, "images/../images/x_a.png") == tmp_path / "images/../images/x_a.png"
+
+
+def test_path_escape_is_refused_by_readers(tmp_path):
+    root = write_dig_dataset(tmp_path / "ds", n=2, size=(48, 32))
+    other = write_dig_dataset(tmp_path / "other", n=1, size=(48, 32))
+    ann = root / METADATA
+    recs = [json.loads(x) for x in ann.read_text().splitlines()]
+    recs[0]["image_a"] = recs[0]["image_a_file_name"] = "../other/" + recs[0]["image_a"]
+    recs[1]["image_b"] = recs[1]["image_b_file_name"] = str(other / "images" / "dig-1-00000_b.png")
+    ann.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    with pytest.raises(DatasetError) as e:
+        read_annotations(root)
+    assert "metadata.jsonl:1: image_a: '../other/images/" in str(e.value)
+    assert "metadata.jsonl:2: image_b:" in str(e.value) and "not inside the dataset folder" in str(e.value)
+    with pytest.raises(DatasetError, match="not inside the dataset folder"):
+        content_hash(root)
+
+
+def test_scan_finds_every_problem_and_verify_lists_them(tmp_path):
+    from click.testing import CliRunner
+    from dig_core.cli import load_commands
+
+    root = write_dig_dataset(tmp_path / "ds", n=3, size=(48, 32))
+    recs = [json.loads(x) for x in (root / METADATA).read_text().splitlines()]
+    recs[1]["boxes"] = [[10, 10, 5, 20]]
+    recs[2]["id"] = recs[0]["id"]
+    lines = [json.dumps(r) + "\n" for r in recs]
+    (root / METADATA).write_text("".join(lines) + '{"id": "\\ud800", "x": NaN}\n' + "{bad\n")
+    png = root / recs[0]["image_b"]
+    png.write_bytes(png.read_bytes()[:-20])
+    records, problems = scan_dataset(root, images=True)
+    text = "\n".join(problems)
+    assert len(problems) == 5 and [r["id"] for r in records] == []
+    for needle in (":1: image_b:", ":2: boxes[0]: [10, 10, 5, 20] is empty or inverted",
+                   f":3: id {recs[0]['id']!r} is also on line 1", ":4: corrupt line (NaN is not valid JSON",
+                   ":5: corrupt line (Expecting property name enclosed in double quotes at column 2)"):
+        assert needle in text, (needle, text)
+    r = CliRunner().invoke(load_commands(), ["verify", "--no-progress", str(root)])
+    assert r.exit_code == 2 and "5 problem(s)" in r.output and all(p in r.output for p in problems)
+    # duplicate ids alone fail verify, whatever the recorded hash
+    root2 = write_dig_dataset(tmp_path / "ds2", n=2, size=(48, 32))
+    two = (root2 / METADATA).read_text().splitlines()
+    (root2 / METADATA).write_text(two[0] + "\n" + two[0] + "\n")
+    manifest = read_manifest(root2)
+    atomic_write_text(root2 / "dataset.json", json.dumps({**manifest, "content_hash": content_hash_unchecked(root2)}))
+    r = CliRunner().invoke(load_commands(), ["verify", "--no-progress", str(root2)])
+    assert r.exit_code == 2 and "is also on line 1" in r.output
+
+
+def content_hash_unchecked(root):
+    """The hash a run that wrote every line twice would record (what the old `dig verify` accepted)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for line in sorted((root / METADATA).read_bytes().splitlines()):
+        h.update(line)
+    return f"sha256:{h.hexdigest()}"
+
+
+def test_bad_bytes_and_deep_nesting_name_file_and_line(tmp_path):
+    _write(tmp_path, 2)
+    ann = tmp_path / METADATA
+    ann.write_bytes(ann.read_bytes() + b'{"id": "\xff"}\n')
+    with pytest.raises(DatasetError, match=r"metadata.jsonl:3: not UTF-8 text \(byte 0xff at column 9\)"):
+        read_annotations(tmp_path)
+    ann.write_bytes(b"[" * 100_000 + b"]" * 100_000 + b"\n")
+    with pytest.raises(DatasetError, match=r"metadata.jsonl:1: corrupt line \(nested too deeply\)"):
+        read_annotations(tmp_path)
+    ann.write_text('{"id": "a\tb"}\n')  # a raw tab inside a string
+    with pytest.raises(DatasetError, match=r":1: corrupt line \(Invalid control character at column 10\)") as e:
+        read_annotations(tmp_path)
+    assert "at at" not in str(e.value)
+    (tmp_path / "dataset.json").write_bytes(b"\xff{}")
+    with pytest.raises(DatasetError, match=r"dataset.json: corrupt manifest \(not UTF-8"):
+        read_manifest(tmp_path)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_files_honour_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        atomic_write_text(tmp_path / "f.json", "{}")
+        _write(tmp_path / "d", 1)
+    finally:
+        os.umask(old)
+    want = 0o666 & ~umask
+    for p in (tmp_path / "f.json", tmp_path / "d" / "dataset.json", tmp_path / "d" / CARD,
+              tmp_path / "d" / "images" / "p-0_a.png"):
+        assert stat.S_IMODE(p.stat().st_mode) == want, p
+
+
+def test_write_errors_name_the_file(tmp_path):
+    with pytest.raises(OutputError, match=r"cannot write .*/no/f.json: folder .*/no does not exist"):
+        atomic_write_text(tmp_path / "no" / "f.json", "{}")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OutputError, match=r"cannot write .*/file/f.json: .*/file is not a folder"):
+        atomic_write_text(tmp_path / "file" / "f.json", "{}")
+    with pytest.raises(OutputError, match="cannot create folder"):
+        ensure_folder(tmp_path / "file" / "sub")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]

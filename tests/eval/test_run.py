@@ -160,6 +160,15 @@ def test_config_errors(tmp_path):
     assert res.exit_code == 2 and "bad.jsonl:1" in res.output and "completion" in res.output
 
 
+def test_a_file_given_as_dataset_is_named_as_such(tmp_path):
+    ds = write_dig_dataset(tmp_path / "ds", n=1)
+    preds = write_jsonl(tmp_path / "p.jsonl", [{"benchmark": "dig", "id": "x", "completion": "[]"}])
+    res = dig_eval("model.name=predictions", f"model.params.path={preds}", "model.params.coords=pixels",
+                   "evaluator.name=dig", f"evaluator.params.dataset={ds / 'metadata.jsonl'}", "--out", tmp_path / "r")
+    assert res.exit_code == 2 and "metadata.jsonl is a file, not a folder" in res.output
+    assert "(dataset.json, metadata.jsonl, images/)" in res.output and "annotations.jsonl" not in res.output
+
+
 def test_predictions_without_benchmark_need_the_param(tmp_path):
     from dig_eval.adapters.predictions import PredictionsAdapter, PredictionsConfig
 
