@@ -568,7 +568,7 @@ def semantic_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] 
         if st.k_min < 0 or st.k_max < max(st.k_min, 1):
             errors.append(f"{where}: need 0 <= k_min <= k_max and k_max >= 1 (k_min 0 adds no-difference "
                           f"control pairs), got k_min={st.k_min}, k_max={st.k_max}")
-        elif st.k_max > k_limit:
+        elif st.k_max > k_limit and st.pairs > 0:  # a stage of 0 pairs makes no edits
             why = (f"the floor holds at most {k_limit} objects" if creates else
                    f"a scene has at most scene.max_objects={s.max_objects} objects and no enabled perturbation "
                    "adds one")
