@@ -353,3 +353,22 @@ def test_write_errors_name_the_file(tmp_path):
     with pytest.raises(OutputError, match="cannot create folder"):
         ensure_folder(tmp_path / "file" / "sub")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_a_full_disk_while_writing_pairs_is_an_error_line(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import resource; resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))\n"
+            "from dig_core.dataset import DatasetWriter\n"
+            "from dig_core.errors import DigError\n"
+            f"w = DatasetWriter({str(tmp_path / 'd')!r}).open({{'config': {{}}}})\n"
+            "try:\n"
+            "    for i in range(100):\n"
+            "        w.write_pair({'id': f'p-{i}', 'image_a': f'images/p-{i}_a.png', 'image_b': f'images/p-{i}_b.png',"
+            " 'pad': 'x' * 200}, {f'images/p-{i}_a.png': b'a', f'images/p-{i}_b.png': b'b'})\n"
+            "except DigError as e:\n"
+            "    print('error:', e, type(e).__name__, e.exit_code)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in r.stderr, r.stderr
+    assert "error: cannot write" in r.stdout and "metadata.jsonl: File too large OutputError 2" in r.stdout, r.stdout

@@ -477,9 +477,12 @@ class DatasetWriter:
             atomic_write_bytes(self.root / rel, data)
         if self.format_version >= 2:
             record = {**record, **{fk: record[k] for k, fk in FILE_NAME_KEYS.items()}}
-        self._fh.write(dumps_line(record))
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        try:
+            self._fh.write(dumps_line(record))
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+        except OSError as e:  # a full disk: a torn last line, which the next run repairs
+            raise OutputError(f"cannot write {self.annotations}: {e.strerror or e}") from None
         self.done.append(record["id"])
 
     def close(self) -> None:
