@@ -21,6 +21,7 @@ from dig_core.dataset import (
     annotations_path,
     atomic_write_text,
     content_hash,
+    dumps_json,
     ensure_folder,
     format_version,
     image_names,
@@ -372,3 +373,23 @@ def test_a_full_disk_while_writing_pairs_is_an_error_line(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "Traceback" not in r.stderr, r.stderr
     assert "error: cannot write" in r.stdout and "metadata.jsonl: File too large OutputError 2" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_manifests_are_strict_json(tmp_path, bad):
+    # what DiG writes as JSON is read by any JSON parser: a non-finite number raises instead of
+    # writing NaN / Infinity, and the manifest on disk stays the last good one
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        dumps_json({"config": {"x": bad}})
+    root = tmp_path / "d"
+    w = DatasetWriter(root).open({"config": {"x": 1}})
+    before = (root / "dataset.json").read_bytes()
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        w.write_manifest({"config": {"x": bad}})
+    w.close()
+    assert (root / "dataset.json").read_bytes() == before and json.loads(before)["config"] == {"x": 1}
+    assert not [p.name for p in root.iterdir() if p.name.endswith(".tmp")]
+    # a manifest that holds one anyway (hand-edited, an older DiG) is refused naming the file
+    (root / "dataset.json").write_text('{"format": 2, "config": {"x": NaN}}')
+    with pytest.raises(DatasetError, match=r"dataset\.json: corrupt manifest \(NaN is not valid JSON"):
+        read_manifest(root)
