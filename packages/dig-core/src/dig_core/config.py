@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -260,15 +261,29 @@ def parse_override(item: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+def _list_item_type(cfg: DictConfig, key: str) -> type | None:
+    """The dataclass of the items of the list field ``key`` (``list[StageConfig]`` for
+    ``curriculum.stages``), from the type hints of the dataclass that holds it; None otherwise."""
+    parent_key, _, name = key.rpartition(".")
+    try:
+        parent = OmegaConf.select(cfg, parent_key) if parent_key else cfg
+    except (OmegaConfBaseException, ValueError, TypeError):
+        return None
+    owner = OmegaConf.get_type(parent) if isinstance(parent, DictConfig) else None
+    if not dataclasses.is_dataclass(owner):
+        return None
+    hint = typing.get_type_hints(owner).get(name)
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is list and args and dataclasses.is_dataclass(args[0]):
+        return args[0]
+    return None
+
+
 def _list_item_errors(cfg: DictConfig, key: str, value: list[Any], where: str) -> list[str]:
     """The problems of each item of a list merged into a list of structured items (e.g.
     ``curriculum.stages``), each naming its own key (``curriculum.stages[1].pairs``)."""
-    try:
-        node = OmegaConf.select(cfg, key)
-    except (OmegaConfBaseException, ValueError, TypeError):
-        return []
-    item_type = node._metadata.element_type if isinstance(node, ListConfig) else None
-    if not dataclasses.is_dataclass(item_type):
+    item_type = _list_item_type(cfg, key)
+    if item_type is None:
         return []
     errors: list[str] = []
     for i, item in enumerate(value):
