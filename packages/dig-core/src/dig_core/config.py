@@ -20,6 +20,7 @@ import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from dig_core import strict_yaml
 from dig_core.difficulty import stage_knob_errors
 from dig_core.errors import ConfigError
 from dig_core.plugins.manager import PROVIDERS, PluginManager, get_plugin_manager, unknown_name_message
@@ -174,63 +175,14 @@ MAX_IMAGE_PIXELS = 4096 * 4096  # scene.width * scene.height
 MAX_STAGE_PAIRS = 100_000  # curriculum.stages[i].pairs
 MAX_PAIRS = 1_000_000  # all stages together
 MAX_OBJECTS = 100  # scene.max_objects, and K (k_max)
-#: the number of values a YAML file may expand to through aliases (a "billion laughs" file is
-#: refused at once instead of eating memory)
-MAX_YAML_NODES = 100_000
-
 
 # -- loading ----------------------------------------------------------------------------------------
-class _YamlProblem(Exception):
-    """A YAML document DiG refuses (duplicate key, expands too far); the message has its lines."""
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, except that a mapping that names a key twice is an error (instead of
-    the last value silently winning) and a document whose aliases expand to more than
-    :data:`MAX_YAML_NODES` values is refused before it is built."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base`: its keys may be overridden
-                continue
-            key, line = self.construct_object(key_node, deep=True), key_node.start_mark.line + 1
-            try:
-                if key in seen:
-                    raise _YamlProblem(f"line {line}: duplicate key {key!r} (first on line {seen[key]}); "
-                                       "each key may appear once")
-                seen[key] = line
-            except TypeError:  # an unhashable key: PyYAML's own error follows
-                continue
-        return super().construct_mapping(node, deep=deep)
-
-    def get_single_node(self) -> Any:
-        node = super().get_single_node()
-        if node is not None:
-            sizes: dict[int, int] = {}
-
-            def size(n: Any) -> int:  # values the node expands to (aliases counted each time)
-                if id(n) not in sizes:
-                    sizes[id(n)] = 1  # a recursive alias counts once
-                    if isinstance(n, yaml.SequenceNode):
-                        sizes[id(n)] = 1 + sum(size(c) for c in n.value)
-                    elif isinstance(n, yaml.MappingNode):
-                        sizes[id(n)] = 1 + sum(size(k) + size(v) for k, v in n.value)
-                    sizes[id(n)] = min(sizes[id(n)], MAX_YAML_NODES + 1)
-                return sizes[id(n)]
-
-            if size(node) > MAX_YAML_NODES:
-                raise _YamlProblem(f"expands to more than {MAX_YAML_NODES} values through aliases (&anchor / "
-                                   "*alias); write the values out")
-        return node
-
-
 def load_yaml(text: str, where: str) -> Any:
-    """``text`` as YAML with the checks of :class:`_StrictLoader`; ConfigError naming ``where``
-    (a file, or ``override KEY``) and the line."""
+    """``text`` as YAML with the checks of :func:`dig_core.strict_yaml.load`; ConfigError naming
+    ``where`` (a file, or ``override KEY``) and the line."""
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except _YamlProblem as e:
+        return strict_yaml.load(text)
+    except strict_yaml.YamlRefused as e:
         raise ConfigError(f"{where}: {e}") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{where}: not valid YAML: {e}") from None
@@ -253,10 +205,10 @@ def parse_override(item: str) -> tuple[str, Any]:
         raise ValueError(f"override {item!r} is not key=value (e.g. scene.max_objects=6)")
     key, raw = item.split("=", 1)
     try:
-        value = load_yaml(raw, f"override {item!r}") if raw != "" else ""
-    except ConfigError as e:
-        if "duplicate key" in str(e) or "expands to more than" in str(e):
-            raise ValueError(e.errors[0]) from None
+        value = strict_yaml.load(raw) if raw != "" else ""
+    except strict_yaml.YamlRefused as e:
+        raise ValueError(f"override {item!r}: {e}") from None
+    except (yaml.YAMLError, RecursionError):
         value = raw  # not YAML: the text as it is
     return key.strip(), value
 
