@@ -292,7 +292,7 @@ def test_scan_finds_every_problem_and_verify_lists_them(tmp_path):
                    ":5: corrupt line (Expecting property name enclosed in double quotes at column 2)"):
         assert needle in text, (needle, text)
     r = CliRunner().invoke(load_commands(), ["verify", "--no-progress", str(root)])
-    assert r.exit_code == 2 and "5 problem(s)" in r.output and all(p in r.output for p in problems)
+    assert r.exit_code == 2 and "5 problems:" in r.output and all(p in r.output for p in problems)
     # duplicate ids alone fail verify, whatever the recorded hash
     root2 = write_dig_dataset(tmp_path / "ds2", n=2, size=(48, 32))
     two = (root2 / METADATA).read_text().splitlines()
@@ -302,6 +302,24 @@ def test_scan_finds_every_problem_and_verify_lists_them(tmp_path):
     r = CliRunner().invoke(load_commands(), ["verify", "--no-progress", str(root2)])
     assert r.exit_code == 2 and "is also on line 1" in r.output
 
+
+
+def test_readers_list_the_first_problems_and_verify_lists_all(tmp_path):
+    from click.testing import CliRunner
+    from dig_core.cli import load_commands
+    from dig_core.dataset import MAX_LISTED
+
+    root = write_dig_dataset(tmp_path / "ds", n=1, size=(48, 32))
+    n = MAX_LISTED + 2
+    with open(root / METADATA, "a") as f:
+        f.write("".join(f"{{bad {i}\n" for i in range(n)))
+    with pytest.raises(DatasetError) as e:
+        read_annotations(root)
+    assert f"{n} problems:" in str(e.value) and "and 2 more (dig verify lists them all)" in str(e.value)
+    assert f":{MAX_LISTED + 1}: corrupt line" in str(e.value) and f":{n + 1}: corrupt line" not in str(e.value)
+    r = CliRunner().invoke(load_commands(), ["verify", "--no-progress", str(root)])
+    assert r.exit_code == 2 and "more" not in r.output
+    assert all(f"{METADATA}:{i}: corrupt line" in r.output for i in range(2, n + 2)), r.output
 
 def content_hash_unchecked(root):
     """The hash a run that wrote every line twice would record (what the old `dig verify` accepted)."""

@@ -345,12 +345,13 @@ def scan_dataset(root: str | Path, images: bool = False) -> tuple[list[dict[str,
     return records, problems
 
 
-def problems_message(problems: list[str]) -> str:
-    """One error message for a list of problems (the first :data:`MAX_LISTED`)."""
+def problems_message(problems: list[str], limit: int | None = MAX_LISTED) -> str:
+    """One error message for a list of problems (the first ``limit``; None: all of them)."""
     if len(problems) == 1:
         return problems[0]
-    more = len(problems) - MAX_LISTED
-    return (f"{len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems[:MAX_LISTED])
+    shown = problems if limit is None else problems[:limit]
+    more = len(problems) - len(shown)
+    return (f"{len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in shown)
             + (f"\n  ... and {more} more (dig verify lists them all)" if more > 0 else ""))
 
 

@@ -28,7 +28,7 @@ def verify(dataset: str, expect: str | None, no_progress: bool) -> None:
 
     Example: dig verify dig-bench --expect sha256:3f1c...
     """
-    from dig_core.dataset import MANIFEST, content_hash, read_manifest, scan_dataset
+    from dig_core.dataset import MANIFEST, content_hash, problems_message, read_manifest, scan_dataset
     from dig_core.errors import DatasetError
 
     manifest = read_manifest(dataset) if expect is None else _manifest_if_any(dataset)
@@ -38,7 +38,7 @@ def verify(dataset: str, expect: str | None, no_progress: bool) -> None:
                            "finish `dig generate`, or pass --expect HASH")
     _, problems = scan_dataset(dataset, images=True)
     if problems:
-        raise DatasetError(f"{dataset}: {len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
+        raise DatasetError(f"{dataset}: {problems_message(problems, limit=None)}")
     actual = content_hash(dataset, progress=not no_progress)
     if recorded and actual != recorded:
         raise VerifyFailed(f"{dataset}: content hash {actual} differs from {recorded} recorded in {MANIFEST}: "
