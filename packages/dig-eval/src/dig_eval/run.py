@@ -178,7 +178,7 @@ def evaluate(model: ModelAdapter, evaluator: Evaluator, bench_dir: str | Path, p
         "throughput": {"seconds": round(seconds, 3),
                        "samples_per_s": round(generated / seconds, 4) if generated and seconds > 0 else None},
     }
-    atomic_write_text(bench_dir / METRICS, json.dumps(result, indent=2, allow_nan=False) + "\n")
+    atomic_write_text(bench_dir / METRICS, dumps_json(result))
     return result
 
 

@@ -82,8 +82,6 @@ def stage_file(out_dir: str | Path, stage: str) -> Path:
     return Path(out_dir) / f"{stage}.jsonl"
 
 
-
-
 def _stage_defs(cfg: Any) -> dict[str, Any]:
     return {st.name: st for st in cfg.curriculum.stages}
 
