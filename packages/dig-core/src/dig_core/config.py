@@ -454,7 +454,20 @@ def semantic_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] 
     errors: list[str] = non_finite_errors(core)
     if errors:  # every check below compares numbers: NaN would pass or mislead them
         return errors
-    s = cfg.scene
+    errors, capacity = _scene_errors(cfg.scene)
+    pert_errors, creates = _perturbation_errors(cfg, pm, origin)
+    errors += pert_errors
+    # K edits of distinct objects: the objects of A, and those an edit adds (as many as fit)
+    k_limit = min(MAX_OBJECTS, capacity if creates and capacity is not None else cfg.scene.max_objects)
+    errors += _stage_errors(cfg, k_limit, creates)
+    errors += _run_errors(cfg, pm)
+    errors += _plugin_ref_errors(cfg, pm, sections, origin)
+    return errors
+
+
+def _scene_errors(s: DictConfig) -> tuple[list[str], int | None]:
+    """The problems of ``scene``, and how many objects its floor holds (None when unknown)."""
+    errors: list[str] = []
     if s.width < 16 or s.height < 16:
         errors.append(f"scene.width/height must be >= 16, got {s.width}x{s.height}")
     if s.width > MAX_IMAGE_SIDE or s.height > MAX_IMAGE_SIDE:
@@ -500,6 +513,12 @@ def semantic_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] 
                           f"(scene.bounds={s.bounds}, scene.min_dist={s.min_dist}, smallest size "
                           f"{min(vocab.sizes.values())}); lower scene.max_objects or raise scene.bounds")
 
+    return errors, capacity
+
+
+def _perturbation_errors(cfg: DictConfig, pm: PluginManager, origin: Callable[[str], str]) -> tuple[list[str], bool]:
+    """The problems of ``perturbations``, and whether an enabled perturbation adds an object."""
+    errors: list[str] = []
     perts = pm.registries["perturbation"]
     weights = OmegaConf.to_container(cfg.perturbations.weights)
     for name, w in weights.items():
@@ -519,11 +538,15 @@ def semantic_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] 
         else:
             plugin_params(perts[name].cls, params, f"{origin(f'perturbations.params.{name}')}perturbations.params.{name}",
                           errors)
-    # K edits of distinct objects: the objects of A, and those an edit adds (as many as fit)
     creates = any(perts[n].cls.CREATES for n, w in weights.items()
                   if n in perts and isinstance(w, (int, float)) and w > 0)
-    k_limit = min(MAX_OBJECTS, capacity if creates and capacity is not None else s.max_objects)
+    return errors, creates
 
+
+def _stage_errors(cfg: DictConfig, k_limit: int, creates: bool) -> list[str]:
+    """The problems of ``curriculum.stages``; ``k_limit``: the most edits of distinct objects."""
+    errors: list[str] = []
+    s = cfg.scene
     stages = cfg.curriculum.stages
     if len(stages) == 0:
         errors.append("curriculum.stages must list at least one stage")
@@ -554,6 +577,12 @@ def semantic_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] 
     if total > MAX_PAIRS and all(st.pairs <= MAX_STAGE_PAIRS for st in stages):
         errors.append(f"curriculum.stages: {total} pairs in all; at most {MAX_PAIRS} per dataset")
 
+    return errors
+
+
+def _run_errors(cfg: DictConfig, pm: PluginManager) -> list[str]:
+    """The problems of ``validity`` and ``generate``."""
+    errors: list[str] = []
     v = cfg.validity
     if v.min_visible_pixels < 1:
         errors.append(f"validity.min_visible_pixels must be >= 1, got {v.min_visible_pixels}")
@@ -573,6 +602,13 @@ def semantic_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] 
     if g.executor not in execs:
         errors.append(f"generate.executor: {unknown_name_message('executor', g.executor, execs)}")
 
+    return errors
+
+
+def _plugin_ref_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] | None,
+                       origin: Callable[[str], str]) -> list[str]:
+    """The problems of the plugin sections in ``sections`` (None: all): names and params."""
+    errors: list[str] = []
     wanted = set(ALL_SECTIONS if sections is None else sections)
     unknown = wanted - set(ALL_SECTIONS)
     if unknown:
