@@ -75,9 +75,15 @@ MAX_LISTED = 10
 
 # -- atomic files -----------------------------------------------------------------------------------
 def _file_mode() -> int:
-    """The mode a new file gets under the process's umask (as ``open`` would give it)."""
-    mask = os.umask(0)
-    os.umask(mask)
+    """The mode a new file gets under the process's umask (as ``open`` would give it). Read from
+    /proc where it can be: setting the umask to learn it would, for that moment, give files that
+    other threads create (images written in parallel) the widest modes."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            mask = next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        mask = os.umask(0)
+        os.umask(mask)
     return 0o666 & ~mask
 
 
