@@ -411,3 +411,17 @@ def test_manifests_are_strict_json(tmp_path, bad):
     (root / "dataset.json").write_text('{"format": 2, "config": {"x": NaN}}')
     with pytest.raises(DatasetError, match=r"dataset\.json: corrupt manifest \(NaN is not valid JSON"):
         read_manifest(root)
+
+
+def test_an_image_linked_out_of_the_folder_is_refused(tmp_path):
+    root = write_dig_dataset(tmp_path / "ds", n=1, size=(48, 32))
+    other = write_dig_dataset(tmp_path / "other", n=1, size=(48, 32))
+    rel = json.loads((root / METADATA).read_text())["image_b"]
+    (root / rel).unlink()
+    (root / rel).symlink_to(other / rel)  # same size, valid PNG: only where it lives is wrong
+    with pytest.raises(DatasetError, match=rf"{METADATA}:1: image_b: .* leads to {other}/.*outside the dataset"):
+        read_annotations(root, images=True)
+    (root / rel).unlink()
+    (root / rel).symlink_to(root / "images" / "copy.png")
+    (root / "images" / "copy.png").write_bytes((other / rel).read_bytes())  # a link inside the folder is fine
+    assert len(read_annotations(root, images=True)) == 1

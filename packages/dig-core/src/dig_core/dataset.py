@@ -300,13 +300,20 @@ def line_problems(root: str | Path, rec: dict[str, Any], where: str) -> list[str
 
 
 def image_problems(root: str | Path, rec: dict[str, Any], where: str) -> list[str]:
-    """Both images of a line (whose paths :func:`line_problems` accepted): present, decodable PNG
-    data (every chunk's checksum) of the line's width x height."""
+    """Both images of a line (whose paths :func:`line_problems` accepted): present, inside the
+    folder also after following links, decodable PNG data (every chunk's checksum) of the line's
+    width x height."""
     from PIL import Image
 
     out = []
+    real_root = Path(root).resolve()
     for key in FILE_NAME_KEYS:
         path = image_path(root, rec[key])
+        real = path.resolve()
+        if not real.is_relative_to(real_root):
+            out.append(f"{where}: {key}: {path} leads to {real}, outside the dataset folder {root}; images "
+                       "must be files inside it")
+            continue
         try:
             with Image.open(path) as im:
                 size = im.size
