@@ -404,17 +404,18 @@ def _image_bytes(root: Path, rel: str, pair_id: str) -> bytes:
         raise DatasetError(f"{root / rel}: image of pair {pair_id!r} cannot be read ({e.strerror or e})") from None
 
 
-def content_hash(root: str | Path, progress: bool = False) -> str:
+def content_hash(root: str | Path, progress: bool = False, records: list[dict[str, Any]] | None = None) -> str:
     """``sha256:<hex>`` over every pair in id order: its annotation (canonical JSON: sorted keys,
     no spaces, without the format-2 file-name keys) and the bytes of its two images, each item
     preceded by its length as 8 big-endian bytes. Equal hashes = the same annotations and pixels,
-    whatever the format version or line order; ``dig verify`` recomputes it."""
+    whatever the format version or line order; ``dig verify`` recomputes it. ``records``: the
+    folder's pairs when the caller has read them already (:func:`scan_dataset`)."""
     from tqdm import tqdm
 
     root = Path(root)
     skip = set(FILE_NAME_KEYS.values())
     entries = []
-    for rec in read_annotations(root):
+    for rec in read_annotations(root) if records is None else records:
         core = {k: v for k, v in rec.items() if k not in skip}
         line = json.dumps(core, sort_keys=True, separators=(",", ":")).encode()
         entries.append((str(rec["id"]), line, rec["image_a"], rec["image_b"]))

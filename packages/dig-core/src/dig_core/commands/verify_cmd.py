@@ -36,10 +36,10 @@ def verify(dataset: str, expect: str | None, no_progress: bool) -> None:
     if expect is None and not recorded:
         raise VerifyFailed(f"{dataset}/{MANIFEST} records no content_hash (status: {manifest.get('status', '?')}); "
                            "finish `dig generate`, or pass --expect HASH")
-    _, problems = scan_dataset(dataset, images=True)
+    records, problems = scan_dataset(dataset, images=True)
     if problems:
         raise DatasetError(f"{dataset}: {problems_message(problems, limit=None)}")
-    actual = content_hash(dataset, progress=not no_progress)
+    actual = content_hash(dataset, progress=not no_progress, records=records)
     if recorded and actual != recorded:
         raise VerifyFailed(f"{dataset}: content hash {actual} differs from {recorded} recorded in {MANIFEST}: "
                            "annotations or images changed after generation")
