@@ -84,12 +84,12 @@ def test_plugins_lists_builtins_with_package_and_version():
     assert table.splitlines()[0].split() == ["kind", "name", "package", "version", "class"]
 
 
-def test_dataset_errors_exit_1_without_traceback(tmp_path):
+def test_dataset_errors_exit_2_without_traceback(tmp_path):
     r = dig("show", str(tmp_path / "missing"), "--out", str(tmp_path / "s.png"))
-    assert r.returncode == 1 and "Traceback" not in r.stderr and "not found" in r.stderr
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "not found" in r.stderr
     (tmp_path / "annotations.jsonl").write_text("{oops\n")
     r = dig("audit", str(tmp_path))
-    assert r.returncode == 1 and "annotations.jsonl:1" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "annotations.jsonl:1" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_a_plugin_adds_a_command():
@@ -162,7 +162,7 @@ def test_plugins_audit_and_show_work_without_the_renderer(tmp_path):
     assert r.returncode == 0 and ("renderer", "blender") not in {(x["kind"], x["name"]) for x in json.loads(r.stdout)}
     for args in (("audit", str(tmp_path)), ("show", str(tmp_path), "--out", str(tmp_path / "s.png"))):
         r = dig(*args, env=NO_RENDERER)  # an empty folder: a dataset error, not a plugin error
-        assert r.returncode == 1 and "not found" in r.stderr and "renderer" not in r.stderr
+        assert r.returncode == 2 and "not found" in r.stderr and "renderer" not in r.stderr
 
 
 #: every command that reads a dataset and writes a file or folder: (package, args with {D} = the dataset)

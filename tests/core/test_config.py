@@ -174,3 +174,120 @@ def test_shipped_presets_validate_with_all_their_plugins(preset):
     if missing:
         pytest.skip(f"{preset} names plugins not installed here: {', '.join(missing)}")
     load_config(CONFIGS / preset, pm=pm)
+
+
+# -- issue 19: bounds, non-finite numbers, duplicate keys, key names in errors -------------------------
+def _problems(*overrides: str, path=None, pm=None, sections=()) -> str:
+    with pytest.raises(ConfigError) as e:
+        load_config(path, list(overrides), pm=pm, sections=sections)
+    return str(e.value)
+
+
+@pytest.mark.parametrize("override, needle", [
+    ("scene.bounds=.nan", "scene.bounds must be a finite number, got nan"),
+    ("scene.camera_jitter=-.inf", "scene.camera_jitter must be a finite number, got -inf"),
+    ("validity.min_box_change=.nan", "validity.min_box_change must be a finite number, got nan"),
+    ("perturbations.weights.color=.nan", "perturbations.weights.color must be a finite number, got nan"),
+    ("curriculum.stages[0].max_contrast=.inf", "curriculum.stages[0].max_contrast must be a finite number"),
+    ("scene.vocabulary.sizes.small=.nan", "scene.vocabulary.sizes.small must be a finite number"),
+    ("generate.threads=-4", "generate.threads must be >= 0 (0 = auto), got -4"),
+    ("scene.camera_jitter=-1", "scene.camera_jitter must be >= 0, got -1"),
+    ("validity.min_box_change=-1", "validity.min_box_change must be >= 0"),
+    ("perturbations.max_attempts=0", "perturbations.max_attempts must be >= 1"),
+    ("scene.vocabulary.sizes.small=0", "scene.vocabulary.sizes.small must be a number > 0"),
+])
+def test_non_finite_numbers_and_negative_counts_name_the_key(override, needle):
+    assert needle in _problems(override)
+
+
+def test_non_finite_plugin_params_name_the_key():
+    pm = PluginManager()
+    pm.register(FixtureRendererPlugin(), "fixture-renderer")
+
+    @dataclass
+    class FloatConfig:
+        gain: float = 1.0
+
+    FixtureRenderer.Config, old = FloatConfig, FixtureRenderer.Config
+    try:
+        with pytest.raises(ConfigError, match=r"renderer.params.gain must be a finite number, got nan"):
+            load_config(None, ["renderer.name=fixture-renderer", "renderer.params.gain=.nan"], pm=pm)
+    finally:
+        FixtureRenderer.Config = old
+
+
+@pytest.mark.parametrize("overrides, needle", [
+    (["scene.width=100000", "scene.height=100000"], "scene.width/height must be <= 8192"),
+    (["scene.width=8192", "scene.height=8192"], "scene.width * scene.height must be <= 16777216"),
+    (["curriculum.stages[0].pairs=1000000000"], "pairs must be <= 100000, got 1000000000"),
+    (["curriculum.stages=[{name: a, pairs: 90000}, {name: b, pairs: 90000}, {name: c, pairs: 90000}, "
+      "{name: d, pairs: 90000}, {name: e, pairs: 90000}, {name: f, pairs: 90000}, {name: g, pairs: 90000}, "
+      "{name: h, pairs: 90000}, {name: i, pairs: 90000}, {name: j, pairs: 90000}, {name: k, pairs: 90000}, "
+      "{name: l, pairs: 90000}]"], "1080000 pairs in all; at most 1000000"),
+    (["curriculum.stages[0].k_min=1000000", "curriculum.stages[0].k_max=1000000"],
+     "k_max=1000000 edits of distinct objects cannot be made: the floor holds at most"),
+    (["curriculum.stages[0].k_max=11", "perturbations.weights.add=0"],
+     "a scene has at most scene.max_objects=10 objects and no enabled perturbation adds one"),
+    (["scene.max_objects=1000"], "scene.max_objects must be <= 100"),
+    (["scene.max_objects=90", "scene.bounds=1"], "scene.max_objects=90: the floor holds at most"),
+])
+def test_upper_bounds(overrides, needle):
+    assert needle in _problems(*overrides)
+
+
+def test_a_billion_pairs_fail_fast(tmp_path):
+    import time
+
+    from tests.helpers import dig
+
+    start = time.monotonic()
+    r = dig("generate", "--out", str(tmp_path / "d"), "curriculum.stages[0].pairs=1000000000", "renderer.name=nope")
+    assert r.returncode == 2 and "pairs must be <= 100000" in r.stderr and "Traceback" not in r.stderr
+    assert time.monotonic() - start < 30  # the process start; planning a billion pairs took minutes
+    assert not (tmp_path / "d").exists()
+
+
+def test_duplicate_yaml_keys_name_file_key_and_both_lines(tmp_path):
+    f = tmp_path / "dup.yaml"
+    f.write_text("seed: 1\nscene:\n  width: 100\n  height: 80\n  width: 200\n")
+    with pytest.raises(ConfigError, match=r"dup.yaml: line 5: duplicate key 'width' \(first on line 3\)"):
+        load_config(f)
+    with pytest.raises(ConfigError, match=r"duplicate key 'a'"):
+        load_config(None, ["scene.vocabulary.colors={a: [1, 2, 3], a: [3, 2, 1]}"])
+
+
+def test_yaml_alias_bomb_fails_fast(tmp_path):
+    import time
+
+    f = tmp_path / "bomb.yaml"
+    f.write_text("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi")))
+    start = time.monotonic()
+    with pytest.raises(ConfigError, match="bomb.yaml: expands to more than 100000 values"):
+        load_config(f)
+    assert time.monotonic() - start < 2
+    f.write_text("curriculum: {stages: [&s {name: a, pairs: 1}, {<<: *s, name: b}]}\n")  # a modest alias works
+    assert [st.name for st in load_config(f, sections=()).curriculum.stages] == ["a", "b"]
+
+
+def test_interpolations_and_bad_keys_are_config_errors():
+    assert "seed: cannot resolve its ${...} interpolation: Interpolation key 'nope' not found" in _problems("seed=${nope}")
+    assert "Recursive interpolation" in _problems("seed=${seed}")
+    assert "Unsupported interpolation type nope" in _problems("seed=${nope:1}")
+    assert "'curriculum.stages[x.pairs' is not a valid key" in _problems("curriculum.stages[x.pairs=1")
+
+
+def test_wrong_type_inside_stages_names_the_key():
+    text = _problems("curriculum.stages=[{name: a}, {name: b, pairs: x}]")
+    assert "curriculum.stages[1].pairs='x'" in text and "{'name': 'a'}" not in text
+
+
+def test_plugin_param_errors_name_the_config_file(tmp_path):
+    pm = PluginManager()
+    pm.register(FixtureRendererPlugin(), "fixture-renderer")
+    f = tmp_path / "run.yaml"
+    f.write_text("renderer: {name: fixture-renderer, params: {no_such_setting: 1}}\n")
+    text = _problems(path=f, pm=pm, sections=("renderer",))
+    assert f"{f}: renderer.params: unknown key 'no_such_setting'" in text
+    text = _problems("renderer.params.other=2", path=f, pm=pm, sections=("renderer",))
+    assert f"{f} + override: renderer.params:" in text

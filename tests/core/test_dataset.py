@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 
 import numpy as np
 import pytest
@@ -21,11 +23,15 @@ from dig_core.dataset import (
     annotations_path,
     atomic_write_text,
     content_hash,
+    dumps_json,
+    ensure_folder,
     format_version,
     image_names,
+    image_path,
     read_annotations,
     read_manifest,
     refuse_output_in_dataset,
+    scan_dataset,
 )
 from dig_core.errors import DatasetError, OutputError
 from PIL import Image
@@ -324,7 +330,9 @@ def test_content_hash_covers_annotations_and_pixels_not_the_format(tmp_path):
     px[0, 0] ^= 1  # flip the lowest bit of one pixel
     Image.fromarray(px).save(img)
     assert content_hash(root) != h
-    (v1 / ANNOTATIONS).write_text("".join(reversed(lines)).replace('"boxes": [[', '"boxes": [[1', 1))
+    moved = {**recs[0], "boxes": [[b[0] + (1 if b[0] == 0 else -1), *b[1:]] for b in recs[0]["boxes"]]}
+    lines[0] = json.dumps({k: v for k, v in moved.items() if k not in FILE_NAME_KEYS.values()}) + "\n"
+    (v1 / ANNOTATIONS).write_text("".join(reversed(lines)))
     assert content_hash(v1) not in (h, content_hash(root))
     (v1 / recs[0]["image_a"]).unlink()
     with pytest.raises(DatasetError, match=r"p-0|00000_a.png.*cannot be read"):
@@ -354,3 +362,186 @@ def test_dig_verify(tmp_path):
     ann.write_text(ann.read_text().replace('"stage":"dig-1"', '"stage":"dig-2"', 1))
     r = verify(root)
     assert r.exit_code == 1 and "changed after generation" in r.output and "Traceback" not in r.output
+
+
+# -- issue 19: one validation for every reader, image paths inside the folder, the umask -------------
+@pytest.mark.parametrize("rel", ["../../etc/passwd", "images/../../x.png", "/etc/passwd", "", 3, "C:/x.png"])
+def test_image_paths_must_stay_inside_the_folder(tmp_path, rel):
+    with pytest.raises(DatasetError, match="image_a"):
+        image_path(tmp_path, rel, "metadata.jsonl:1: image_a")
+
+
+def test_image_paths_inside_the_folder_are_fine(tmp_path):
+    assert image_path(tmp_path, "images/x_a.png") == tmp_path / "images" / "x_a.png"
+    assert image_path(tmp_path, "images/../images/x_a.png") == tmp_path / "images/../images/x_a.png"
+
+
+def test_path_escape_is_refused_by_readers(tmp_path):
+    root = write_dig_dataset(tmp_path / "ds", n=2, size=(48, 32))
+    other = write_dig_dataset(tmp_path / "other", n=1, size=(48, 32))
+    ann = root / METADATA
+    recs = [json.loads(x) for x in ann.read_text().splitlines()]
+    recs[0]["image_a"] = recs[0]["image_a_file_name"] = "../other/" + recs[0]["image_a"]
+    recs[1]["image_b"] = recs[1]["image_b_file_name"] = str(other / "images" / "dig-1-00000_b.png")
+    ann.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    with pytest.raises(DatasetError) as e:
+        read_annotations(root)
+    assert "metadata.jsonl:1: image_a: '../other/images/" in str(e.value)
+    assert "metadata.jsonl:2: image_b:" in str(e.value) and "not inside the dataset folder" in str(e.value)
+    with pytest.raises(DatasetError, match="not inside the dataset folder"):
+        content_hash(root)
+
+
+def test_scan_finds_every_problem_and_verify_lists_them(tmp_path):
+    from click.testing import CliRunner
+    from dig_core.cli import load_commands
+
+    root = write_dig_dataset(tmp_path / "ds", n=3, size=(48, 32))
+    recs = [json.loads(x) for x in (root / METADATA).read_text().splitlines()]
+    recs[1]["boxes"] = [[10, 10, 5, 20]]
+    recs[2]["id"] = recs[0]["id"]
+    lines = [json.dumps(r) + "\n" for r in recs]
+    (root / METADATA).write_text("".join(lines) + '{"id": "\\ud800", "x": NaN}\n' + "{bad\n")
+    png = root / recs[0]["image_b"]
+    png.write_bytes(png.read_bytes()[:-20])
+    records, problems = scan_dataset(root, images=True)
+    text = "\n".join(problems)
+    assert len(problems) == 5 and [r["id"] for r in records] == []
+    for needle in (":1: image_b:", ":2: boxes[0]: [10, 10, 5, 20] is empty or inverted",
+                   f":3: id {recs[0]['id']!r} is also on line 1", ":4: corrupt line (NaN is not valid JSON",
+                   ":5: corrupt line (Expecting property name enclosed in double quotes at column 2)"):
+        assert needle in text, (needle, text)
+    r = CliRunner().invoke(load_commands(), ["verify", "--no-progress", str(root)])
+    assert r.exit_code == 2 and "5 problems:" in r.output and all(p in r.output for p in problems)
+    # duplicate ids alone fail verify, whatever the recorded hash
+    root2 = write_dig_dataset(tmp_path / "ds2", n=2, size=(48, 32))
+    two = (root2 / METADATA).read_text().splitlines()
+    (root2 / METADATA).write_text(two[0] + "\n" + two[0] + "\n")
+    manifest = read_manifest(root2)
+    atomic_write_text(root2 / "dataset.json", json.dumps({**manifest, "content_hash": content_hash_unchecked(root2)}))
+    r = CliRunner().invoke(load_commands(), ["verify", "--no-progress", str(root2)])
+    assert r.exit_code == 2 and "is also on line 1" in r.output
+
+
+
+def test_readers_list_the_first_problems_and_verify_lists_all(tmp_path):
+    from click.testing import CliRunner
+    from dig_core.cli import load_commands
+    from dig_core.dataset import MAX_LISTED
+
+    root = write_dig_dataset(tmp_path / "ds", n=1, size=(48, 32))
+    n = MAX_LISTED + 2
+    with open(root / METADATA, "a") as f:
+        f.write("".join(f"{{bad {i}\n" for i in range(n)))
+    with pytest.raises(DatasetError) as e:
+        read_annotations(root)
+    assert f"{n} problems:" in str(e.value) and "and 2 more (dig verify lists them all)" in str(e.value)
+    assert f":{MAX_LISTED + 1}: corrupt line" in str(e.value) and f":{n + 1}: corrupt line" not in str(e.value)
+    r = CliRunner().invoke(load_commands(), ["verify", "--no-progress", str(root)])
+    assert r.exit_code == 2 and "more" not in r.output
+    assert all(f"{METADATA}:{i}: corrupt line" in r.output for i in range(2, n + 2)), r.output
+
+def content_hash_unchecked(root):
+    """The hash a run that wrote every line twice would record (what the old `dig verify` accepted)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for line in sorted((root / METADATA).read_bytes().splitlines()):
+        h.update(line)
+    return f"sha256:{h.hexdigest()}"
+
+
+def test_bad_bytes_and_deep_nesting_name_file_and_line(tmp_path):
+    _write(tmp_path, 2)
+    ann = tmp_path / METADATA
+    ann.write_bytes(ann.read_bytes() + b'{"id": "\xff"}\n')
+    with pytest.raises(DatasetError, match=r"metadata.jsonl:3: not UTF-8 text \(byte 0xff at column 9\)"):
+        read_annotations(tmp_path)
+    ann.write_bytes(b"[" * 100_000 + b"]" * 100_000 + b"\n")
+    with pytest.raises(DatasetError, match=r"metadata.jsonl:1: corrupt line \(nested too deeply\)"):
+        read_annotations(tmp_path)
+    ann.write_text('{"id": "a\tb"}\n')  # a raw tab inside a string
+    with pytest.raises(DatasetError, match=r":1: corrupt line \(Invalid control character at column 10\)") as e:
+        read_annotations(tmp_path)
+    assert "at at" not in str(e.value)
+    (tmp_path / "dataset.json").write_bytes(b"\xff{}")
+    with pytest.raises(DatasetError, match=r"dataset.json: corrupt manifest \(not UTF-8"):
+        read_manifest(tmp_path)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_files_honour_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        atomic_write_text(tmp_path / "f.json", "{}")
+        _write(tmp_path / "d", 1)
+    finally:
+        os.umask(old)
+    want = 0o666 & ~umask
+    for p in (tmp_path / "f.json", tmp_path / "d" / "dataset.json", tmp_path / "d" / CARD,
+              tmp_path / "d" / "images" / "p-0_a.png"):
+        assert stat.S_IMODE(p.stat().st_mode) == want, p
+
+
+def test_write_errors_name_the_file(tmp_path):
+    with pytest.raises(OutputError, match=r"cannot write .*/no/f.json: folder .*/no does not exist"):
+        atomic_write_text(tmp_path / "no" / "f.json", "{}")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OutputError, match=r"cannot write .*/file/f.json: .*/file is not a folder"):
+        atomic_write_text(tmp_path / "file" / "f.json", "{}")
+    with pytest.raises(OutputError, match="cannot create folder"):
+        ensure_folder(tmp_path / "file" / "sub")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_a_full_disk_while_writing_pairs_is_an_error_line(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import resource; resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))\n"
+            "from dig_core.dataset import DatasetWriter\n"
+            "from dig_core.errors import DigError\n"
+            f"w = DatasetWriter({str(tmp_path / 'd')!r}).open({{'config': {{}}}})\n"
+            "try:\n"
+            "    for i in range(100):\n"
+            "        w.write_pair({'id': f'p-{i}', 'image_a': f'images/p-{i}_a.png', 'image_b': f'images/p-{i}_b.png',"
+            " 'pad': 'x' * 200}, {f'images/p-{i}_a.png': b'a', f'images/p-{i}_b.png': b'b'})\n"
+            "except DigError as e:\n"
+            "    print('error:', e, type(e).__name__, e.exit_code)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in r.stderr, r.stderr
+    assert "error: cannot write" in r.stdout and "metadata.jsonl: File too large OutputError 2" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_manifests_are_strict_json(tmp_path, bad):
+    # what DiG writes as JSON is read by any JSON parser: a non-finite number raises instead of
+    # writing NaN / Infinity, and the manifest on disk stays the last good one
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        dumps_json({"config": {"x": bad}})
+    root = tmp_path / "d"
+    w = DatasetWriter(root).open({"config": {"x": 1}})
+    before = (root / "dataset.json").read_bytes()
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        w.write_manifest({"config": {"x": bad}})
+    w.close()
+    assert (root / "dataset.json").read_bytes() == before and json.loads(before)["config"] == {"x": 1}
+    assert not [p.name for p in root.iterdir() if p.name.endswith(".tmp")]
+    # a manifest that holds one anyway (hand-edited, an older DiG) is refused naming the file
+    (root / "dataset.json").write_text('{"format": 2, "config": {"x": NaN}}')
+    with pytest.raises(DatasetError, match=r"dataset\.json: corrupt manifest \(NaN is not valid JSON"):
+        read_manifest(root)
+
+
+def test_an_image_linked_out_of_the_folder_is_refused(tmp_path):
+    root = write_dig_dataset(tmp_path / "ds", n=1, size=(48, 32))
+    other = write_dig_dataset(tmp_path / "other", n=1, size=(48, 32))
+    rel = json.loads((root / METADATA).read_text())["image_b"]
+    (root / rel).unlink()
+    (root / rel).symlink_to(other / rel)  # same size, valid PNG: only where it lives is wrong
+    with pytest.raises(DatasetError, match=rf"{METADATA}:1: image_b: .* leads to {other}/.*outside the dataset"):
+        read_annotations(root, images=True)
+    (root / rel).unlink()
+    (root / rel).symlink_to(root / "images" / "copy.png")
+    (root / "images" / "copy.png").write_bytes((other / rel).read_bytes())  # a link inside the folder is fine
+    assert len(read_annotations(root, images=True)) == 1

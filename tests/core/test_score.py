@@ -86,7 +86,7 @@ def test_unknown_duplicate_and_missing_ids_are_reported(dataset, tmp_path):
     assert "2 dataset sample(s) without a prediction (not scored): 'p-1', 'p-2'" in res.output
     assert "scored 1 of 3 samples" in res.output
     strict = _run(preds, "--dataset", dataset, "--strict")
-    assert strict.exit_code == 1 and "error:" in strict.output and "Traceback" not in strict.output
+    assert strict.exit_code == 2 and "error:" in strict.output and "Traceback" not in strict.output
 
 
 @pytest.mark.parametrize("content, message", [
@@ -100,19 +100,19 @@ def test_bad_predictions_name_file_and_line(dataset, tmp_path, content, message)
     path = tmp_path / "bad.jsonl"
     path.write_text(content)
     res = _run(path, "--dataset", dataset)
-    assert res.exit_code == 1 and f"{path}{message}" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 2 and f"{path}{message}" in res.output and "Traceback" not in res.output
     with pytest.raises(DigError):
         read_predictions(path)
 
 
 def test_missing_files_and_corrupt_annotations(dataset, tmp_path):
     res = _run(tmp_path / "nope.jsonl", "--dataset", dataset)
-    assert res.exit_code == 1 and "predictions file not found" in res.output
+    assert res.exit_code == 2 and "predictions file not found" in res.output
     preds = _preds(tmp_path / "p.jsonl", [{"id": "p-0", "completion": "[]"}])
     res = _run(preds, "--dataset", tmp_path / "nodir")
-    assert res.exit_code == 1 and "dataset folder not found" in res.output
+    assert res.exit_code == 2 and "dataset folder not found" in res.output
     with open(dataset / ANNOTATIONS, "a") as f:
         f.write('{"id": "broken"\n')
     res = _run(preds, "--dataset", dataset, "--out", tmp_path / "o.jsonl")
-    assert res.exit_code == 1 and f"{dataset / ANNOTATIONS}:4:" in res.output
+    assert res.exit_code == 2 and f"{dataset / ANNOTATIONS}:4:" in res.output
     assert not (tmp_path / "o.jsonl").exists()

@@ -264,7 +264,7 @@ def test_write_dig_dataset_is_deterministic_and_scores(tmp_path):
         assert (a / rec["image_b"]).read_bytes() == (b / rec["image_b"]).read_bytes()
     # the ideal answer scores 1 through dig-core's task and reward
     task, reward = DigTask(), DigReward()
-    rec = next(read_annotations(a))
+    rec = read_annotations(a)[0]
     answer = task.format_boxes(rec["boxes"], rec["width"], rec["height"])
     result = reward.score(task.parse(answer, rec["width"], rec["height"]), rec["boxes"])
     assert result.reward == pytest.approx(1.0)

@@ -155,7 +155,7 @@ def test_missing_answers_wrong_excluded_or_strict(tmp_path, dataset):
     res = dig_eval("model.name=predictions", f"model.params.path={preds}", "model.params.coords=pixels",
                    "model.params.strict=true", "evaluator.name=dig", f"evaluator.params.dataset={dataset}",
                    "--out", tmp_path / "strict", "--no-progress")
-    assert res.exit_code == 1 and "dig/p2" in res.output and "strict" in res.output
+    assert res.exit_code == 2 and "dig/p2" in res.output and "strict" in res.output
 
 
 def test_count_in_prompt_stage_and_limit(tmp_path):

@@ -131,14 +131,14 @@ def test_config_errors(tmp_path):
 
     res = dig_eval("model.name=predictions", f"model.params.path={preds}", "model.params.coords=pixels",
                    "evaluator.name=dig", f"evaluator.params.dataset={tmp_path / 'nowhere'}", "--out", tmp_path / "r")
-    assert res.exit_code == 1 and str(tmp_path / "nowhere") in res.output and "dataset" in res.output
+    assert res.exit_code == 2 and str(tmp_path / "nowhere") in res.output and "dataset" in res.output
 
     res = dig_eval("model.name=predictions", f"model.params.path={preds}", *base)
     assert res.exit_code == 2 and "model.params.coords" in res.output  # boxes need a convention
     assert not (tmp_path / "r").exists()
 
     res = dig_eval("model.name=predictions", f"model.params.path={tmp_path / 'none.jsonl'}", *base)
-    assert res.exit_code == 1 and "none.jsonl" in res.output
+    assert res.exit_code == 2 and "none.jsonl" in res.output
 
     res = dig_eval("model.name=hf", f"model.params.path={tmp_path / 'no-model'}", *base)
     assert res.exit_code == 1 and "no-model" in res.output
@@ -157,7 +157,16 @@ def test_config_errors(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"benchmark": "dig", "id": "x", "completion": 3}\n')
     res = dig_eval("model.name=predictions", f"model.params.path={bad}", *base)
-    assert res.exit_code == 1 and "bad.jsonl:1" in res.output and "completion" in res.output
+    assert res.exit_code == 2 and "bad.jsonl:1" in res.output and "completion" in res.output
+
+
+def test_a_file_given_as_dataset_is_named_as_such(tmp_path):
+    ds = write_dig_dataset(tmp_path / "ds", n=1)
+    preds = write_jsonl(tmp_path / "p.jsonl", [{"benchmark": "dig", "id": "x", "completion": "[]"}])
+    res = dig_eval("model.name=predictions", f"model.params.path={preds}", "model.params.coords=pixels",
+                   "evaluator.name=dig", f"evaluator.params.dataset={ds / 'metadata.jsonl'}", "--out", tmp_path / "r")
+    assert res.exit_code == 2 and "metadata.jsonl is a file, not a folder" in res.output
+    assert "(dataset.json, metadata.jsonl, images/)" in res.output and "annotations.jsonl" not in res.output
 
 
 def test_predictions_without_benchmark_need_the_param(tmp_path):

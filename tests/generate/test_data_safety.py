@@ -173,7 +173,7 @@ def test_a_refused_rerun_changes_nothing(tmp_path, baseline, args):
     ann.write_bytes(b"".join([lines[1], lines[0], *lines[2:]]))
     before = _snapshot(out)
     r = dig("generate", "--out", str(out), *args)
-    assert r.returncode == 1 and "not a prefix of this config's plan" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "not a prefix of this config's plan" in r.stderr and "Traceback" not in r.stderr
     assert _snapshot(out) == before  # dataset.json still complete, with its content hash
 
 

@@ -124,7 +124,7 @@ def test_rerun_of_complete_dataset_is_a_no_op(baseline):
 
 def test_resume_with_other_config_is_refused(baseline):
     r = dig("generate", "--out", str(baseline), *TINY, "seed=12")
-    assert r.returncode == 1 and "different config" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "different config" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_show_draws_a_sheet(baseline, tmp_path):
@@ -162,11 +162,11 @@ def test_unwritable_out_dir(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     r = dig("generate", "--out", str(blocker / "ds"), *TINY)
-    assert r.returncode == 1 and "cannot write to output folder" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "cannot write to output folder" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_impossible_scene_config_is_a_clear_error(tmp_path):
     r = dig("generate", "--out", str(tmp_path / "ds"), *TINY, "scene.min_objects=40", "scene.max_objects=40",
             "scene.bounds=1.5", "scene.max_restarts=2", "scene.max_attempts=5")
-    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "40" in r.stderr

@@ -232,7 +232,7 @@ def test_missing_or_resized_image(tmp_path, tiny_qwen3_vl):
     with pytest.raises(DatasetError, match="dig-1-00001_b.png"):
         export_dataset(config(tiny_qwen3_vl), ds, tmp_path / "out", progress=False)
     Image.new("RGB", (50, 50)).save(ds / "images" / "dig-1-00001_b.png")
-    with pytest.raises(DatasetError, match="50x50 but the annotation says 96x64"):
+    with pytest.raises(DatasetError, match="is 50x50 but the line says 96x64"):
         export_dataset(config(tiny_qwen3_vl), ds, tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
 

@@ -7,8 +7,11 @@ validated against that plugin class's ``Config`` dataclass.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Iterable
+import math
+import typing
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -17,6 +20,7 @@ import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from dig_core import strict_yaml
 from dig_core.difficulty import stage_knob_errors
 from dig_core.errors import ConfigError
 from dig_core.plugins.manager import PROVIDERS, PluginManager, get_plugin_manager, unknown_name_message
@@ -169,7 +173,30 @@ PLUGIN_SECTIONS = {
 ALL_SECTIONS = (*PLUGIN_SECTIONS, "evaluators")
 
 
+#: upper bounds (docs/config.md): a config beyond them is refused before anything is planned or
+#: written, instead of hanging in planning or rendering
+MAX_IMAGE_SIDE = 8192  # scene.width, scene.height
+MAX_IMAGE_PIXELS = 4096 * 4096  # scene.width * scene.height
+#: planning (ids, seeds, K and edit types of every pair) takes ~30 µs a pair before the output
+#: folder is opened, so these keep it within seconds
+MAX_STAGE_PAIRS = 100_000  # curriculum.stages[i].pairs
+MAX_PAIRS = 1_000_000  # all stages together
+MAX_OBJECTS = 100  # scene.max_objects, and K (k_max)
+
 # -- loading ----------------------------------------------------------------------------------------
+def load_yaml(text: str, where: str) -> Any:
+    """``text`` as YAML with the checks of :func:`dig_core.strict_yaml.load`; ConfigError naming
+    ``where`` (a file, or ``override KEY``) and the line."""
+    try:
+        return strict_yaml.load(text)
+    except strict_yaml.YamlRefused as e:
+        raise ConfigError(f"{where}: {e}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{where}: not valid YAML: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: not valid YAML: nested too deeply") from None
+
+
 def _leaves(d: Any, prefix: str = "") -> list[tuple[str, Any]]:
     """Flatten nested dicts to dotted keys; lists and empty dicts are leaves."""
     if isinstance(d, dict) and d:
@@ -185,13 +212,52 @@ def parse_override(item: str) -> tuple[str, Any]:
         raise ValueError(f"override {item!r} is not key=value (e.g. scene.max_objects=6)")
     key, raw = item.split("=", 1)
     try:
-        value = yaml.safe_load(raw) if raw != "" else ""
-    except yaml.YAMLError:
-        value = raw
+        value = strict_yaml.load(raw) if raw != "" else ""
+    except strict_yaml.YamlRefused as e:
+        raise ValueError(f"override {item!r}: {e}") from None
+    except (yaml.YAMLError, RecursionError):
+        value = raw  # not YAML: the text as it is
     return key.strip(), value
 
 
-def _apply(cfg: DictConfig, key: str, value: Any, where: str, errors: list[str]) -> None:
+def _list_item_type(cfg: DictConfig, key: str) -> type | None:
+    """The dataclass of the items of the list field ``key`` (``list[StageConfig]`` for
+    ``curriculum.stages``), from the type hints of the dataclass that holds it; None otherwise."""
+    parent_key, _, name = key.rpartition(".")
+    try:
+        parent = OmegaConf.select(cfg, parent_key) if parent_key else cfg
+    except (OmegaConfBaseException, ValueError, TypeError):
+        return None
+    owner = OmegaConf.get_type(parent) if isinstance(parent, DictConfig) else None
+    if not dataclasses.is_dataclass(owner):
+        return None
+    hint = typing.get_type_hints(owner).get(name)
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is list and args and dataclasses.is_dataclass(args[0]):
+        return args[0]
+    return None
+
+
+def _list_item_errors(cfg: DictConfig, key: str, value: list[Any], where: str) -> list[str]:
+    """The problems of each item of a list merged into a list of structured items (e.g.
+    ``curriculum.stages``), each naming its own key (``curriculum.stages[1].pairs``)."""
+    item_type = _list_item_type(cfg, key)
+    if item_type is None:
+        return []
+    errors: list[str] = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            errors.append(f"{where}: {key}[{i}]: expected a mapping of {item_type.__name__} keys, got {item!r}")
+            continue
+        schema = OmegaConf.structured(item_type)
+        for k, v in _leaves(item):
+            if k:
+                _apply(schema, k, v, where, errors, prefix=f"{key}[{i}].")
+    return errors
+
+
+def _apply(cfg: DictConfig, key: str, value: Any, where: str, errors: list[str], prefix: str = "") -> None:
+    """Merge ``value`` at ``key``; a problem goes to ``errors`` as ``where: <prefix><key>...``."""
     try:
         OmegaConf.update(cfg, key, value, merge=True, force_add=False)
     except OmegaConfBaseException as e:
@@ -200,9 +266,14 @@ def _apply(cfg: DictConfig, key: str, value: Any, where: str, errors: list[str])
             parent = key.rsplit(".", 1)[0] if "." in key else ""
             node = OmegaConf.select(cfg, parent) if parent else cfg
             allowed = sorted(node.keys()) if isinstance(node, DictConfig) else []
-            errors.append(f"{where}: unknown key {key!r}; allowed here: {allowed}")
+            errors.append(f"{where}: unknown key {prefix + key!r}; allowed here: {allowed}")
+        elif isinstance(value, list) and (items := _list_item_errors(cfg, key, value, where)):
+            errors.extend(items)
         else:
-            errors.append(f"{where}: {key}={value!r}: {msg}")
+            errors.append(f"{where}: {prefix}{key}={value!r}: {msg}")
+    except (ValueError, TypeError, IndexError, KeyError) as e:  # a key OmegaConf cannot even parse
+        errors.append(f"{where}: {prefix}{key!r} is not a valid key ({e}); write e.g. scene.max_objects or "
+                      "curriculum.stages[0].pairs")
 
 
 def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
@@ -210,11 +281,14 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
     missing, not YAML or not a mapping."""
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text())
+        text = p.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {p}") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{p}: not valid YAML: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot be read ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p}: not UTF-8 text (byte at offset {e.start})") from None
+    data = load_yaml(text, str(p))
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -250,7 +324,40 @@ def merge_config(
     if path is not None:
         merge_mapping(cfg, read_yaml_mapping(path), str(Path(path)), errors)
     apply_overrides(cfg, overrides, errors)
+    unresolved = interpolation_errors(cfg)
+    if unresolved:  # nothing can read such a config
+        raise ConfigError([*errors, *unresolved])
     return cfg, errors
+
+
+def interpolation_errors(cfg: DictConfig) -> list[str]:
+    """The ``${...}`` a config cannot resolve (unknown key or resolver, a cycle), naming the key."""
+    try:
+        OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as e:
+        return [f"{e.full_key or '(top level)'}: cannot resolve its ${{...}} interpolation: "
+                f"{str(e).splitlines()[0]}"]
+    except RecursionError:
+        return ["a ${...} interpolation refers to itself through too many steps"]
+    return []
+
+
+def _numbers(data: Any, prefix: str = "") -> Iterable[tuple[str, float]]:
+    """``(dotted key, value)`` of every number in nested dicts and lists (list items as ``key[i]``)."""
+    if isinstance(data, dict):
+        for k, v in data.items():
+            yield from _numbers(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            yield from _numbers(v, f"{prefix}[{i}]")
+    elif isinstance(data, (int, float)) and not isinstance(data, bool):
+        yield prefix, data
+
+
+def non_finite_errors(data: Any, prefix: str = "") -> list[str]:
+    """Every NaN or infinity in ``data`` (a config section as plain data), naming its key."""
+    return [f"{key} must be a finite number, got {v}" for key, v in _numbers(data, prefix)
+            if isinstance(v, float) and not math.isfinite(v)]
 
 
 def load_config(
@@ -269,7 +376,7 @@ def load_config(
     """
     cfg, errors = merge_config(path, overrides)
     if validate:
-        errors.extend(semantic_errors(cfg, pm or get_plugin_manager(), sections))
+        errors.extend(semantic_errors(cfg, pm or get_plugin_manager(), sections, param_origin(path, overrides)))
     if errors:
         raise ConfigError(errors)
     return cfg
@@ -312,6 +419,8 @@ def plugin_params(cls: type, params: Any, where: str, errors: list[str]) -> Any:
     for key, value in _leaves(data):
         if key:
             _apply(schema, key, value, where, errors)
+    if len(errors) == n:
+        errors.extend(f"{where}.{e}" for e in non_finite_errors(data))
     if len(errors) > n:
         return None
     obj = OmegaConf.to_object(schema)
@@ -319,20 +428,75 @@ def plugin_params(cls: type, params: Any, where: str, errors: list[str]) -> Any:
     return obj
 
 
-def semantic_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] | None = None) -> list[str]:
+def param_origin(path: str | Path | None, overrides: Iterable[str]) -> Callable[[str], str]:
+    """``where(section)``: ``"FILE: "`` when the config file sets keys of ``section`` (e.g.
+    ``renderer.params``), ``"override: "`` when overrides do, both joined by ``+``; else ``""``.
+    Problems of plugin params, found only after merging, name where they came from with it."""
+    file_keys = [k for k, _ in _leaves(read_yaml_mapping(path))] if path is not None else []
+    override_keys = [item.split("=", 1)[0].strip() for item in overrides]
+
+    def touches(keys: list[str], section: str) -> bool:
+        return any(k == section or k.startswith((section + ".", section + "[")) or section.startswith(k + ".")
+                   for k in keys)
+
+    def where(section: str) -> str:
+        hits = [name for name, keys in ((str(path), file_keys), ("override", override_keys)) if touches(keys, section)]
+        return " + ".join(hits) + ": " if hits else ""
+
+    return where
+
+
+def semantic_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] | None = None,
+                    origin: Callable[[str], str] | None = None) -> list[str]:
+    """Every problem of a merged config (see :func:`load_config`). ``origin``: see
+    :func:`param_origin`; it names the file (or override) in the problems of plugin params."""
+    origin = origin or (lambda section: "")
+    unresolved = interpolation_errors(cfg)
+    if unresolved:
+        return unresolved
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    plugin_keys = {*PLUGIN_SECTIONS, "evaluators"}
+    core = {k: v for k, v in plain.items() if k not in plugin_keys}
+    core["perturbations"] = {k: v for k, v in core["perturbations"].items() if k != "params"}
+    errors: list[str] = non_finite_errors(core)
+    if errors:  # every check below compares numbers: NaN would pass or mislead them
+        return errors
+    errors, capacity = _scene_errors(cfg.scene)
+    pert_errors, creates = _perturbation_errors(cfg, pm, origin)
+    errors += pert_errors
+    # K edits of distinct objects: the objects of A, and those an edit adds (as many as fit)
+    k_limit = min(MAX_OBJECTS, capacity if creates and capacity is not None else cfg.scene.max_objects)
+    errors += _stage_errors(cfg, k_limit, creates)
+    errors += _run_errors(cfg, pm)
+    errors += _plugin_ref_errors(cfg, pm, sections, origin)
+    return errors
+
+
+def _scene_errors(s: DictConfig) -> tuple[list[str], int | None]:
+    """The problems of ``scene``, and how many objects its floor holds (None when unknown)."""
     errors: list[str] = []
-    s = cfg.scene
     if s.width < 16 or s.height < 16:
         errors.append(f"scene.width/height must be >= 16, got {s.width}x{s.height}")
+    if s.width > MAX_IMAGE_SIDE or s.height > MAX_IMAGE_SIDE:
+        errors.append(f"scene.width/height must be <= {MAX_IMAGE_SIDE}, got {s.width}x{s.height}")
+    elif s.width * s.height > MAX_IMAGE_PIXELS:
+        errors.append(f"scene.width * scene.height must be <= {MAX_IMAGE_PIXELS} pixels (4096x4096), "
+                      f"got {s.width}x{s.height} = {s.width * s.height}")
     if s.min_objects < 1:
         errors.append(f"scene.min_objects must be >= 1, got {s.min_objects}")
     if s.max_objects < s.min_objects:
         errors.append(f"scene.max_objects ({s.max_objects}) must be >= scene.min_objects ({s.min_objects})")
+    if s.max_objects > MAX_OBJECTS:
+        errors.append(f"scene.max_objects must be <= {MAX_OBJECTS}, got {s.max_objects}")
     if s.bounds <= 0:
         errors.append(f"scene.bounds must be > 0, got {s.bounds}")
+    for key in ("min_dist", "margin", "camera_jitter", "light_jitter"):
+        if s[key] < 0:
+            errors.append(f"scene.{key} must be >= 0, got {s[key]}")
     for key in ("max_attempts", "max_restarts"):
         if s[key] < 1:
             errors.append(f"scene.{key} must be >= 1, got {s[key]}")
+    vocab = None
     try:
         vocab = Vocabulary.from_dict(OmegaConf.to_container(s.vocabulary))
         for part in ("shapes", "materials", "colors", "sizes"):
@@ -341,9 +505,27 @@ def semantic_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] 
         for name, rgb in vocab.colors.items():
             if len(rgb) != 3 or not all(0 <= c <= 255 for c in rgb):
                 errors.append(f"scene.vocabulary.colors.{name}: expected 3 ints in 0-255, got {rgb}")
+        for name, size in vocab.sizes.items():
+            if not isinstance(size, (int, float)) or isinstance(size, bool) or size <= 0:
+                errors.append(f"scene.vocabulary.sizes.{name} must be a number > 0, got {size!r}")
     except (KeyError, TypeError, ValueError) as e:
         errors.append(f"scene.vocabulary: malformed ({e}); expected shapes, materials, colors, sizes")
+    capacity = None
+    if not errors and vocab is not None:
+        from dig_core.sampling.scenes import floor_capacity
 
+        capacity = floor_capacity(s, vocab)
+        if s.max_objects > capacity:
+            errors.append(f"scene.max_objects={s.max_objects}: the floor holds at most {capacity} objects "
+                          f"(scene.bounds={s.bounds}, scene.min_dist={s.min_dist}, smallest size "
+                          f"{min(vocab.sizes.values())}); lower scene.max_objects or raise scene.bounds")
+
+    return errors, capacity
+
+
+def _perturbation_errors(cfg: DictConfig, pm: PluginManager, origin: Callable[[str], str]) -> tuple[list[str], bool]:
+    """The problems of ``perturbations``, and whether an enabled perturbation adds an object."""
+    errors: list[str] = []
     perts = pm.registries["perturbation"]
     weights = OmegaConf.to_container(cfg.perturbations.weights)
     for name, w in weights.items():
@@ -351,6 +533,8 @@ def semantic_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] 
             errors.append(f"perturbations.weights: {unknown_name_message('perturbation', name, perts)}")
         elif not isinstance(w, (int, float)) or w < 0:
             errors.append(f"perturbations.weights.{name} must be a number >= 0, got {w!r}")
+    if cfg.perturbations.max_attempts < 1:
+        errors.append(f"perturbations.max_attempts must be >= 1, got {cfg.perturbations.max_attempts}")
     if cfg.perturbations.balance not in BALANCE_MODES:
         errors.append(f"perturbations.balance: {cfg.perturbations.balance!r} is not one of {list(BALANCE_MODES)}")
     if not any(isinstance(w, (int, float)) and w > 0 for w in weights.values()):
@@ -359,8 +543,17 @@ def semantic_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] 
         if name not in perts:
             errors.append(f"perturbations.params: {unknown_name_message('perturbation', name, perts)}")
         else:
-            plugin_params(perts[name].cls, params, f"perturbations.params.{name}", errors)
+            plugin_params(perts[name].cls, params, f"{origin(f'perturbations.params.{name}')}perturbations.params.{name}",
+                          errors)
+    creates = any(perts[n].cls.CREATES for n, w in weights.items()
+                  if n in perts and isinstance(w, (int, float)) and w > 0)
+    return errors, creates
 
+
+def _stage_errors(cfg: DictConfig, k_limit: int, creates: bool) -> list[str]:
+    """The problems of ``curriculum.stages``; ``k_limit``: the most edits of distinct objects."""
+    errors: list[str] = []
+    s = cfg.scene
     stages = cfg.curriculum.stages
     if len(stages) == 0:
         errors.append("curriculum.stages must list at least one stage")
@@ -372,28 +565,57 @@ def semantic_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] 
         if st.k_min < 0 or st.k_max < max(st.k_min, 1):
             errors.append(f"{where}: need 0 <= k_min <= k_max and k_max >= 1 (k_min 0 adds no-difference "
                           f"control pairs), got k_min={st.k_min}, k_max={st.k_max}")
+        elif st.k_max > k_limit and st.pairs > 0:  # a stage of 0 pairs makes no edits
+            why = (f"the floor holds at most {k_limit} objects" if creates else
+                   f"a scene has at most scene.max_objects={s.max_objects} objects and no enabled perturbation "
+                   "adds one")
+            errors.append(f"{where}: k_max={st.k_max} edits of distinct objects cannot be made: {why}; "
+                          f"need k_max <= {k_limit}")
         if st.k_min == 0 and st.count_in_prompt:
             errors.append(f"{where}: k_min=0 (control pairs) needs count_in_prompt: false; a control pair "
                           "takes only the prompt without the count")
         errors.extend(stage_knob_errors(st, where))
         if st.pairs < 0:
             errors.append(f"{where}: pairs must be >= 0, got {st.pairs}")
+        elif st.pairs > MAX_STAGE_PAIRS:
+            errors.append(f"{where}: pairs must be <= {MAX_STAGE_PAIRS}, got {st.pairs}; split the stage "
+                          "or the data into several datasets")
+    total = sum(st.pairs for st in stages)
+    if total > MAX_PAIRS and all(st.pairs <= MAX_STAGE_PAIRS for st in stages):
+        errors.append(f"curriculum.stages: {total} pairs in all; at most {MAX_PAIRS} per dataset")
 
+    return errors
+
+
+def _run_errors(cfg: DictConfig, pm: PluginManager) -> list[str]:
+    """The problems of ``validity`` and ``generate``."""
+    errors: list[str] = []
     v = cfg.validity
     if v.min_visible_pixels < 1:
         errors.append(f"validity.min_visible_pixels must be >= 1, got {v.min_visible_pixels}")
+    if v.min_box_change < 0:
+        errors.append(f"validity.min_box_change must be >= 0, got {v.min_box_change}")
     if v.max_resamples < 1:
         errors.append(f"validity.max_resamples must be >= 1, got {v.max_resamples}")
 
     g = cfg.generate
     if g.workers < 0:
         errors.append(f"generate.workers must be >= 0 (0 = auto), got {g.workers}")
+    if g.threads < 0:
+        errors.append(f"generate.threads must be >= 0 (0 = auto), got {g.threads}")
     if g.image_format not in ("png",):
         errors.append(f"generate.image_format: unknown format {g.image_format!r}; allowed: ['png']")
     execs = pm.registries["executor"]
     if g.executor not in execs:
         errors.append(f"generate.executor: {unknown_name_message('executor', g.executor, execs)}")
 
+    return errors
+
+
+def _plugin_ref_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] | None,
+                       origin: Callable[[str], str]) -> list[str]:
+    """The problems of the plugin sections in ``sections`` (None: all): names and params."""
+    errors: list[str] = []
     wanted = set(ALL_SECTIONS if sections is None else sections)
     unknown = wanted - set(ALL_SECTIONS)
     if unknown:
@@ -409,7 +631,7 @@ def semantic_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] 
         if ref.name not in reg:
             errors.append(f"{section}.name: {unknown_name_message(kind, ref.name, reg)}")
             continue
-        plugin_params(reg[ref.name].cls, ref.params, f"{section}.params", errors)
+        plugin_params(reg[ref.name].cls, ref.params, f"{origin(f'{section}.params')}{section}.params", errors)
     return errors
 
 

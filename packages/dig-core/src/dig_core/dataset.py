@@ -32,6 +32,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import math
 import os
 import re
 import tempfile
@@ -82,22 +83,66 @@ ANNOTATION_KEYS = (
     "id", "stage", "image_a", "image_b", "width", "height", "boxes", "differences",
     "scene_a", "scene_b", "seed",
 )
+#: problems listed in one error message (``dig verify`` lists them all)
+MAX_LISTED = 10
 
 
 # -- atomic files -----------------------------------------------------------------------------------
+def _file_mode() -> int:
+    """The mode a new file gets under the process's umask (as ``open`` would give it). Read from
+    /proc where it can be: setting the umask to learn it would, for that moment, give files that
+    other threads create (images written in parallel) the widest modes."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            mask = next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        mask = os.umask(0)
+        os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path`` and rename it into place."""
+    """Write ``data`` to a temporary file beside ``path`` and rename it into place. The file gets
+    the mode the umask gives any new file; a folder that is missing or not writable, a full disk
+    or any other OS error raises :class:`OutputError` naming ``path`` (no temporary file is left)."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise OutputError(_write_problem(path, e)) from None
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), _file_mode())
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(_write_problem(path, e)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _write_problem(path: Path, e: OSError) -> str:
+    parent = path.parent
+    if not parent.exists():
+        return f"cannot write {path}: folder {parent} does not exist"
+    if not parent.is_dir():
+        return f"cannot write {path}: {parent} is not a folder"
+    return f"cannot write {path}: {e.strerror or e}"
+
+
+def ensure_folder(path: str | Path) -> Path:
+    """Create the folder ``path`` (and its parents) for output; :class:`OutputError` naming it when
+    that fails (a file in the way, no permission)."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create folder {path}: {e.strerror or e}") from None
+    return path
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -117,6 +162,12 @@ def temp_target(name: str) -> str | None:
 def dumps_line(record: dict[str, Any]) -> str:
     """One annotation line: compact JSON, keys in the writer's order, no NaN."""
     return json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"
+
+
+def dumps_json(value: Any) -> str:
+    """A JSON file DiG writes (manifests, reports): indented, strict (NaN and infinities raise
+    ValueError rather than writing what JSON readers refuse)."""
+    return json.dumps(value, indent=2, allow_nan=False) + "\n"
 
 
 # -- reading ----------------------------------------------------------------------------------------
@@ -141,42 +192,233 @@ def format_version(root: str | Path) -> int:
     return next(v for v, n in LINES_FILES.items() if n == name)
 
 
-def iter_jsonl(path: str | Path, error: type[Exception] = DatasetError,
-               skip_torn_tail: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON (DiG writes finite numbers only)")
+
+
+def iter_jsonl(path: str | Path, error: type[Exception] = DatasetError, skip_torn_tail: bool = False,
+               problems: list[str] | None = None,
+               allow_nan: bool = True) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line number, object)`` for every non-blank line of a JSONL file; a line that is not a
-    JSON object raises ``error`` naming ``file:line``. ``skip_torn_tail``: a last line without its
-    newline (a writer killed mid-line, or one still writing) is skipped instead."""
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip() or (skip_torn_tail and not line.endswith("\n")):
+    JSON object (bad UTF-8, bad JSON, nested too deeply, not an object; with ``allow_nan=False``
+    also NaN or Infinity) raises ``error`` naming ``file:line``, or with ``problems`` given is
+    appended there and skipped. ``skip_torn_tail``: a last line without its newline (a writer
+    killed mid-line, or one still writing) is skipped instead."""
+    kw = {} if allow_nan else {"parse_constant": _no_constant}
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise error(f"{path}: cannot be read ({e.strerror or e})") from None
+    with f:
+        for lineno, raw in enumerate(f, 1):
+            if not raw.strip() or (skip_torn_tail and not raw.endswith(b"\n")):
                 continue
             try:
-                rec = json.loads(line)
+                rec = json.loads(raw.decode("utf-8"), **kw)
+            except UnicodeDecodeError as e:
+                msg = f"{path}:{lineno}: not UTF-8 text (byte 0x{raw[e.start]:02x} at column {e.start + 1})"
             except json.JSONDecodeError as e:
-                raise error(f"{path}:{lineno}: corrupt line ({e.msg} at column {e.colno})") from None
-            if not isinstance(rec, dict):
-                raise error(f"{path}:{lineno}: expected a JSON object, got {type(rec).__name__}")
-            yield lineno, rec
+                msg = f"{path}:{lineno}: corrupt line ({e.msg.removesuffix(' at')} at column {e.colno})"
+            except RecursionError:
+                msg = f"{path}:{lineno}: corrupt line (nested too deeply)"
+            except ValueError as e:
+                msg = f"{path}:{lineno}: corrupt line ({e})"
+            else:
+                if isinstance(rec, dict):
+                    yield lineno, rec
+                    continue
+                msg = f"{path}:{lineno}: expected a JSON object, got {type(rec).__name__}"
+            if problems is None:
+                raise error(msg)
+            problems.append(msg)
 
 
-def read_annotations(root: str | Path) -> Iterator[dict[str, Any]]:
-    """Yield every pair of a dataset; a corrupt line raises :class:`DatasetError` naming it."""
+def _path_problem(rel: Any) -> str | None:
+    """Why an image path from a dataset line is not a relative path inside the dataset folder
+    (absolute, a drive, ``..`` that leaves it, not a path at all); None when it is. Plain string
+    checks: this runs twice per line on every read."""
+    if not isinstance(rel, str) or not rel.strip() or "\0" in rel:
+        return "expected a relative image path such as images/<id>_a.png"
+    parts = rel.replace("\\", "/").split("/")
+    if parts[0] == "" or ":" in parts[0]:  # /abs, \\server, C:\x, C:x
+        return "absolute"
+    if ".." in parts:
+        depth = 0
+        for part in parts:
+            depth += -1 if part == ".." else 0 if part in ("", ".") else 1
+            if depth < 0:
+                return "leaves"
+    return None
+
+
+def image_path(root: str | Path, rel: Any, where: str = "") -> Path:
+    """The file of an image path ``rel`` from a dataset line: relative to ``root`` and inside it.
+    An absolute path, one with ``..`` that leaves the folder, or not a path raises
+    :class:`DatasetError` (``where``: e.g. ``metadata.jsonl:3: image_a`` for the message)."""
+    problem = _path_problem(rel)
+    if problem is not None:
+        head = f"{where}: " if where else ""
+        if problem.startswith("expected"):
+            raise DatasetError(f"{head}{problem}, got {rel!r}")
+        raise DatasetError(f"{head}{rel!r} is not inside the dataset folder {root}; image paths must be "
+                           "relative to it (e.g. images/<id>_a.png)")
+    return Path(root) / rel
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+_NUMBER_TYPES = (int, float)
+
+
+def _box_problem(box: Any, width: int, height: int) -> str | None:
+    # the fast path of every sound box: 4 plain numbers with 0 <= x0 < x1 <= width (NaN and the
+    # infinities fail these comparisons)
+    if (type(box) in (list, tuple) and len(box) == 4 and all(type(v) in _NUMBER_TYPES for v in box)
+            and 0 <= box[0] < box[2] <= width and 0 <= box[1] < box[3] <= height):
+        return None
+    if (not isinstance(box, (list, tuple)) or len(box) != 4
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in box)):
+        return f"expected [x0, y0, x1, y1] of 4 finite numbers, got {box!r}"
+    x0, y0, x1, y1 = box
+    if not (x0 < x1 and y0 < y1):
+        return f"{list(box)} is empty or inverted (needs x0 < x1 and y0 < y1)"
+    if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
+        return f"{list(box)} is outside the {width}x{height} image"
+    return None
+
+
+def line_problems(root: str | Path, rec: dict[str, Any], where: str) -> list[str]:
+    """Everything wrong with one dataset line (``where``: ``file:line``): missing keys, an id that
+    is not a string, image paths outside the folder, a size that is not two positive integers,
+    boxes (``boxes`` and each difference's ``box``) that are not finite, are inverted or leave the
+    image."""
+    missing = [k for k in ANNOTATION_KEYS if k not in rec]
+    if missing:
+        return [f"{where}: annotation {rec.get('id', '?')!r} lacks key(s) {missing}"]
+    out = []
+    if not isinstance(rec["id"], str) or not rec["id"]:
+        out.append(f"{where}: id must be a non-empty string, got {rec['id']!r}")
+    for key in FILE_NAME_KEYS:
+        if _path_problem(rec[key]) is not None:
+            try:
+                image_path(root, rec[key], f"{where}: {key}")
+            except DatasetError as e:
+                out.append(str(e))
+    w, h = rec["width"], rec["height"]
+    if not (_is_int(w) and _is_int(h) and w > 0 and h > 0):
+        return [*out, f"{where}: width and height must be positive integers, got {w!r}x{h!r}"]
+    boxes, diffs = rec["boxes"], rec["differences"]
+    if not isinstance(boxes, list) or not isinstance(diffs, list):
+        return [*out, f"{where}: boxes and differences must be lists"]
+    for i, box in enumerate(boxes):
+        if (p := _box_problem(box, w, h)) is not None:
+            out.append(f"{where}: boxes[{i}]: {p}")
+    for i, d in enumerate(diffs):
+        if not isinstance(d, dict) or not isinstance(d.get("type"), str):
+            out.append(f"{where}: differences[{i}]: expected an object with a 'type' and a 'box', got {d!r}")
+        elif "box" in d and (p := _box_problem(d["box"], w, h)) is not None:
+            out.append(f"{where}: differences[{i}].box: {p}")
+    return out
+
+
+def image_problems(root: str | Path, rec: dict[str, Any], where: str) -> list[str]:
+    """Both images of a line (whose paths :func:`line_problems` accepted): present, inside the
+    folder also after following links, decodable PNG data (every chunk's checksum) of the line's
+    width x height."""
+    from PIL import Image
+
+    out = []
+    real_root = Path(root).resolve()
+    for key in FILE_NAME_KEYS:
+        path = image_path(root, rec[key])
+        real = path.resolve()
+        if not real.is_relative_to(real_root):
+            out.append(f"{where}: {key}: {path} leads to {real}, outside the dataset folder {root}; images "
+                       "must be files inside it")
+            continue
+        try:
+            with Image.open(path) as im:
+                size = im.size
+                im.verify()
+        except FileNotFoundError:
+            out.append(f"{where}: {key}: {path} not found")
+            continue
+        except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, struct.error on bad data
+            out.append(f"{where}: {key}: {path} is not a readable image ({e})")
+            continue
+        if size != (rec["width"], rec["height"]):
+            out.append(f"{where}: {key}: {path} is {size[0]}x{size[1]} but the line says "
+                       f"{rec['width']}x{rec['height']}")
+    return out
+
+
+def scan_dataset(root: str | Path, images: bool = False) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every pair of a dataset that is sound, and every problem of the folder at once: lines that
+    are not JSON objects (bad UTF-8, bad JSON, NaN), what :func:`line_problems` finds, ids on more
+    than one line, and with ``images`` what :func:`image_problems` finds. The one check of a
+    dataset's lines that every reader uses (through :func:`read_annotations`) and ``dig verify``
+    reports in full."""
+    root = Path(root)
     path = annotations_path(root)
-    for lineno, rec in iter_jsonl(path):
-        missing = [k for k in ANNOTATION_KEYS if k not in rec]
-        if missing:
-            raise DatasetError(f"{path}:{lineno}: annotation {rec.get('id', '?')!r} lacks key(s) {missing}")
-        yield rec
+    problems: list[str] = []
+    records: list[dict[str, Any]] = []
+    first: dict[str, int] = {}
+    for lineno, rec in iter_jsonl(path, problems=problems, allow_nan=False):
+        where = f"{path}:{lineno}"
+        found = line_problems(root, rec, where)
+        pid = rec.get("id")
+        if isinstance(pid, str):
+            if pid in first:
+                found.append(f"{where}: id {pid!r} is also on line {first[pid]}")
+            else:
+                first[pid] = lineno
+        if images and not found:
+            found = image_problems(root, rec, where)
+        problems.extend(found)
+        if not found:
+            records.append(rec)
+    return records, problems
+
+
+def problems_message(problems: list[str], limit: int | None = MAX_LISTED) -> str:
+    """One error message for a list of problems (the first ``limit``; None: all of them)."""
+    if len(problems) == 1:
+        return problems[0]
+    shown = problems if limit is None else problems[:limit]
+    more = len(problems) - len(shown)
+    return (f"{len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in shown)
+            + (f"\n  ... and {more} more (dig verify lists them all)" if more > 0 else ""))
+
+
+def read_annotations(root: str | Path, images: bool = False) -> list[dict[str, Any]]:
+    """Every pair of a dataset, in file order, after :func:`scan_dataset` found no problem (with
+    ``images``: the images are checked too); else :class:`DatasetError` naming each problem's
+    file and line."""
+    records, problems = scan_dataset(root, images)
+    if problems:
+        raise DatasetError(problems_message(problems))
+    return records
 
 
 def read_manifest(root: str | Path) -> dict[str, Any]:
     path = Path(root) / MANIFEST
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_no_constant)
     except FileNotFoundError:
         raise DatasetError(f"{path}: not found (is {root} a DiG dataset folder?)") from None
-    except json.JSONDecodeError as e:
+    except OSError as e:
+        raise DatasetError(f"{path}: cannot be read ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise DatasetError(f"{path}: corrupt manifest (not UTF-8 text: byte at offset {e.start})") from None
+    except RecursionError:
+        raise DatasetError(f"{path}: corrupt manifest (nested too deeply)") from None
+    except ValueError as e:  # JSONDecodeError included
         raise DatasetError(f"{path}: corrupt manifest ({e})") from None
+    if not isinstance(data, dict):
+        raise DatasetError(f"{path}: corrupt manifest (expected a JSON object, got {type(data).__name__})")
+    return data
 
 
 # -- the rules of a folder that is written ----------------------------------------------------------
@@ -283,22 +525,23 @@ def refuse_output_in_dataset(out: str | Path, dataset: str | Path, option: str =
 
 def _image_bytes(root: Path, rel: str, pair_id: str) -> bytes:
     try:
-        return (root / rel).read_bytes()
+        return image_path(root, rel).read_bytes()
     except OSError as e:
         raise DatasetError(f"{root / rel}: image of pair {pair_id!r} cannot be read ({e.strerror or e})") from None
 
 
-def content_hash(root: str | Path, progress: bool = False) -> str:
+def content_hash(root: str | Path, progress: bool = False, records: list[dict[str, Any]] | None = None) -> str:
     """``sha256:<hex>`` over every pair in id order: its annotation (canonical JSON: sorted keys,
     no spaces, without the format-2 file-name keys) and the bytes of its two images, each item
     preceded by its length as 8 big-endian bytes. Equal hashes = the same annotations and pixels,
-    whatever the format version or line order; ``dig verify`` recomputes it."""
+    whatever the format version or line order; ``dig verify`` recomputes it. ``records``: the
+    folder's pairs when the caller has read them already (:func:`scan_dataset`)."""
     from tqdm import tqdm
 
     root = Path(root)
     skip = set(FILE_NAME_KEYS.values())
     entries = []
-    for rec in read_annotations(root):
+    for rec in read_annotations(root) if records is None else records:
         core = {k: v for k, v in rec.items() if k not in skip}
         line = json.dumps(core, sort_keys=True, separators=(",", ":")).encode()
         entries.append((str(rec["id"]), line, rec["image_a"], rec["image_b"]))
@@ -425,7 +668,7 @@ class DatasetWriter:
                 p.unlink()
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
-        atomic_write_text(self.root / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+        atomic_write_text(self.root / MANIFEST, dumps_json(manifest))
 
     def write_pair(self, record: dict[str, Any], images: dict[str, bytes]) -> None:
         """Write the images (atomically), then append the record's line (format 2: with the
@@ -434,9 +677,12 @@ class DatasetWriter:
             atomic_write_bytes(self.root / rel, data)
         if self.format_version >= 2:
             record = {**record, **{fk: record[k] for k, fk in FILE_NAME_KEYS.items()}}
-        self._fh.write(dumps_line(record))
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        try:
+            self._fh.write(dumps_line(record))
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+        except OSError as e:  # a full disk: a torn last line, which the next run repairs
+            raise OutputError(f"cannot write {self.annotations}: {e.strerror or e}") from None
         self.done.append(record["id"])
 
     def close(self) -> None:

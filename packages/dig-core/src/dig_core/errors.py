@@ -37,12 +37,16 @@ class PluginError(DigError):
 
 
 class DatasetError(DigError):
-    """A dataset folder is missing, unreadable or corrupt (the message names file and line)."""
+    """A dataset folder is missing, unreadable or corrupt (the message names file and line); exit
+    code 2, like any bad input."""
+
+    exit_code = 2
 
 
 class OutputError(DigError):
-    """An output that cannot be written safely (exit code 2): a folder that is not a DiG dataset,
-    a dataset another process is writing, a path inside the dataset being read."""
+    """An output that cannot be written, or not safely (the message names the file; exit code 2,
+    nothing is left half-written): its folder is missing or not writable, the disk is full, a folder
+    that is not a DiG dataset, a dataset another process is writing, a path inside the dataset being read."""
 
     exit_code = 2
 

@@ -23,13 +23,15 @@ def encode_png(image: np.ndarray) -> bytes:
 def load_image(root: str | Path, rel: str) -> np.ndarray:
     from PIL import Image
 
-    path = Path(root) / rel
+    from dig_core.dataset import image_path
+
+    path = image_path(root, rel)
     try:
         with Image.open(path) as im:
             return np.asarray(im.convert("RGB"))
     except FileNotFoundError:
         raise DatasetError(f"{path}: image not found") from None
-    except OSError as e:
+    except (OSError, SyntaxError, ValueError) as e:  # what PIL raises on damaged data
         raise DatasetError(f"{path}: unreadable image ({e})") from None
 
 

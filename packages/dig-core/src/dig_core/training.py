@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Optional, TypeVar
 
-from dig_core.dataset import atomic_write_text, iter_jsonl, refuse_output_in_dataset
+from dig_core.dataset import atomic_write_text, dumps_json, iter_jsonl, refuse_output_in_dataset
 from dig_core.errors import DigError
 from dig_core.plugins.base import Plugin
 
@@ -261,14 +261,14 @@ class RunDir:
         record = {"stage": name, "checkpoint": stored, "reason": reason, "step": step, **extra}
         paths = self.stage(name)
         paths.dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(paths.done, json.dumps(record, indent=2) + "\n")
+        atomic_write_text(paths.done, dumps_json(record))
         return record
 
     def write_manifest(self, trainer: str, stages: Sequence[str], reward: dict[str, Any],
                        **extra: Any) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         record = {"trainer": trainer, "stages": list(stages), "reward": reward, **extra}
-        atomic_write_text(self.manifest, json.dumps(record, indent=2) + "\n")
+        atomic_write_text(self.manifest, dumps_json(record))
 
     def read_manifest(self) -> dict[str, Any] | None:
         if not self.manifest.is_file():

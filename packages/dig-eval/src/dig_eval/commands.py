@@ -113,13 +113,13 @@ def compare_cmd(runs: tuple[str, ...], out_file: str | None, breakdown: bool, be
 
     Example: dig eval compare runs/base runs/dig-step-400 --out table.md
     """
-    from dig_core.dataset import atomic_write_text
+    from dig_core.dataset import atomic_write_text, ensure_folder
 
     from dig_eval.compare import compare_markdown
 
     text = compare_markdown(list(runs), breakdown=breakdown, benchmarks=list(benchmarks) or None)
     if out_file:
-        Path(out_file).parent.mkdir(parents=True, exist_ok=True)
+        ensure_folder(Path(out_file).parent)
         atomic_write_text(out_file, text)
     click.echo(text, nl=False)
 

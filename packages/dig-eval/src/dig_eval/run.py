@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from dig_core.config import instantiate, to_plain
-from dig_core.dataset import MANIFEST, atomic_write_text, refuse_output_in_dataset
+from dig_core.dataset import MANIFEST, atomic_write_text, dumps_json, ensure_folder, refuse_output_in_dataset
 from dig_core.errors import ConfigError
 from dig_core.plugins import get_plugin_manager
 from omegaconf import DictConfig, OmegaConf
@@ -97,9 +97,9 @@ def write_run_info(out: Path, cfg: DictConfig, benchmark: str) -> None:
     order = check_run(out, cfg)
     if benchmark not in order:
         order.append(benchmark)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / RUN_INFO, json.dumps({"dig_eval": __version__, "model": to_plain(cfg)["model"],
-                                                  "benchmarks": order}, indent=2) + "\n")
+    ensure_folder(out)
+    atomic_write_text(out / RUN_INFO, dumps_json({"dig_eval": __version__, "model": to_plain(cfg)["model"],
+                                                  "benchmarks": order}))
 
 
 def evaluate(model: ModelAdapter, evaluator: Evaluator, bench_dir: str | Path, progress: bool = True,
@@ -124,7 +124,7 @@ def evaluate(model: ModelAdapter, evaluator: Evaluator, bench_dir: str | Path, p
     reused = sum(pid in store for pid in ids)
     if on_start is not None:
         on_start()
-    bench_dir.mkdir(parents=True, exist_ok=True)
+    ensure_folder(bench_dir)
     generated = 0
     started = time.time()
     try:
@@ -178,7 +178,7 @@ def evaluate(model: ModelAdapter, evaluator: Evaluator, bench_dir: str | Path, p
         "throughput": {"seconds": round(seconds, 3),
                        "samples_per_s": round(generated / seconds, 4) if generated and seconds > 0 else None},
     }
-    atomic_write_text(bench_dir / METRICS, json.dumps(result, indent=2, allow_nan=False) + "\n")
+    atomic_write_text(bench_dir / METRICS, dumps_json(result))
     return result
 
 

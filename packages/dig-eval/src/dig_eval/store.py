@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from dig_core.dataset import ensure_folder
 from dig_core.errors import DigError
 
 PREDICTIONS = "predictions.jsonl"
@@ -74,7 +75,7 @@ class PredictionStore:
         if not rows:
             return
         if self._fh is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            ensure_folder(self.path.parent)
             self._fh = open(self.path, "a", encoding="utf-8")
         self._fh.write("".join(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in rows))
         self._fh.flush()

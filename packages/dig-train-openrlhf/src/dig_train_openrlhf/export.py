@@ -32,7 +32,14 @@ from types import SimpleNamespace
 from typing import Any, ClassVar
 
 from dig_core.config import instantiate, plugin_params
-from dig_core.dataset import atomic_write_text, read_annotations, refuse_output_in_dataset
+from dig_core.dataset import (
+    atomic_write_text,
+    dumps_json,
+    ensure_folder,
+    image_path,
+    read_annotations,
+    refuse_output_in_dataset,
+)
 from dig_core.errors import ConfigError, DatasetError
 from dig_core.labels import Label
 from omegaconf import OmegaConf
@@ -82,18 +89,6 @@ def stage_file(out_dir: str | Path, stage: str) -> Path:
     return Path(out_dir) / f"{stage}.jsonl"
 
 
-def _image_size(path: Path, pid: str) -> tuple[int, int]:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            return im.size
-    except FileNotFoundError:
-        raise DatasetError(f"pair {pid!r}: image not found: {path}") from None
-    except OSError as e:
-        raise DatasetError(f"pair {pid!r}: unreadable image {path}: {e}") from None
-
-
 def _stage_defs(cfg: Any) -> dict[str, Any]:
     return {st.name: st for st in cfg.curriculum.stages}
 
@@ -117,7 +112,7 @@ def export_dataset(cfg: Any, dataset_dir: str | Path, out_dir: str | Path, stage
     if problem:
         raise ConfigError(problem)
     dataset_dir = Path(dataset_dir).resolve()
-    records = list(read_annotations(dataset_dir))
+    records = read_annotations(dataset_dir, images=True)  # sound lines, decodable images of their size
     if not records:
         raise DatasetError(f"{dataset_dir}: the dataset has no pairs")
 
@@ -156,12 +151,8 @@ def export_dataset(cfg: Any, dataset_dir: str | Path, out_dir: str | Path, stage
                 else:
                     stage_obj = stage
                 width, height = int(rec["width"]), int(rec["height"])
-                paths = [(dataset_dir / rec["image_a"]).resolve(), (dataset_dir / rec["image_b"]).resolve()]
-                sizes = [_image_size(p, pid) for p in paths]
-                for p, s in zip(paths, sizes):
-                    if s != (width, height):
-                        raise DatasetError(f"pair {pid!r}: {p} is {s[0]}x{s[1]} but the annotation says "
-                                           f"{width}x{height}")
+                paths = [image_path(dataset_dir, rec[k]).resolve() for k in ("image_a", "image_b")]
+                sizes = [(width, height)] * 2
                 boxes = [list(b) for b in rec["boxes"]]
                 pw, ph = processor.prompt_size(width, height)
                 text = task.stage_prompt(stage_obj, len(boxes), pw, ph).strip()
@@ -183,8 +174,7 @@ def export_dataset(cfg: Any, dataset_dir: str | Path, out_dir: str | Path, stage
 
     _check_processor_defaults(processor, params, {(int(r["width"]), int(r["height"])) for n in order for r in found[n]})
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_folder(out_dir)
     files: dict[str, Path] = {}
     for name in order:
         path = stage_file(out, name)
@@ -207,7 +197,7 @@ def export_dataset(cfg: Any, dataset_dir: str | Path, out_dir: str | Path, stage
     if previous and isinstance(previous.get("stages"), dict):  # keep stages exported earlier
         manifest["stages"] = {**{k: v for k, v in previous["stages"].items() if k not in manifest["stages"]},
                               **manifest["stages"]}
-    atomic_write_text(out / EXPORT_MANIFEST, json.dumps(manifest, indent=2) + "\n")
+    atomic_write_text(out / EXPORT_MANIFEST, dumps_json(manifest))
     return files
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from dig_core.dataset import read_annotations
+from dig_core.dataset import image_path, read_annotations
 from dig_core.errors import DatasetError
 from dig_core.labels import Label
 
@@ -118,7 +118,7 @@ def load_rows(cfg: Any, dataset_dir: str | Path, processor: Any, stages: list[st
                                    "annotation has no count_in_prompt; use the config the dataset was generated with")
             stage = SimpleNamespace(count_in_prompt=rec["count_in_prompt"])
         width, height = int(rec["width"]), int(rec["height"])
-        paths = ((root / rec["image_a"]).resolve(), (root / rec["image_b"]).resolve())
+        paths = (image_path(root, rec["image_a"]).resolve(), image_path(root, rec["image_b"]).resolve())
         for p in paths:
             if not p.is_file():
                 raise DatasetError(f"pair {pid!r}: image not found: {p}")
@@ -148,7 +148,7 @@ def grounding_rows(cfg: Any, dataset_dir: str | Path, processor: Any, pair_ids: 
     out = []
     for s in grounding_samples(records):
         keys = ("image_a", "image_b") if images == "pair" else (s.image_key,)
-        paths = tuple((root / by_id[s.pair_id][k]).resolve() for k in keys)
+        paths = tuple(image_path(root, by_id[s.pair_id][k]).resolve() for k in keys)
         for path in paths:
             if not path.is_file():
                 raise DatasetError(f"pair {s.pair_id!r}: image not found: {path}")

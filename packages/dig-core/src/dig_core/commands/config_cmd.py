@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from dig_core.config import ALL_SECTIONS, merge_config, semantic_errors, to_yaml, uninstalled_plugins
+from dig_core.config import (
+    ALL_SECTIONS,
+    merge_config,
+    param_origin,
+    semantic_errors,
+    to_yaml,
+    uninstalled_plugins,
+)
 from dig_core.config_docs import explain, explain_text, with_defaults
 from dig_core.errors import ConfigError
 from dig_core.options import config_option, overrides_argument
@@ -43,7 +50,7 @@ def show(config_path: str | None, explain_key: str | None, no_defaults: bool, ov
     cfg, errors = merge_config(config_path, overrides)
     missing = uninstalled_plugins(cfg, pm)
     skip = {section for section, *_ in missing}
-    errors += semantic_errors(cfg, pm, [s for s in ALL_SECTIONS if s not in skip])
+    errors += semantic_errors(cfg, pm, [s for s in ALL_SECTIONS if s not in skip], param_origin(config_path, overrides))
     if errors:
         raise ConfigError(errors)
     if explain_key is not None:

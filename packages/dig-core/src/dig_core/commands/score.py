@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from dig_core.config import instantiate, load_config
-from dig_core.dataset import atomic_write_text, iter_jsonl, read_annotations, refuse_output_in_dataset
+from dig_core.dataset import atomic_write_text, ensure_folder, iter_jsonl, read_annotations, refuse_output_in_dataset
 from dig_core.errors import DigError
 from dig_core.options import config_option, overrides_argument
 from dig_core.reward import COMPONENTS, RewardResult
@@ -23,7 +23,10 @@ MAX_LISTED = 10  # ids listed per problem in a report
 
 
 class PredictionsError(DigError):
-    """A predictions file that is missing or corrupt (the message names file and line)."""
+    """A predictions file that is missing or corrupt (the message names file and line); exit code 2,
+    like any bad input."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -182,7 +185,7 @@ def score(predictions: str, dataset_dir: str, out_path: str | None, strict: bool
 
     lines, groups = score_dataset(task, reward, preds, annotations)
     if out_path is not None:
-        Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+        ensure_folder(Path(out_path).parent)
         atomic_write_text(out_path, "".join(lines))  # temp file + os.replace
     click.echo(f"scored {len(lines)} of {len(annotations)} samples ({predictions} vs {dataset_dir})")
     if lines:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dig_core.dataset import atomic_write_text
+from dig_core.dataset import atomic_write_text, dumps_json
 from dig_core.errors import DigError
 
 RECORD = "pipeline.json"
@@ -68,7 +68,7 @@ class Records:
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.path, json.dumps({"format": FORMAT, "steps": self.steps}, indent=2) + "\n")
+        atomic_write_text(self.path, dumps_json({"format": FORMAT, "steps": self.steps}))
 
     def start(self, name: str, type_: str, fp: str, inputs: dict[str, Any]) -> None:
         """The step starts (or resumes): recorded before any of its work."""

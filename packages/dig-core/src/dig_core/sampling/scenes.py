@@ -54,11 +54,17 @@ def _describe(cfg_scene: Any, vocab: Vocabulary, n: int) -> str:
     )
 
 
-def _check_room(cfg_scene: Any, vocab: Vocabulary, n: int) -> None:
-    """Fail at once when even the smallest objects cannot fit by area (no point retrying)."""
+def floor_capacity(cfg_scene: Any, vocab: Vocabulary) -> int:
+    """The most objects the floor can hold by area: footprints of the smallest size plus half of
+    ``scene.min_dist`` around each, in the floor grown by that radius (an upper bound)."""
     rho = min(vocab.sizes.values()) + cfg_scene.min_dist / 2
     floor = (2 * cfg_scene.bounds + 2 * rho) ** 2
-    if n * math.pi * rho**2 > floor:
+    return int(floor // (math.pi * rho**2))
+
+
+def _check_room(cfg_scene: Any, vocab: Vocabulary, n: int) -> None:
+    """Fail at once when even the smallest objects cannot fit by area (no point retrying)."""
+    if n > floor_capacity(cfg_scene, vocab):
         raise SamplingError(
             f"cannot place {_describe(cfg_scene, vocab, n)}: their footprints need more area than the floor "
             f"has; lower scene.max_objects, raise scene.bounds or lower scene.min_dist"

@@ -32,7 +32,7 @@ from typing import Any, ClassVar, Optional
 
 import numpy as np
 from dig_core.config import StageConfig, instantiate
-from dig_core.dataset import read_annotations, read_manifest
+from dig_core.dataset import IMAGES, MANIFEST, METADATA, image_path, read_annotations, read_manifest
 from dig_core.errors import ConfigError, DatasetError
 from dig_core.reward import DigReward, iou_matrix, match_boxes
 from dig_core.task import DigTask
@@ -46,7 +46,7 @@ PAIR_METRICS = ("f1", "precision", "recall", "miou", "format")
 
 @dataclass
 class DigEvalConfig(EvalParams):
-    #: a DiG dataset folder (dataset.json, annotations.jsonl, images/)
+    #: a DiG dataset folder (dataset.json, metadata.jsonl, images/)
     dataset: str = ""
     #: only the pairs of this curriculum stage (null = every pair)
     stage: Optional[str] = None
@@ -133,8 +133,9 @@ class DigEvaluator(Evaluator):
         c = self.config
         root = Path(c.dataset).expanduser()
         if not root.is_dir():
-            raise DatasetError(f"{self.benchmark}: evaluator.params.dataset: dataset folder not found: {root} "
-                               "(expected a DiG dataset: dataset.json, annotations.jsonl, images/)")
+            what = "is a file, not a folder" if root.exists() else "not found"
+            raise DatasetError(f"{self.benchmark}: evaluator.params.dataset: {root} {what}; expected a DiG "
+                               f"dataset folder ({MANIFEST}, {METADATA}, {IMAGES}/)")
         coords = model.coords()
         self.task = type(self.task_template)(replace(self.task_template.config, coords=coords))
         stages = self._stage_counts(root)
@@ -155,7 +156,8 @@ class DigEvaluator(Evaluator):
             if len(types) != k:
                 types = ["?"] * k
             request = Request(self.benchmark, rec["id"], prompt,
-                              [str(root / rec["image_a"]), str(root / rec["image_b"])], c.max_new_tokens)
+                              [str(image_path(root, rec["image_a"])), str(image_path(root, rec["image_b"]))],
+                              c.max_new_tokens)
             target = {"boxes": gt, "width": w, "height": h, "types": types, "stage": rec["stage"],
                       "count_in_prompt": count, "n_objects": scene_objects(rec)}
             out.append(Sample(request, target))

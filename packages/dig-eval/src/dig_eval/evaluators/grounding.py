@@ -21,6 +21,7 @@ from dig_core.config import instantiate
 from dig_core.dataset import read_annotations
 from dig_core.errors import DatasetError
 from dig_core.grounding import grounding_samples
+from dig_core.pairs import load_image
 
 from dig_eval.evaluators.refcoco import RefCOCOConfig, RefCOCOEvaluator
 
@@ -68,9 +69,7 @@ class GroundingEvaluator(RefCOCOEvaluator):
             rows = out.setdefault(s.stage, [])
             if c.limit and len(rows) >= c.limit:
                 continue
-            path = root / by_id[s.pair_id][s.image_key]
-            with Image.open(path) as im:
-                image = im.convert("RGB")
+            image = Image.fromarray(load_image(root, by_id[s.pair_id][s.image_key]))
             x0, y0, x1, y1 = s.box
             rows.append({"question_id": s.id, "image": image, "answer": [s.description],
                          "bbox": [x0, y0, x1 - x0, y1 - y0]})
