@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import stat
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -90,6 +91,37 @@ def test_resume_repairs_truncated_line_orphans_and_temp_files(tmp_path, version)
     assert ann.read_bytes() == (fresh / ann.name).read_bytes()
     assert read_manifest(tmp_path)["format_version"] == version
     assert content_hash(tmp_path) == content_hash(fresh)
+
+
+class Unlisted(Sequence):
+    """A plan's ids that may be sliced and asked ``in``, but never listed (a million-pair plan)."""
+
+    def __init__(self, ids):
+        self.ids = ids
+
+    def __len__(self):
+        return len(self.ids)
+
+    def __getitem__(self, index):
+        return self.ids[index]
+
+    def __contains__(self, pair_id):
+        return pair_id in self.ids
+
+    def __iter__(self):
+        raise AssertionError("the plan's ids were listed")
+
+
+def test_resume_repair_asks_the_plan_about_each_image_without_listing_it(tmp_path):
+    _write(tmp_path, 2)
+    (tmp_path / "images" / "p-2_b.png").write_bytes(b"orphan")  # planned, no line: removed
+    (tmp_path / "images" / ".p-3_a.png.7.tmp").write_bytes(b"half")  # planned, temporary: removed
+    for name in ("p-9_a.png", "notes.txt", "_a.png", "p-1_c.png"):  # not images of planned pairs: kept
+        (tmp_path / "images" / name).write_bytes(b"theirs")
+    with DatasetWriter(tmp_path).open({"config": {"seed": 0}}, Unlisted([f"p-{i}" for i in range(4)])) as w:
+        assert w.done == ["p-0", "p-1"]
+    assert sorted(p.name for p in (tmp_path / "images").iterdir()) == [
+        "_a.png", "notes.txt", "p-0_a.png", "p-0_b.png", "p-1_a.png", "p-1_b.png", "p-1_c.png", "p-9_a.png"]
 
 
 def test_format_1_folders_still_read(tmp_path):

@@ -59,6 +59,36 @@ def test_local_executor_with_no_items():
     assert list(LocalExecutor().map(functools.partial(SlowSquare, "t"), [], 2)) == []
 
 
+class Taken:
+    """A long lazy item stream that counts how many items were taken from it."""
+
+    def __init__(self, n: int):
+        self.n, self.taken = n, 0
+
+    def __iter__(self):
+        for i in range(self.n):
+            self.taken += 1
+            yield i
+
+
+def _first_results(executor, factory, workers: int, n: int = 3):
+    items = Taken(10**6)
+    results = executor.map(factory, items, workers)
+    try:
+        got = [next(results)[:3] for _ in range(n)]
+    finally:
+        results.close()
+    return got, items.taken
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_local_executor_takes_items_as_it_needs_them(workers):
+    """A million-pair plan is never listed: the first results come after a few items were taken."""
+    got, taken = _first_results(LocalExecutor(), functools.partial(SlowSquare, "t"), workers)
+    assert got == [(i, i * i, "t") for i in range(3)]
+    assert taken <= 3 + 2 * workers
+
+
 @pytest.mark.ray
 def test_ray_executor_keeps_item_order():
     pytest.importorskip("ray")  # dig-core[ray]: installed in CI's test env
@@ -77,6 +107,16 @@ def test_ray_executor_closes_every_actor_worker(tmp_path):
 
     pids = set(RayExecutor().map(functools.partial(Closing, str(tmp_path)), range(6), 2))
     assert {p.name for p in tmp_path.iterdir()} == {f"closed-{pid}" for pid in pids} and len(pids) == 2
+
+
+@pytest.mark.ray
+def test_ray_executor_takes_items_as_it_needs_them():
+    pytest.importorskip("ray")
+    from dig_core.executors import RayExecutor
+
+    got, taken = _first_results(RayExecutor(), functools.partial(SlowSquare, "r"), 2)
+    assert got == [(i, i * i, "r") for i in range(3)]
+    assert taken <= 3 + 2 * 2 + 1
 
 
 class InlineExecutor(Executor):

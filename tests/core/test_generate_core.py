@@ -254,3 +254,106 @@ def test_the_manifest_records_steering_where_it_changes_the_draws(swatch, tmp_pa
     unsteered = tmp_path / "unsteered"
     generate(_cfg(*knob, "generate.steer=false"), unsteered)
     assert "generate" not in read_manifest(unsteered)["config"]
+
+
+# -- the plan: items made when read -------------------------------------------------------------------
+def _eager_plan(cfg):
+    """The plan as earlier versions built it, every item up front (fd21081's plan(), with the
+    seed namespace and quota_types of that time): the lazy plan must give the same items."""
+    import random
+
+    from dig_core.generate import WorkItem
+    from dig_core.seeds import derive_seed
+
+    def quota_types(weights, n, rng):
+        names = sorted(t for t, w in weights.items() if w and w > 0)
+        total = sum(weights[t] for t in names)
+        counts = dict.fromkeys(names, 0)
+        out = []
+        for i in range(n):
+            tie = {t: rng.random() for t in names}
+            t = max(names, key=lambda t: ((i + 1) * weights[t] / total - counts[t], weights[t], tie[t]))
+            counts[t] += 1
+            out.append(t)
+        return out
+
+    head = (cfg.seed_namespace, cfg.seed) if cfg.get("seed_namespace") else (cfg.seed,)
+    quota = cfg.perturbations.balance == "quota"
+    weights = {k: float(v) for k, v in cfg.perturbations.weights.items() if v and v > 0}
+    items = []
+    for st in cfg.curriculum.stages:
+        seeds = [derive_seed(*head, st.name, i) for i in range(st.pairs)]
+        if quota or st.k_min == 0:
+            ks = [random.Random(derive_seed(s, "k")).randint(st.k_min, st.k_max) for s in seeds]
+        else:
+            ks = [-1] * len(seeds)
+        dealt = iter(quota_types(weights, sum(ks), random.Random(derive_seed(*head, st.name, "types")))
+                     if quota else ())
+        for i, (seed, k) in enumerate(zip(seeds, ks)):
+            types = tuple(next(dealt) for _ in range(k)) if quota else ()
+            items.append(WorkItem(len(items), f"{st.name}-{i:05d}", st.name, st.k_min, st.k_max,
+                                  st.count_in_prompt, seed, k, types))
+    return items
+
+
+@pytest.mark.parametrize("balance", ["quota", "feasible"])
+@pytest.mark.parametrize("namespace", ["", "held-out"])
+def test_the_plan_is_the_eager_plan_of_earlier_versions(balance, namespace):
+    from dig_core.generate import plan
+
+    cfg = load_config(None, [f"perturbations.balance={balance}", f"seed_namespace={namespace!r}",
+                             "perturbations.weights.color=3", "perturbations.weights.size=0.5",
+                             "curriculum.stages[0].pairs=40", "curriculum.stages[0].k_min=0",  # control pairs
+                             "curriculum.stages[0].k_max=2", "curriculum.stages[0].count_in_prompt=false",
+                             "curriculum.stages[1].pairs=0",
+                             "curriculum.stages[2].pairs=70"], sections=())
+    want = _eager_plan(cfg)
+    assert {it.k for it in want} >= {0, 1, 2} and (balance == "feasible") == (want[-1].k == -1)
+    assert list(plan(cfg)) == want
+    p = plan(cfg)  # read out of order: the last pair first, then backwards, then slices
+    assert len(p) == len(p.ids) == 110
+    assert [p[j] for j in range(-1, -111, -1)] == want[::-1]
+    assert plan(cfg)[45:50] == want[45:50] and plan(cfg)[-3:] == want[-3:] and list(p.ids) == [it.id for it in want]
+    assert p.ids[40] == "dig-mix-00000" and p.ids[-1] == "dig-mix-00069" and p.ids[:2] == ["dig-1-00000", "dig-1-00001"]
+    for j in (110, -111):
+        with pytest.raises(IndexError):
+            p[j]
+    assert all(it.id in p.ids for it in want)
+    for other in ("dig-1-00040", "dig-2-00000", "dig-mix-0001", "dig-mix-000001", "dig-mix-00-01", "dig-1",
+                  "dig-mix-\uff10\uff10\uff10\uff10\uff10", "nope-00000", "", 3):
+        assert other not in p.ids
+
+
+class FirstRenderFails(SwatchRenderer):
+    PLUGIN_NAME = "first-render-fails-test"
+
+    def render(self, scene):
+        raise RuntimeError("the first render")
+
+
+class FirstRenderFailsPlugin:
+    @hookimpl
+    def register_renderers(self):
+        return [FirstRenderFails]
+
+
+def test_planning_costs_the_same_for_any_number_of_pairs(monkeypatch, tmp_path):
+    """100,000 pairs: the folder is opened and the first pair rendered after one item was made,
+    and a handful of seeds derived (an eager plan makes every item and deals every type first)."""
+    import dig_core.generate as gen
+
+    made, seeds = [], []
+    work_item, derive_seed = gen.WorkItem, gen.derive_seed
+    monkeypatch.setattr(gen, "WorkItem", lambda *a: made.append(a[1]) or work_item(*a))
+    monkeypatch.setattr(gen, "derive_seed", lambda *a: seeds.append(a) or derive_seed(*a))
+    pm = get_plugin_manager()
+    pm.register(FirstRenderFailsPlugin(), "first-render-fails-plugin")
+    try:
+        with pytest.raises(RuntimeError, match="the first render"):
+            generate(_cfg("renderer.name=first-render-fails-test", "curriculum.stages[0].pairs=100000"),
+                     tmp_path / "big")
+    finally:
+        pm.unregister("first-render-fails-plugin")
+    assert read_manifest(tmp_path / "big")["status"] == "in_progress"
+    assert made == ["dig-1-00000"]
+    assert len(seeds) < 10, seeds

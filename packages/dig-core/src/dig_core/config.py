@@ -177,8 +177,8 @@ ALL_SECTIONS = (*PLUGIN_SECTIONS, "evaluators")
 #: written, instead of hanging in planning or rendering
 MAX_IMAGE_SIDE = 8192  # scene.width, scene.height
 MAX_IMAGE_PIXELS = 4096 * 4096  # scene.width * scene.height
-#: planning (ids, seeds, K and edit types of every pair) takes ~30 µs a pair before the output
-#: folder is opened, so these keep it within seconds
+#: each pair is planned when it is taken for rendering (generate.Plan), at ~30 µs a pair; these
+#: keep a run, and the K and edit types a quota stage deals as it is read, within bounds
 MAX_STAGE_PAIRS = 100_000  # curriculum.stages[i].pairs
 MAX_PAIRS = 1_000_000  # all stages together
 MAX_OBJECTS = 100  # scene.max_objects, and K (k_max)

@@ -583,7 +583,8 @@ class DatasetWriter:
         """Create the folder or resume it, holding its lock until :meth:`close`.
 
         ``manifest['config']`` must match a resumed one's; ``manifest['format_version']`` is set to
-        the folder's version. ``planned``: the ids of every pair the config asks for, in order; the
+        the folder's version. ``planned``: the ids of every pair the config asks for, in order (a
+        sequence whose slices and ``in`` are cheap, e.g. :class:`dig_core.generate.PlanIds`); the
         pairs on disk must be a prefix of them, and the repair removes only images named after
         them (None: nothing is removed but a torn last line). Everything is checked before the
         folder is changed."""
@@ -655,11 +656,10 @@ class DatasetWriter:
             with open(self.annotations, "r+b") as f:
                 f.truncate(torn)
         kept = set(done)
-        ours = {f"{i}_{s}.png": i for i in (planned or ()) for s in "ab"}
         for p in self.images.iterdir():
             temp = temp_target(p.name)
-            pair = ours.get(temp or p.name)
-            if pair is None or (temp is None and pair in kept) or p.is_dir():
+            pair = pair_of_image(temp or p.name)
+            if planned is None or pair not in planned or (temp is None and pair in kept) or p.is_dir():
                 continue
             p.unlink()
         own_files = {MANIFEST, CARD, METADATA, ANNOTATIONS, HISTOGRAMS}
@@ -703,3 +703,9 @@ class DatasetWriter:
 
 def image_names(pair_id: str) -> tuple[str, str]:
     return f"{IMAGES}/{pair_id}_a.png", f"{IMAGES}/{pair_id}_b.png"
+
+
+def pair_of_image(file_name: str) -> str | None:
+    """The pair id an image file is named after (``<id>_a.png`` or ``<id>_b.png``), else None."""
+    stem, ab, ext = file_name[:-6], file_name[-6:-4], file_name[-4:]
+    return stem if stem and ab in ("_a", "_b") and ext == ".png" else None

@@ -1,13 +1,16 @@
 """Executors run generation work items: ``local`` (processes on this machine) and ``ray``.
 
 An executor gets a picklable ``factory`` that builds a worker (an object with ``make(item)``) once
-per worker process, and yields results **in item order**, whatever the number of workers. It starts
+per worker process, and yields results **in item order**, whatever the number of workers. The items
+are an iterable that may be lazy (``dig generate`` makes each item when it is taken) and as long as
+a million pairs: take them as they are needed, never ``list()`` them. It starts
 no new item once :func:`dig_core.interrupt.requested` (SIGINT / SIGTERM), and when its generator is
 closed it lets the workers finish the item they hold and close (a renderer removes its temp folder).
 """
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import multiprocessing.util
 import os
@@ -55,6 +58,8 @@ class Executor(Plugin):
         self.settings = settings
 
     def map(self, factory: Callable[[], Any], items: Iterable[Any], workers: int) -> Iterator[Any]:
+        """The results of ``items`` (an iterable, possibly lazy: take items as they are needed)
+        in item order, from ``workers`` workers."""
         raise NotImplementedError(f"{type(self).__name__} must implement map()")
 
 
@@ -64,8 +69,8 @@ class LocalExecutor(Executor):
     PLUGIN_NAME = "local"
 
     def map(self, factory, items, workers):
-        items = list(items)
-        if not items:
+        first, items = peek(items, workers)
+        if not first:
             return
         if workers <= 1:
             worker = factory()
@@ -77,10 +82,18 @@ class LocalExecutor(Executor):
             finally:
                 close_worker(worker)
             return
-        yield from _pool_map(factory, items, min(workers, len(items)))
+        yield from _pool_map(factory, items, min(workers, len(first)))
 
 
-def _pool_map(factory: Callable[[], Any], items: list[Any], workers: int) -> Iterator[Any]:
+def peek(items: Iterable[Any], n: int) -> tuple[list[Any], Iterator[Any]]:
+    """``(the first n items (at least one), all the items)``, taking no more than that from
+    ``items``: how many workers are worth starting, without listing a lazy plan."""
+    it = iter(items)
+    first = list(itertools.islice(it, max(1, n)))
+    return first, itertools.chain(first, it)
+
+
+def _pool_map(factory: Callable[[], Any], items: Iterable[Any], workers: int) -> Iterator[Any]:
     """Results of ``items`` in order from ``workers`` spawned processes, each holding at most one
     item, so a stop (a stop signal, or the caller closing this generator) waits for at most one item
     per worker before the workers exit normally (each one's close() runs). A second stop signal
@@ -149,8 +162,8 @@ class RayExecutor(Executor):
             from dig_core.errors import DigError
 
             raise DigError("generate.executor=ray needs Ray: pip install 'dig-core[ray]'") from None
-        items = list(items)
-        if not items:
+        first, items = peek(items, workers)
+        if not first:
             return
         started = False
         if not ray.is_initialized():
@@ -166,12 +179,19 @@ class RayExecutor(Executor):
         actors = []
         try:
             actor_cls = ray.remote(num_cpus=0)(_RayWorker)
-            actors = [actor_cls.remote(factory) for _ in range(max(1, min(workers, len(items))))]
-            pool = ActorPool(actors)
-            for result in pool.map(lambda a, it: a.make.remote(it), items):
-                yield result
+            actors = [actor_cls.remote(factory) for _ in range(len(first))]
+            pool = ActorPool(actors)  # its map() would submit every item at once: submit as results come
+
+            def submit(n: int) -> None:
+                for item in itertools.islice(items, n):
+                    pool.submit(lambda a, it: a.make.remote(it), item)
+
+            submit(2 * len(actors))  # a window of queued items keeps every actor busy while the head is slow
+            while pool.has_next():
+                yield pool.get_next()
                 if interrupt.requested():
                     return
+                submit(1)
         finally:
             try:  # each actor closes its worker before it is killed; a dead or stuck one is killed anyway
                 ray.get([a.close.remote() for a in actors], timeout=120)

@@ -4,6 +4,7 @@ placement both use (``placement.py``)."""
 from dig_core.sampling.edits import (
     build_perturbations,
     edit_context,
+    quota_stream,
     quota_types,
     sample_edits,
     sample_typed_edits,
@@ -16,6 +17,7 @@ __all__ = [
     "edit_context",
     "find_free_spot",
     "ground_directions",
+    "quota_stream",
     "quota_types",
     "sample_camera",
     "sample_edits",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -160,20 +161,25 @@ def _check_edit(name: str, b: SceneSpec, diff: Difference, touched: set[int], ct
 
 def quota_types(weights: Mapping[str, float], n: int, rng: random.Random | None = None) -> list[str]:
     """``n`` edit types whose counts follow ``weights`` as closely as possible in every prefix: the
+    first ``n`` of :func:`quota_stream`."""
+    return list(itertools.islice(quota_stream(weights, rng), n))
+
+
+def quota_stream(weights: Mapping[str, float], rng: random.Random | None = None) -> Iterator[str]:
+    """Edit types whose counts follow ``weights`` as closely as possible in every prefix: the
     i-th type is the one furthest behind its share ``(i + 1) * w / sum(w)``, so each type's count is
     within 1 of its share at every point (stage quotas; resumed runs stay balanced). Ties go to the
     larger weight, then in a random order drawn from ``rng`` for every pick (by name without one), so
-    a short stage does not always start with the same types."""
+    a short stage does not always start with the same types. Endless, and each pick depends only on
+    the ones before it: a plan deals a stage's types as far as its pairs are read."""
     names = sorted(t for t, w in weights.items() if w and w > 0)
     total = sum(weights[t] for t in names)
     counts = dict.fromkeys(names, 0)
-    out = []
-    for i in range(n):
+    for i in itertools.count():
         tie = {t: rng.random() for t in names} if rng is not None else {t: -names.index(t) for t in names}
         t = max(names, key=lambda t: ((i + 1) * weights[t] / total - counts[t], weights[t], tie[t]))
         counts[t] += 1
-        out.append(t)
-    return out
+        yield t
 
 
 def sample_typed_edits(
