@@ -289,8 +289,14 @@ def bench_memory(n_pairs: int, threads: int) -> list[tuple[float, float]]:
 
 
 # -- 5. dig generate on the difficulty curriculum: rejected candidates, kept pairs ----------------------
-KNOBS_OFF = {"min_area": 0.0, "max_area": 1.0, "min_contrast": 0.0, "max_contrast": None, "location": "any",
-             "min_occlusion": 0.0, "max_occlusion": None, "min_color_distance": 0.0, "max_color_distance": None}
+def knobs_off() -> dict:
+    """Every difficulty knob of a stage at its default, which filters nothing (dig_core.config.StageConfig)."""
+    from dataclasses import fields
+
+    from dig_core.config import StageConfig
+
+    return {f.name: f.default for f in fields(StageConfig)
+            if f.name not in ("name", "k_min", "k_max", "count_in_prompt", "pairs")}
 
 
 class _Counted:
@@ -346,20 +352,18 @@ def bench_generation(n_pairs: int, width: int, height: int, threads: int) -> dic
     cfg.validity.min_visible_pixels = max(4, round(cfg.validity.min_visible_pixels * width * height / (480 * 320)))
     free = cfg.copy()
     for st in free.curriculum.stages:
-        st.update(KNOBS_OFF)
+        st.update(knobs_off())
     makers = {"knobs": PairMaker(to_plain(cfg), threads), "free": PairMaker(to_plain(free), threads)}
-    counters = {k: _Counted(m.renderer) for k, m in makers.items()}
+    counter = _Counted(makers["knobs"].renderer)
     items = plan(cfg)
     for m in makers.values():  # warm-up: Blender's first render
         m.make(items[-1])
-    for c in counters.values():
-        c.calls = dict.fromkeys(c.calls, 0)
+    counter.calls = dict.fromkeys(counter.calls, 0)
     out: dict = {"stages": [], "rejected": [], "kept": []}
     for st in cfg.curriculum.stages:
         todo = [it for it in items if it.stage == st.name][:n_pairs]
-        row = {"stage": st.name, "pairs": len(todo)}
+        row = {"stage": st.name, "pairs": len(todo), "reasons": {}}
         for key, maker in makers.items():
-            row.setdefault("reasons", {}) if key == "knobs" else None
             rej, kept, total = _timed_pairs(maker, todo, row["reasons"] if key == "knobs" else {})
             row[key] = total / len(todo)
             if key == "knobs":
@@ -367,7 +371,7 @@ def bench_generation(n_pairs: int, width: int, height: int, threads: int) -> dic
                 out["kept"] += kept
                 row["candidates"] = len(rej) + len(kept)
         out["stages"].append(row)
-    out["calls"] = counters["knobs"].calls
+    out["calls"] = counter.calls
     for m in makers.values():
         m.close()
     # 480x320 over this size: one bare render of each (the projection's scale)

@@ -81,20 +81,20 @@ def metrics(run: Path) -> dict[str, float]:
     return {k: float(m[k]) for k in METRICS}
 
 
-@functools.cache
-def reward_lambdas() -> tuple[float, float]:
-    """lambda_f1, lambda_iou of the demo's reward (configs/nano-one.yaml)."""
-    from dig_core.config import load_config
+def reward_lambdas(run: Path) -> tuple[float, float]:
+    """lambda_f1, lambda_iou of the reward that trained ``run`` (its resolved pipeline.yaml: the
+    config files and any override of steps.train.config.reward)."""
+    from dig_core.config import read_yaml_mapping
 
-    params = load_config(ROOT / "configs" / "nano-one.yaml", sections=("reward",)).reward.params
-    return float(params.lambda_f1), float(params.lambda_iou)
+    params = read_yaml_mapping(run / "pipeline.yaml")["steps"]["train"]["config"]["reward"]["params"]
+    return float(params["lambda_f1"]), float(params["lambda_iou"])
 
 
-def accuracy_part(m: dict[str, float]) -> float:
+def accuracy_part(m: dict[str, float], lambdas: tuple[float, float]) -> float:
     """The reward's accuracy part (lambda_f1 F1 + lambda_iou mIoU), in percent."""
     from dig_core.training import accuracy_reward
 
-    return accuracy_reward({"f1": m["f1"], "miou": m["miou"]}, *reward_lambdas())
+    return accuracy_reward({"f1": m["f1"], "miou": m["miou"]}, *lambdas)
 
 
 def mean_box_floor(train: Path, held_out: Path, out: Path) -> dict[str, float]:
@@ -114,13 +114,14 @@ def mean_box_floor(train: Path, held_out: Path, out: Path) -> dict[str, float]:
     return metrics(out / "eval")
 
 
-def verdict(s: dict[str, dict[str, float]], margin: float, tolerance: float) -> list[str]:
+def verdict(s: dict[str, dict[str, float]], lambdas: tuple[float, float], margin: float, tolerance: float) -> list[str]:
     """What is missing for "learned" (empty: it learned)."""
-    floor = max(accuracy_part(s["base"]), accuracy_part(s["floor"]))
+    part = functools.partial(accuracy_part, lambdas=lambdas)
+    floor = max(part(s["base"]), part(s["floor"]))
     missing = []
-    if accuracy_part(s["sft"]) < floor + margin:
-        missing.append(f"SFT: held-out accuracy part {accuracy_part(s['sft']):.1f} is not {margin:g} above the floor "
-                       f"{floor:.1f} (base {accuracy_part(s['base']):.1f}, mean box {accuracy_part(s['floor']):.1f})")
+    if part(s["sft"]) < floor + margin:
+        missing.append(f"SFT: held-out accuracy part {part(s['sft']):.1f} is not {margin:g} above the floor "
+                       f"{floor:.1f} (base {part(s['base']):.1f}, mean box {part(s['floor']):.1f})")
     if s["grpo"]["reward"] < s["sft"]["reward"] - tolerance:
         missing.append(f"GRPO: held-out reward fell from {s['sft']['reward']:.3f} to {s['grpo']['reward']:.3f}")
     return missing
@@ -152,6 +153,7 @@ def main() -> int:
     run_cli("run", str(PIPELINE), f"run_dir={run}", f"vars.base={BASE}", "--no-progress", *again, *a.overrides)
     scores = {"base": metrics(run / "eval-base"), "floor": mean_box_floor(run / "data", run / "bench", work / "floor"),
               "sft": metrics(run / "eval-sft"), "grpo": metrics(run / "eval-trained")}
+    lambdas = reward_lambdas(run)
     print(f"\nnano demo{f' with sabotage {a.sabotage}' if a.sabotage else ''}: held-out pairs "
           f"({time.time() - t0:.0f} s)\n")
     print("checkpoint | format | F1 | mIoU | Acc@0.5 | accuracy part | reward")
@@ -160,8 +162,8 @@ def main() -> int:
                         ("grpo", "after GRPO")):
         m = scores[name]
         print(f"{label} | {m['format']:.1f} | {m['f1']:.1f} | {m['miou']:.1f} | {m['acc@0.5']:.1f} | "
-              f"{accuracy_part(m):.1f} | {m['reward']:.3f}")
-    missing = verdict(scores, a.margin, a.grpo_tolerance)
+              f"{accuracy_part(m, lambdas):.1f} | {m['reward']:.3f}")
+    missing = verdict(scores, lambdas, a.margin, a.grpo_tolerance)
     print("\nverdict:", "learned" if not missing else "not learned: " + "; ".join(missing))
     (work / "scores.json").write_text(json.dumps({"sabotage": a.sabotage, "scores": scores, "missing": missing}, indent=1))
     return 1 if missing else 0

@@ -84,13 +84,12 @@ def test_steering_finds_small_central_edits_with_fewer_renders(sketch_renderer):
         "renderer.name=sketch-test", "generate.screen=false",
         "curriculum.stages=[{name: s, k_min: 1, k_max: 3, count_in_prompt: false, pairs: 3}]",
         "curriculum.stages[0].max_area=0.015", "curriculum.stages[0].location=center"], sections=("renderer",))
-    renders, kept = {}, {}
+    renders = {}
     for steer in (True, False):
         cfg.generate.steer = steer
         maker = PairMaker(to_plain(cfg), 1)
         recs = [maker.make(item).record for item in plan(cfg)]
         renders[steer] = maker.renderer.full
-        kept[steer] = recs
         for r in recs:
             assert all(m["area_share"] <= 0.015 and m["center_dist"] <= 0.4 for m in r["measures"])
     assert renders[True] < renders[False] / 2, renders

@@ -78,6 +78,8 @@ ds = datasets.load_dataset("path/to/this/folder", split="train")  # image_a, ima
 
 #: the names a dataset folder's top level holds (besides DiG's hidden temporary files)
 DATASET_NAMES = frozenset({MANIFEST, METADATA, ANNOTATIONS, CARD, IMAGES, HISTOGRAMS, LOCK})
+#: the files DiG writes atomically into a dataset folder (their temp files are DiG's to remove)
+DATASET_FILES = DATASET_NAMES - {IMAGES, LOCK}
 
 ANNOTATION_KEYS = (
     "id", "stage", "image_a", "image_b", "width", "height", "boxes", "differences",
@@ -443,7 +445,7 @@ def check_output_folder(root: str | Path) -> None:
         raise DatasetError(f"cannot read output folder {root}: {e.strerror or e}") from None
     if MANIFEST in names:
         manifest = read_manifest(root)
-        if not isinstance(manifest, dict) or not {"format_version", "config"} <= manifest.keys():
+        if not {"format_version", "config"} <= manifest.keys():
             raise OutputError(f"{root / MANIFEST}: not a DiG manifest (no format_version and config), so {root} is "
                               "not a DiG dataset folder; refusing to write into it: choose a new or empty --out")
         return
@@ -662,9 +664,8 @@ class DatasetWriter:
             if planned is None or pair not in planned or (temp is None and pair in kept) or p.is_dir():
                 continue
             p.unlink()
-        own_files = {MANIFEST, CARD, METADATA, ANNOTATIONS, HISTOGRAMS}
         for p in self.root.iterdir():
-            if temp_target(p.name) in own_files and not p.is_dir():
+            if temp_target(p.name) in DATASET_FILES and not p.is_dir():
                 p.unlink()
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:

@@ -43,6 +43,7 @@ from dig_core.difficulty import (
     PREVIEW_MIN_AREA,
     contrast_rejection,
     has_occlusion_knob,
+    knob_rejection,
     mask_knob_rejection,
     measure_difference,
     measures_occlusion,
@@ -312,11 +313,10 @@ class PairMaker:
         occ = occlusion_from_masks(diffs, ra, rb, alone)
         measures = [measure_difference(difference_mask(d, ra, rb), d.box, ra.image, rb.image, o)
                     for d, o in zip(diffs, occ)]
-        reason = mask_knob_rejection(measures, stage)
         if preview:
-            return diffs, measures, reason or contrast_rejection(measures, stage, *PREVIEW_CONTRAST_SLACK,
-                                                                      PREVIEW_MIN_AREA), alone
-        return (diffs, measures, reason or contrast_rejection(measures, stage)
+            return diffs, measures, (mask_knob_rejection(measures, stage) or contrast_rejection(
+                measures, stage, *PREVIEW_CONTRAST_SLACK, PREVIEW_MIN_AREA)), alone
+        return (diffs, measures, knob_rejection(measures, stage)
                 or box_change_rejection(diffs, ra, rb, self.validity), alone)
 
     def draw_edits(self, item: WorkItem, scene_a: Any, k_min: int, k_max: int, ctx: Any, rng: random.Random,
@@ -496,15 +496,14 @@ def generate(cfg: DictConfig, out: str | Path, progress: bool | None = None) -> 
     }
     check_output_folder(out)  # a folder that is not DiG's is refused before the renderer starts
     with interrupt.stop_on_signals():
-        return _render(cfg, out, items, manifest, progress)
+        return _render(cfg, plain, out, items, manifest, progress)
 
 
-def _render(cfg: DictConfig, out: Path, items: Plan, manifest: dict[str, Any],
+def _render(cfg: DictConfig, plain: dict[str, Any], out: Path, items: Plan, manifest: dict[str, Any],
             progress: bool | None) -> dict[str, Any]:
     from tqdm import tqdm
 
     pm = get_plugin_manager()
-    plain = to_plain(cfg)
     # asked before the output is touched: a GPU that is asked for but absent is a clear error here
     wanted, device = instantiate(cfg, "renderer", "renderer", pm).worker_plan()
     if interrupt.requested():

@@ -152,14 +152,13 @@ def export_dataset(cfg: Any, dataset_dir: str | Path, out_dir: str | Path, stage
                     stage_obj = stage
                 width, height = int(rec["width"]), int(rec["height"])
                 paths = [image_path(dataset_dir, rec[k]).resolve() for k in ("image_a", "image_b")]
-                sizes = [(width, height)] * 2
                 boxes = [list(b) for b in rec["boxes"]]
                 pw, ph = processor.prompt_size(width, height)
                 text = task.stage_prompt(stage_obj, len(boxes), pw, ph).strip()
                 if "<image>" in text:
                     raise ConfigError("task prompt templates must not contain '<image>' (OpenRLHF reads it as an "
                                       "image placeholder)")
-                key = (text, sizes[0], sizes[1])
+                key = (text, (width, height), (width, height))
                 if key not in budget:
                     budget[key] = check_token_budget(processor, text, paths, params.max_len, params.max_new_tokens,
                                                      where=f"pair {pid!r} (stage {name})")
