@@ -18,7 +18,9 @@ import sys
 import time
 
 import numpy as np
+from dig_core.labels import Label
 from dig_core.reward import DigReward
+from dig_core.scoring import score_answer
 from dig_core.task import DigTask
 from scipy.optimize import linear_sum_assignment
 
@@ -145,15 +147,21 @@ def bench(n: int, repeat: int, seed: int) -> None:
     completions, gts = make_batch(n, seed)
     sizes = [(W, H)] * n
     task, reward = DigTask(), DigReward()
-    real = reward.rewards(task, completions, gts, sizes)
+    labels = [Label(str(i), "bench", len(g), tuple(map(tuple, g)), w, h, "pixels", None)
+              for i, (g, (w, h)) in enumerate(zip(gts, sizes))]
+
+    def score_all() -> list[float]:
+        return [score_answer(task, reward, c, lab).result.reward for c, lab in zip(completions, labels)]
+
+    real = score_all()
     ref = [naive_reward(naive_parse(c, W, H), g) for c, g in zip(completions, gts)]
     agree = sum(abs(a - b) < 1e-9 for a, b in zip(real, ref))
-    fast = _rate(lambda: reward.score_completions(task, completions, gts, sizes), n, repeat)
+    fast = _rate(score_all, n, repeat)
     slow = _rate(lambda: [naive_reward(naive_parse(c, W, H), g) for c, g in zip(completions, gts)], n, repeat)
     parse_only = _rate(lambda: [task.parse(c, W, H) for c in completions], n, repeat)
     print(f"batch of {n} completions (<= 4 GT, <= 8 predicted boxes, thinking text), best of {repeat}:")
     print(f"  dig_core task.parse only:        {parse_only:10,.0f} completions/s")
-    print(f"  dig_core score_completions:      {fast:10,.0f} completions/s  (all components)")
+    print(f"  dig_core score_answer:           {fast:10,.0f} completions/s  (all components)")
     print(f"  naive per-sample reference:      {slow:10,.0f} completions/s")
     print(f"  speed-up: {fast / slow:.2f}x   rewards equal to the reference on {agree}/{n} samples")
 
@@ -168,8 +176,6 @@ def bench_openrlhf(n: int, repeat: int, seed: int, group: int = 8) -> None:
     image pad expanded + response + ``<|im_end|>``), the label as the exported JSON string (one per
     prompt, shared by its ``group`` rollouts), appending each sample to a real rewards.jsonl."""
     import tempfile
-
-    from dig_core.labels import Label
 
     try:
         from dig_train_openrlhf.reward_module import RewardFunction, load_reward_config
@@ -186,11 +192,11 @@ def bench_openrlhf(n: int, repeat: int, seed: int, group: int = 8) -> None:
     head = ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n" + vision * 2
             + DigTask().prompt(W, H, 2) + "<|im_end|>\n<|im_start|>assistant\n")
     queries = [head + c + "<|im_end|>" for c in completions]
-    labels = [Label(f"p-{i // group}", "dig-1", len(g), tuple(tuple(map(float, b)) for b in g), W, H, "pixels",
-                    None).to_json() for i, g in enumerate(gts)]
+    parsed = [Label(f"p-{i // group}", "dig-1", len(g), tuple(tuple(map(float, b)) for b in g), W, H, "pixels", None)
+              for i, g in enumerate(gts)]
+    labels = [lab.to_json() for lab in parsed]
     prompts = ["<image><image>"] * n
     task, reward = DigTask(), DigReward()
-    sizes = [(W, H)] * n
     with tempfile.TemporaryDirectory() as run_dir:
         fn = RewardFunction(load_reward_config(None), run_dir, "dig-1")
 
@@ -202,16 +208,16 @@ def bench_openrlhf(n: int, repeat: int, seed: int, group: int = 8) -> None:
         got = [fn([q], [p], [lab])["rewards"].item() for q, p, lab in zip(queries, prompts, labels)]
         logged = sum(1 for _ in open(f"{run_dir}/dig-1/rewards.jsonl"))
 
-    def bare():
-        reward.score_completions(task, completions, gts, sizes)
+    def bare() -> list[float]:
+        return [score_answer(task, reward, c, lab).result.reward for c, lab in zip(completions, parsed)]
 
     bare_wall, bare_cpu = _rate(bare, n, repeat), _rate(bare, n, repeat, time.process_time)
-    want = reward.rewards(task, completions, gts, sizes)
+    want = bare()
     agree = sum(abs(a - b) < 1e-6 for a, b in zip(got, want))
     us = 1e6 / module_cpu
     print(f"OpenRLHF reward_func, one query per call ({2 * OPENRLHF_PADS} expanded image pads, JSON label, "
           f"rewards.jsonl append), {n} queries, best of {repeat} (wall clock / CPU time of this process):")
-    print(f"  dig_core score_completions:      {bare_wall:10,.0f} completions/s  "
+    print(f"  dig_core score_answer:           {bare_wall:10,.0f} completions/s  "
           f"({1e6 / bare_wall:6.1f} / {1e6 / bare_cpu:6.1f} us/sample)")
     print(f"  dig_train_openrlhf reward_func:  {module_wall:10,.0f} completions/s  "
           f"({1e6 / module_wall:6.1f} / {us:6.1f} us/sample; target < 100 us CPU: {'ok' if us < 100 else 'OVER'})")

@@ -166,6 +166,17 @@ def write_dig_dataset(root: str | Path, n: int = 4, stage: str = "dig-1", k: int
     return root
 
 
+def answer_score(task: Any, reward: Any, text: str, gt: Sequence[Sequence[float]], width: float, height: float,
+                 scale: Any = None):
+    """The reward's result for answer ``text`` to a pair with boxes ``gt`` (dig-core's one parse+score
+    path, :func:`dig_core.scoring.score_answer`)."""
+    from dig_core.labels import Label
+    from dig_core.scoring import score_answer
+
+    label = Label("pair", "stage", len(gt), tuple(tuple(b) for b in gt), width, height, "pixels", scale)
+    return score_answer(task, reward, text, label).result
+
+
 def thinking_copy(model: str | Path, dest: str | Path) -> Path:
     """A copy of a tiny Qwen model folder whose chat template opens ``<think>`` in the generation
     prompt, as Qwen3-VL-Thinking's does (``<|im_start|>assistant\n<think>\n``)."""

@@ -35,6 +35,7 @@ from dig_core.spec import Vocabulary
 from dig_core.task import DigTask
 
 from tests.core.test_generate_core import TINY, SwatchPlugin, SwatchRenderer
+from tests.helpers import answer_score
 
 VOCAB = Vocabulary.default()
 GRAY, GREEN = VOCAB.colors["gray"], VOCAB.colors["green"]
@@ -273,8 +274,8 @@ def test_control_pairs_score_through_dig_score(controls, tmp_path):
     assert scores[0]["f1"] == scores[0]["format"] == 1.0
     # an empty answer to a pair with differences still scores 0, as before
     task, reward = DigTask(), DigReward()
-    assert reward.score_completion(task, "[]", k1["boxes"], 96, 64).reward == 0.0
-    assert reward.rewards(task, ["[]", "[[0,0,5,5]]"], [[], []], [(96, 64)] * 2) == [1.0, 0.0]
+    assert answer_score(task, reward, "[]", k1["boxes"], 96, 64).reward == 0.0
+    assert [answer_score(task, reward, t, [], 96, 64).reward for t in ("[]", "[[0,0,5,5]]")] == [1.0, 0.0]
 
 
 def test_control_datasets_load_with_datasets(controls, tmp_path, monkeypatch):

@@ -8,6 +8,7 @@ import os
 import pytest
 from dig_core import hookimpl
 from dig_core.config import load_config
+from dig_core.errors import PluginError
 from dig_core.executors import Executor, LocalExecutor
 from dig_core.plugins import get_plugin_manager
 
@@ -53,6 +54,21 @@ def test_local_executor_closes_every_worker(tmp_path, workers):
     closed = {p.name for p in tmp_path.iterdir()}
     assert len(closed) == workers  # every worker process, whether it got items or not
     assert {f"closed-{pid}" for pid in pids} <= closed
+
+
+class BrokenWorker:
+    """A worker that cannot be built (e.g. a plugin that fails to import in the worker process)."""
+
+    def __init__(self):
+        raise PluginError("could not load plugin 'x': ModuleNotFoundError: No module named 'x'")
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_worker_that_cannot_be_built_stops_the_run_with_its_error(workers):
+    # a process pool replaces a worker whose initializer raised, endlessly: the error must come back
+    with pytest.raises(PluginError, match="could not load plugin 'x'"):
+        list(LocalExecutor().map(BrokenWorker, range(4), workers))
 
 
 def test_local_executor_with_no_items():

@@ -22,6 +22,8 @@ from dig_core.task import DigTask
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from tests.helpers import answer_score
+
 W, H = 100, 100
 TASK = DigTask()
 REWARD = DigReward()
@@ -56,9 +58,9 @@ def test_docs_worked_example():  # docs/reward.md
             "[[104, 62, 160, 124], [290, 190, 330, 250], [20, 20, 60, 60]]")
     gt = [[100, 60, 160, 120], [300, 200, 340, 260]]
     task = DigTask()
-    r = REWARD.score_completion(task, text, gt, 480, 320)
+    r = answer_score(task, REWARD, text, gt, 480, 320)
     assert (r.n_match, round(r.f1, 4), round(r.miou, 4), round(r.reward, 4)) == (1, 0.4, 0.8494, 0.6622)
-    loose = DigReward(DigRewardConfig(min_match_iou=0.3)).score_completion(task, text, gt, 480, 320)
+    loose = answer_score(task, DigReward(DigRewardConfig(min_match_iou=0.3)), text, gt, 480, 320)
     assert (loose.n_match, round(loose.f1, 4), round(loose.miou, 4), round(loose.reward, 4)) == (2, 0.8, 0.652, 0.7534)
 
 
@@ -85,14 +87,12 @@ def test_matching_equals_brute_force(data):
 
 
 def test_components_for_logging():
-    res = REWARD.score_completions(TASK, ["[[10, 10, 20, 20]]", "nothing"], [[[10, 10, 20, 20]], [[0, 0, 5, 5]]],
-                                   [(W, H), (W, H)])
-    assert [r.reward for r in res] == [1.0, 0.0]
+    res = [answer_score(TASK, REWARD, t, g, W, H) for t, g in
+           (("[[10, 10, 20, 20]]", [[10, 10, 20, 20]]), ("nothing", [[0, 0, 5, 5]]))]
+    assert [r.reward for r in res] == [1.0, 0.0] and [r.accuracy for r in res] == [1.0, 0.0]
     assert tuple(res[0].as_dict()) == COMPONENTS
     assert summarize(res)["reward"] == 0.5 and summarize(res)["n_gt"] == 1
-    assert REWARD.rewards(TASK, ["[[20, 20, 40, 40]]"], [[[10, 10, 20, 20]]], [(W, H)], [2.0]) == [1.0]
-    with pytest.raises(ValueError):
-        REWARD.score_completions(TASK, ["a"], [], [(W, H)])
+    assert answer_score(TASK, REWARD, "[[20, 20, 40, 40]]", [[10, 10, 20, 20]], W, H, 2.0).reward == 1.0
 
 
 def test_ablation_weights():
@@ -188,7 +188,7 @@ def test_adding_a_wrong_box_never_raises_reward(reward, pred, gt, data):
 @given(_configs, _gts, st.text(alphabet="abc [],.<>/{}:\"'0123456789", max_size=40))
 def test_empty_or_garbage_scores_zero(reward, gt, junk):
     assume(not TASK.parse(junk, W, H))
-    r = reward.score_completion(TASK, junk, gt, W, H)
+    r = answer_score(TASK, reward, junk, gt, W, H)
     assert r.reward == 0.0 and r.format == 0.0 and r.n_pred == 0
     assert reward.score([], gt).reward == 0.0
 

@@ -56,7 +56,7 @@ def test_scores_and_table(dataset, tmp_path):
     assert [r["reward"] for r in rows] == [1.0, 1.0, 0.0]
     assert rows[1]["n_match"] == 2 and rows[2]["format"] == 0.0
     lines = {line.split()[0]: line.split() for line in res.output.splitlines()[1:]}
-    assert lines["group"] == ["group", "n", "format", "precision", "recall", "f1", "miou", "reward", "found"]
+    assert lines["group"] == ["group", "n", "format", "precision", "recall", "f1", "miou", "reward", "accuracy", "found"]
     assert lines["all"][1] == "3" and lines["all"][-2] == "0.667" and lines["all"][-1] == "0.750"
     assert lines["k=2"][1] == "1" and lines["k=1"][1] == "2"
     assert lines["type=remove"][-1] == "0.000" and lines["type=color"][-1] == "1.000"

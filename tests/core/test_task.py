@@ -12,6 +12,8 @@ from dig_core.task import DigTask, DigTaskConfig, answer_region, register_tasks
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.helpers import answer_score
+
 W, H = 480, 320
 TASK = DigTask()
 
@@ -95,9 +97,9 @@ def test_a_thought_opened_by_the_prompt_must_close_before_the_answer():
     assert not thinking.answers_none("no differences? []") and thinking.answers_none("none</think>[]")
     gt = [(10.0, 20.0, 50.0, 60.0)]
     reward = DigReward()
-    assert reward.score_completion(thinking, truncated, gt, W, H).format == 0.0
-    assert reward.score_completion(TASK, truncated, gt, W, H).format == 1.0
-    assert reward.score_completion(thinking, finished, gt, W, H).reward == 1.0
+    assert answer_score(thinking, reward, truncated, gt, W, H).format == 0.0
+    assert answer_score(TASK, reward, truncated, gt, W, H).format == 1.0
+    assert answer_score(thinking, reward, finished, gt, W, H).reward == 1.0
 
 
 def test_keyed_objects_ignore_other_lists():

@@ -218,7 +218,7 @@ def append_rewards(path: Path, ids: list[str], acc: float, g: int) -> None:
         for pid in ids:
             for _ in range(g):
                 f.write(json.dumps({"id": pid, "stage": "dig-1", "f1": acc, "miou": acc, "format": 1.0,
-                                    "reward": acc}) + "\n")
+                                    "reward": acc, "accuracy": acc}) + "\n")
 
 
 def test_watcher_fires_on_plateau_and_stops_at_the_next_complete_checkpoint(tmp_path, tiny_qwen25_vl):
@@ -233,14 +233,14 @@ def test_watcher_fires_on_plateau_and_stops_at_the_next_complete_checkpoint(tmp_
         finalized.append(path)
         save_processor(tiny_qwen25_vl, path)
 
-    w = AdvanceWatcher(stage, rule, rewards, ckpt, group_size=2, lambda_f1=0.5, lambda_iou=0.5, settle_s=5,
+    w = AdvanceWatcher(stage, rule, rewards, ckpt, group_size=2, settle_s=5,
                        clock=lambda: now[0], finalize=finalize)
     assert w.poll() is None  # no log yet
     append_rewards(rewards, ["a", "b"], 0.2, 2)  # window 1: mean 0.2
     write_checkpoint(ckpt / "global_step2_hf")
     assert w.poll() is None and w.presentations == 2 and not w.decided
     with open(rewards, "a") as f:  # window 2 improves; one prompt's group split across polls
-        f.write(json.dumps({"id": "c", "f1": 0.6, "miou": 0.6}) + "\n")
+        f.write(json.dumps({"id": "c", "f1": 0.6, "miou": 0.6, "accuracy": 0.6}) + "\n")
     assert w.poll() is None and w.presentations == 2
     append_rewards(rewards, ["c"], 0.6, 1)
     append_rewards(rewards, ["d"], 0.6, 2)
@@ -273,8 +273,7 @@ def test_watcher_never_hands_on_a_checkpoint_without_a_processor(tmp_path):
     rule = PlateauAdvance(PlateauConfig(window=1, patience=1, min_delta=0.5))
     rewards, ckpt = tmp_path / "rewards.jsonl", tmp_path / "ckpt"
     now = [0.0]
-    w = AdvanceWatcher(cfg.curriculum.stages[0], rule, rewards, ckpt, group_size=1, lambda_f1=0.5,
-                       lambda_iou=0.5, settle_s=1, clock=lambda: now[0])
+    w = AdvanceWatcher(cfg.curriculum.stages[0], rule, rewards, ckpt, group_size=1, settle_s=1, clock=lambda: now[0])
     append_rewards(rewards, ["a", "b", "c"], 0.2, 1)
     assert w.poll() is None and w.decided
     write_checkpoint(ckpt / "global_step3_hf")
@@ -306,7 +305,7 @@ FLAT_CHILD = textwrap.dedent("""
     for step in range(1, 400):
         with open(rewards, "a") as f:
             for g in range(2):
-                f.write(json.dumps({"id": f"p{step}", "f1": 0.5, "miou": 0.5, "format": 1.0}) + "\\n")
+                f.write(json.dumps({"id": f"p{step}", "f1": 0.5, "miou": 0.5, "accuracy": 0.5, "format": 1.0}) + "\\n")
         print(f"step {step}", flush=True)
         if step % 3 == 0:
             out = ckpt / f"global_step{step}_hf"
@@ -324,8 +323,7 @@ def test_run_process_stops_a_plateaued_child_at_its_next_checkpoint(tmp_path, ti
     rewards, ckpt, finished = tmp_path / "rewards.jsonl", tmp_path / "ckpt", tmp_path / "finished"
     cfg = load_config(sections=())
     rule = PlateauAdvance(PlateauConfig(window=3, patience=1, min_delta=0.01))
-    watcher = AdvanceWatcher(cfg.curriculum.stages[0], rule, rewards, ckpt, group_size=2, lambda_f1=0.5,
-                             lambda_iou=0.5, settle_s=0.2,
+    watcher = AdvanceWatcher(cfg.curriculum.stages[0], rule, rewards, ckpt, group_size=2, settle_s=0.2,
                              finalize=lambda path: save_processor(tiny_qwen25_vl, path))
     seen: list[bytes] = []
     log = tmp_path / "train.log"

@@ -32,7 +32,7 @@ def write_run(root: Path, per_step: int | None = 4, steps: int = 30) -> Path:
             acc = min(1.0, 0.2 + 0.02 * (i // (per_step or 1))) - 0.15 * s
             f1, miou = acc + rng.uniform(-0.05, 0.05), acc
             lines.append(json.dumps({"step": i, "stage": name, "id": f"{name}-{i % 8}", "format": 1.0 if i % 5 else 0.0,
-                                     "f1": f1, "miou": miou, "reward": 0.9 * acc}))
+                                     "f1": f1, "miou": miou, "accuracy": (f1 + miou) / 2, "reward": 0.9 * acc}))
         path.write_text("\n".join(lines) + "\n" + '{"step": 999, "stage"')  # + a torn last line
     return root
 
@@ -66,14 +66,14 @@ def test_curves_are_per_training_step_and_continue_across_stages(tmp_path):
     assert curves.unit == "sample" and curves.stages[1].x[0] == 10
 
 
-def test_accuracy_uses_the_logged_value_or_the_runs_lambdas(tmp_path):
+def test_accuracy_is_the_logged_value_whatever_the_runs_lambdas(tmp_path):
     run = RunDir(tmp_path)
     run.write_manifest("t", ["s"], {"params": {"lambda_f1": 1.0, "lambda_iou": 0.0}})
     path = run.stage("s").rewards
     path.parent.mkdir()
-    path.write_text(json.dumps({"step": 0, "f1": 0.8, "miou": 0.2, "format": 1}) + "\n"
+    path.write_text(json.dumps({"step": 0, "f1": 0.8, "miou": 0.2, "format": 1}) + "\n"  # no accuracy: left out
                     + json.dumps({"step": 1, "f1": 0.8, "miou": 0.2, "format": 1, "accuracy": 0.3}) + "\n")
-    assert reward_curves(tmp_path).stages[0].accuracy == [0.8, 0.3]
+    assert reward_curves(tmp_path).stages[0].accuracy == [0.3]
     assert [r["step"] for r in read_rewards(tmp_path)["s"]] == [0, 1]
 
 

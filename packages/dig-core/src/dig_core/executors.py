@@ -23,12 +23,17 @@ from dig_core import hookimpl, interrupt
 from dig_core.plugins.base import Plugin
 
 _worker: Any = None
+_init_error: Exception | None = None
 
 
 def _init_worker(factory: Callable[[], Any]) -> None:
-    global _worker
+    global _worker, _init_error
     interrupt.ignore_in_worker()
-    _worker = factory()
+    try:
+        _worker = factory()
+    except Exception as e:  # noqa: BLE001 - a pool replaces a worker whose initializer raised, forever:
+        _init_error = e     # keep the error and raise it from the first item, so the run stops with it
+        return
     # runs when the pool process exits normally (after pool.close() + join()): the worker's close()
     # removes what it holds (e.g. a renderer's temp folder)
     multiprocessing.util.Finalize(None, _close_worker, exitpriority=10)
@@ -46,6 +51,8 @@ def _close_worker() -> None:
 
 
 def _run_item(item: Any) -> Any:
+    if _init_error is not None:
+        raise _init_error
     return _worker.make(item)
 
 

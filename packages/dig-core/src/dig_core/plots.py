@@ -5,8 +5,8 @@ x: the training step, counted across stages (stage k+1 continues where stage k e
 ``step`` is the stage's sample counter; ``samples_per_step`` from run.json (samples scored per
 rollout step, e.g. prompts per step × G) turns it into training steps; without it, x counts samples.
 y: the mean over the step's samples, raw (faint) and smoothed with a trailing moving average.
-Accuracy is r_acc = lambda_f1 * F1 + lambda_iou * mIoU (``accuracy`` in the record, else computed
-with the run's reward weights from run.json). matplotlib is imported only to draw (``dig-core[plot]``).
+Accuracy is the record's ``accuracy``: the accuracy part of the reward that trained the run, as the
+reward plugin computed it (a record without one is left out of the curves). matplotlib is imported only to draw (``dig-core[plot]``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 from dig_core.dataset import atomic_write_bytes
 from dig_core.errors import DigError
-from dig_core.training import RunDir, accuracy_reward, read_rewards
+from dig_core.training import RunDir, read_rewards
 
 #: figure size in inches at DPI: 1000 x 600 pixels
 FIGSIZE = (10.0, 6.0)
@@ -63,21 +63,22 @@ def reward_curves(run_dir: str | Path) -> Curves:
     """Per-step means of accuracy and format reward for every stage that logged rewards."""
     run = RunDir(run_dir)
     manifest = run.read_manifest() or {}
-    params = (manifest.get("reward") or {}).get("params") or {}
-    lam = (float(params.get("lambda_f1", 0.5)), float(params.get("lambda_iou", 0.5)))
     per_step = manifest.get("samples_per_step")
     per_step = int(per_step) if isinstance(per_step, (int, float)) and per_step >= 1 else None
     stages: list[StageCurve] = []
     offset = 0
     for name, records in read_rewards(run_dir).items():
-        if not records:
-            continue
         buckets: dict[int, list[tuple[float, float]]] = defaultdict(list)
         for i, rec in enumerate(records):
+            accuracy = rec.get("accuracy")
+            if not isinstance(accuracy, (int, float)) or isinstance(accuracy, bool):
+                continue
             step = rec.get("step", i)
             step = int(step) if isinstance(step, (int, float)) else i
             key = step // per_step if per_step else step
-            buckets[key].append((accuracy_reward(rec, *lam), float(rec.get("format", 0.0))))
+            buckets[key].append((float(accuracy), float(rec.get("format", 0.0))))
+        if not buckets:
+            continue
         first = min(buckets)
         curve = StageCurve(name, offset, samples=len(records))
         for key in sorted(buckets):

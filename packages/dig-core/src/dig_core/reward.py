@@ -28,8 +28,11 @@ from scipy.optimize import linear_sum_assignment
 from dig_core import hookimpl
 from dig_core.plugins.base import Plugin
 
-#: names of the per-sample components, in logging order
-COMPONENTS = ("format", "precision", "recall", "f1", "miou", "n_pred", "n_gt", "n_match", "reward")
+#: names of the per-sample components (the fields of :class:`RewardResult`), in logging order: the
+#: one record schema of a scored answer (``dig score``, the ``dig`` evaluator, ``rewards.jsonl``)
+COMPONENTS = ("format", "precision", "recall", "f1", "miou", "n_pred", "n_gt", "n_match", "reward", "accuracy")
+#: the components that are scores (averaged in tables and metrics), not counts
+SCORES = tuple(k for k in COMPONENTS if not k.startswith("n_"))
 
 # Among assignments with the same total IoU, prefer the one with more counted pairs. Far below any
 # IoU difference that matters, so the matching still maximises the total IoU.
@@ -38,7 +41,11 @@ _TIE_BREAK = 1e-9
 
 @dataclass(frozen=True, slots=True)
 class RewardResult:
-    """Every component of one sample's reward (``as_dict`` for logging)."""
+    """Every component of one sample's reward (``as_dict`` for logging).
+
+    ``reward`` is what GRPO optimises; ``accuracy`` is its accuracy part (r_acc, without the format
+    term), which curriculum advance rules, reward curves and tables read. A reward plugin sets both
+    by its own formula: no consumer recomputes them."""
 
     format: float
     precision: float
@@ -49,6 +56,7 @@ class RewardResult:
     n_gt: int
     n_match: int
     reward: float
+    accuracy: float
 
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
@@ -143,8 +151,8 @@ class DigRewardConfig:
 
 
 class DigReward(Plugin):
-    """Scores parsed boxes against ground truth: :meth:`score` for one sample,
-    :meth:`score_completions` for a batch of raw completions."""
+    """Scores parsed boxes against ground truth (:meth:`score`); a model's raw answer is parsed and
+    scored by :func:`dig_core.scoring.score_answer`."""
 
     PLUGIN_NAME: ClassVar[str] = "dig"
     Config: ClassVar[type] = DigRewardConfig
@@ -178,8 +186,8 @@ class DigReward(Plugin):
         n, m = len(pred), len(gt)
         if m == 0:
             if n == 0 and answered_none:
-                return RewardResult(1.0, 1.0, 1.0, 1.0, 1.0, 0, 0, 0, 1.0)
-            return RewardResult(1.0 if n else 0.0, 0.0, 0.0, 0.0, 0.0, n, 0, 0, 0.0)
+                return RewardResult(1.0, 1.0, 1.0, 1.0, 1.0, 0, 0, 0, 1.0, 1.0)
+            return RewardResult(1.0 if n else 0.0, 0.0, 0.0, 0.0, 0.0, n, 0, 0, 0.0, 0.0)
         fmt = 1.0 if n > 0 else 0.0
         matching = match_boxes(pred, gt, c.min_match_iou)
         total = sum(matching.ious)
@@ -193,30 +201,7 @@ class DigReward(Plugin):
         r_acc = c.lambda_f1 * f1 + c.lambda_iou * miou
         reward = (1.0 - c.alpha) * r_acc + c.alpha * fmt
         reward = min(max(reward, 0.0), 1.0)  # rounding only: the weights keep it in [0, 1]
-        return RewardResult(fmt, precision, recall, f1, miou, n, m, n_match, reward)
-
-    def score_completion(self, task, completion: str, gt: Sequence[Sequence[float]], width: float,
-                         height: float, scale=None) -> RewardResult:
-        """Parse ``completion`` with ``task`` and score it."""
-        return self.score(task.parse(completion, width, height, scale), gt,
-                          len(gt) == 0 and task.answers_none(completion))
-
-    def score_completions(self, task, completions: Sequence[str], gts: Sequence[Sequence[Sequence[float]]],
-                          sizes: Sequence[tuple[float, float]],
-                          scales: Sequence | None = None) -> list[RewardResult]:
-        """Batch API: one :class:`RewardResult` per completion; ``sizes[i] = (width, height)`` of
-        sample i's original image, ``scales[i]`` its model-input scale (or None)."""
-        if not (len(completions) == len(gts) == len(sizes)) or (scales is not None and len(scales) != len(gts)):
-            raise ValueError("completions, gts, sizes (and scales) must have the same length")
-        parse, score = task.parse, self.score
-        if scales is None:
-            return [score(parse(t, w, h), g, len(g) == 0 and task.answers_none(t)) for t, g, (w, h) in zip(completions, gts, sizes)]
-        return [score(parse(t, w, h, s), g, len(g) == 0 and task.answers_none(t))
-                for t, g, (w, h), s in zip(completions, gts, sizes, scales)]
-
-    def rewards(self, task, completions, gts, sizes, scales=None) -> list[float]:
-        """Just the scalar rewards of :meth:`score_completions` (what GRPO needs)."""
-        return [r.reward for r in self.score_completions(task, completions, gts, sizes, scales)]
+        return RewardResult(fmt, precision, recall, f1, miou, n, m, n_match, reward, r_acc)
 
 
 def summarize(results: Sequence[RewardResult]) -> dict[str, float]:

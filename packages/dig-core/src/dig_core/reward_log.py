@@ -27,19 +27,19 @@ from typing import Any
 
 from dig_core.labels import Label, parse_label
 from dig_core.reward import COMPONENTS
-from dig_core.training import REWARDS
+from dig_core.scoring import score_answer
+from dig_core.training import REWARD_FIELDS, REWARDS
 
 try:  # POSIX: a lock shared with other processes appending to the same file
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-#: keys of a ``rewards.jsonl`` line: the reward components plus ``accuracy`` (r_acc =
-#: lambda_f1 * f1 + lambda_iou * miou), ``step`` (0-based, monotonic per stage file across threads
-#: and processes), ``stage``, ``id`` (pair id, None for a bad label), ``time`` (unix seconds) and
-#: ``error`` (only on a sample that could not be scored). A superset of
-#: :data:`dig_core.training.REWARD_FIELDS`.
-LOG_KEYS = ("step", "stage", "id", *COMPONENTS, "accuracy", "time")
+#: keys of a ``rewards.jsonl`` line: :data:`dig_core.training.REWARD_FIELDS` (``step``, 0-based and
+#: monotonic per stage file across threads and processes; ``stage``; ``id``, None for a bad label;
+#: the reward's components, ``reward`` and ``accuracy`` among them), then ``time`` (unix seconds);
+#: ``error`` only on a sample that could not be scored.
+LOG_KEYS = (*REWARD_FIELDS, "time")
 
 #: the components of a sample that could not be scored
 ZERO = dict.fromkeys(COMPONENTS, 0.0) | {"n_pred": 0, "n_gt": 0, "n_match": 0}
@@ -233,8 +233,6 @@ class SampleScorer:
         self.stage = stage
         self.warn = RateLimitedWarner(logger or logging.getLogger("dig_core.reward_log"))
         self._tasks = {getattr(self.task.config, "coords", None): self.task}
-        rc = self.reward.config
-        self.lambdas = (getattr(rc, "lambda_f1", 0.5), getattr(rc, "lambda_iou", 0.5))
         self._logs: dict[str, RewardLog] = {}
         self._logs_lock = threading.Lock()
 
@@ -266,21 +264,18 @@ class SampleScorer:
     def bad_label(self, problem: str) -> dict[str, Any]:
         """The record of a sample whose label could not be read (warned as kind ``label``)."""
         self.warn("label", f"bad label, reward 0: {problem}")
-        return {"stage": self.stage or "unknown", "id": None, **ZERO, "accuracy": 0.0, "error": f"label: {problem}"}
+        return {"stage": self.stage or "unknown", "id": None, **ZERO, "error": f"label: {problem}"}
 
     def failed(self, label: Label, error: str) -> dict[str, Any]:
         """The record of a sample that could not be scored (reward 0, ``error`` set)."""
-        return {"stage": self.stage_of(label), "id": label.id, **ZERO, "n_gt": len(label.boxes),
-                "accuracy": 0.0, "error": error}
+        return {"stage": self.stage_of(label), "id": label.id, **ZERO, "n_gt": len(label.boxes), "error": error}
 
     def score_text(self, text: Any, label: Label) -> dict[str, Any]:
         """The record of answer ``text`` for ``label`` (without ``step``/``time``); never raises."""
         try:
             if not isinstance(text, str):
                 raise ValueError(f"the answer must be a string, got {type(text).__name__}")
-            task = self.task_for(label.coords)
-            boxes = task.parse(text, label.width, label.height, label.scale)
-            res = self.reward.score(boxes, label.boxes, not label.boxes and task.answers_none(text))
+            res = score_answer(self.task_for(label.coords), self.reward, text, label).result
         except Exception as e:  # noqa: BLE001 - never raise into a trainer
             self.warn("error", f"{label.id}: {type(e).__name__}: {e}; reward 0")
             return self.failed(label, f"{type(e).__name__}: {e}")
@@ -289,7 +284,6 @@ class SampleScorer:
         rec: dict[str, Any] = {"stage": self.stage_of(label), "id": label.id}
         for k in COMPONENTS:
             rec[k] = getattr(res, k)
-        rec["accuracy"] = self.lambdas[0] * res.f1 + self.lambdas[1] * res.miou
         return rec
 
     def score_sample(self, text: Any, raw_label: Any) -> dict[str, Any]:

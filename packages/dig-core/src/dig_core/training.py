@@ -6,8 +6,8 @@ Run folder (``RUN_DIR``, one per training run, any trainer)::
     RUN_DIR/run.json                 trainer, stage order, reward weights (written when a run starts)
     RUN_DIR/config.yaml              the resolved config the run (and its reward code) uses
     RUN_DIR/<stage>/train.log        the trainer's console output, appended per attempt
-    RUN_DIR/<stage>/rewards.jsonl    one line per scored sample (REWARD_FIELDS): step, stage, id,
-                                     format, precision, recall, f1, miou, accuracy (r_acc), reward
+    RUN_DIR/<stage>/rewards.jsonl    one line per scored sample (REWARD_FIELDS): step, stage, id and
+                                     the reward's components (dig_core.reward.COMPONENTS)
     RUN_DIR/<stage>/checkpoint/      the stage's final model (Hugging Face format)
     RUN_DIR/<stage>/tensorboard/     TensorBoard event files when trainer.params.report_to has
                                      tensorboard (``tensorboard --logdir RUN_DIR`` shows every stage)
@@ -35,6 +35,7 @@ from typing import Any, ClassVar, Optional, TypeVar
 from dig_core.dataset import atomic_write_text, dumps_json, iter_jsonl, refuse_output_in_dataset
 from dig_core.errors import DigError
 from dig_core.plugins.base import Plugin
+from dig_core.reward import COMPONENTS
 
 RUN_MANIFEST = "run.json"
 RUN_CONFIG = "config.yaml"
@@ -46,8 +47,9 @@ CHECKPOINT = "checkpoint"
 TENSORBOARD = "tensorboard"
 
 #: fields of a rewards.jsonl line every trainer writes (``step``: 0-based sample counter of the stage;
-#: ``accuracy``: r_acc; trainers may add more, e.g. ``time``, ``error``)
-REWARD_FIELDS = ("step", "stage", "id", "format", "precision", "recall", "f1", "miou", "accuracy", "reward")
+#: then the reward plugin's components, ``reward`` and its accuracy part ``accuracy`` among them;
+#: trainers may add more, e.g. ``time``, ``error``)
+REWARD_FIELDS = ("step", "stage", "id", *COMPONENTS)
 
 
 @dataclass
@@ -347,31 +349,23 @@ class RewardTail:
         return out
 
 
-def accuracy_reward(record: dict[str, Any], lambda_f1: float, lambda_iou: float) -> float:
-    """r_acc = lambda_f1 * F1 + lambda_iou * mIoU of one rewards.jsonl record (paper eq. 2); a record
-    that carries it (``accuracy``) is taken as is."""
-    if "accuracy" in record:
-        return float(record["accuracy"])
-    return lambda_f1 * float(record.get("f1", 0.0)) + lambda_iou * float(record.get("miou", 0.0))
-
-
 class PresentationMeans:
     """Turns per-sample records (G rollouts of each prompt, interleaved in any order) into one mean
-    accuracy reward per prompt presentation — the history a curriculum advance rule reads. A
-    prompt's presentation is complete when ``group_size`` of its samples have arrived."""
+    accuracy reward (the records' ``accuracy``, as the reward plugin computed it) per prompt
+    presentation — the history a curriculum advance rule reads. A prompt's presentation is complete
+    when ``group_size`` of its samples have arrived."""
 
-    def __init__(self, group_size: int, lambda_f1: float, lambda_iou: float):
+    def __init__(self, group_size: int):
         if group_size < 1:
             raise ValueError(f"group_size must be >= 1, got {group_size}")
         self.group_size = group_size
-        self.lambdas = (lambda_f1, lambda_iou)
         self._pending: dict[str, list[float]] = {}
 
     def add(self, record: dict[str, Any]) -> float | None:
         """Feed one record; the presentation's mean when this record completes one, else None."""
         key = str(record.get("id"))
         values = self._pending.setdefault(key, [])
-        values.append(accuracy_reward(record, *self.lambdas))
+        values.append(float(record.get("accuracy", 0.0)))
         if len(values) < self.group_size:
             return None
         del self._pending[key]

@@ -164,10 +164,8 @@ class OpenRLHFTrainer(Trainer):
             from dig_train_openrlhf.watcher import AdvanceWatcher
 
             rule = instantiate(cfg, "curriculum.advance", "advance_rule")
-            rp = cfg.reward.params or {}
             watcher = AdvanceWatcher(stage.stage, rule, stage.paths.rewards, files.ckpt_path,
-                                     p.n_samples_per_prompt, float(rp.get("lambda_f1", 0.5)),
-                                     float(rp.get("lambda_iou", 0.5)), settle_s=self.settle_s,
+                                     p.n_samples_per_prompt, settle_s=self.settle_s,
                                      finalize=lambda path: checkpoints.save_processor(stage.init_model, path))
             if p.save_steps < 0:
                 echo(f"warning: curriculum.advance is {launcher.advance_rule(cfg)[0]} but trainer.params.save_steps "

@@ -86,12 +86,12 @@ class AdvanceWatcher:
     has made it a complete model folder; None until then."""
 
     def __init__(self, stage: Any, rule: AdvanceRule, rewards_path: str | Path, ckpt_dir: str | Path,
-                 group_size: int, lambda_f1: float, lambda_iou: float, settle_s: float = 10.0,
+                 group_size: int, settle_s: float = 10.0,
                  clock: Callable[[], float] = time.monotonic, finalize: Callable[[Path], None] | None = None):
         self.stage = stage
         self.state = CurriculumState([stage], rule)
         self.tail = RewardTail(rewards_path)
-        self.means = PresentationMeans(group_size, lambda_f1, lambda_iou)
+        self.means = PresentationMeans(group_size)
         self.ckpt_dir = Path(ckpt_dir)
         self.settle_s = settle_s
         self.clock = clock

@@ -83,11 +83,11 @@ class AdvanceTracker:
     """Feeds each prompt's mean accuracy reward (over its G completions) to the curriculum's advance
     rule; :attr:`decided` once it fires (the stage then stops after the current step)."""
 
-    def __init__(self, stage: Any, rule: Any, group_size: int, lambda_f1: float, lambda_iou: float):
+    def __init__(self, stage: Any, rule: Any, group_size: int):
         from dig_core.curriculum import CurriculumState
 
         self.state = CurriculumState([stage], rule)
-        self.means = PresentationMeans(group_size, lambda_f1, lambda_iou)
+        self.means = PresentationMeans(group_size)
         self.presentations = 0
 
     @property

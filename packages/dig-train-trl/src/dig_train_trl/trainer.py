@@ -401,10 +401,8 @@ class TRLTrainer(Trainer):
         if _advance(cfg)[0] != "fixed":
             from dig_core.training import iter_rewards
 
-            rp = cfg.reward.params or {}
             advance = AdvanceTracker(stage.stage, instantiate(cfg, "curriculum.advance", "advance_rule"),
-                                     p.num_generations, float(rp.get("lambda_f1", 0.5)),
-                                     float(rp.get("lambda_iou", 0.5)))
+                                     p.num_generations)
             if kept:
                 advance.feed(list(iter_rewards(stage.paths.rewards)))
         reward = DigRewardFunc(cfg, run.root, name, advance, prompt_opens_think=vlp.prompt_opens_think)

@@ -15,10 +15,13 @@ import click
 from dig_core.config import instantiate, load_config
 from dig_core.dataset import atomic_write_text, ensure_folder, iter_jsonl, read_annotations, refuse_output_in_dataset
 from dig_core.errors import DigError
+from dig_core.labels import Label
 from dig_core.options import config_option, overrides_argument
-from dig_core.reward import COMPONENTS, RewardResult
+from dig_core.reward import SCORES, RewardResult
+from dig_core.scoring import found_boxes, score_answer
 
-TABLE_METRICS = ("format", "precision", "recall", "f1", "miou", "reward")
+#: the table's columns: the reward's scores (:data:`dig_core.reward.SCORES`)
+TABLE_METRICS = SCORES
 MAX_LISTED = 10  # ids listed per problem in a report
 
 
@@ -118,13 +121,15 @@ def score_dataset(task, reward, preds: list[Prediction], annotations: dict[str, 
         if ann is None:
             continue
         gt = ann["boxes"]
+        label = Label(p.id, ann.get("stage", ""), len(gt), gt, ann["width"], ann["height"],
+                      getattr(task.config, "coords", ""), p.scale)
         try:
-            boxes = task.parse(p.completion, ann["width"], ann["height"], p.scale)
+            scored = score_answer(task, reward, p.completion, label)
         except ValueError as e:
             raise PredictionsError(f"prediction {p.id!r} (line {p.lineno}): {e}") from None
-        res = reward.score(boxes, gt, len(gt) == 0 and task.answers_none(p.completion))
-        out.append(json.dumps({"id": p.id, **{k: getattr(res, k) for k in COMPONENTS}}) + "\n")
-        found = set(reward.match(boxes, gt).gt)  # matched with IoU >= min_match_iou and > 0
+        res = scored.result
+        out.append(json.dumps({"id": p.id, **res.as_dict()}) + "\n")
+        found = found_boxes(reward, scored.boxes, gt)
         types = [d.get("type", "?") for d in ann.get("differences", [])]
         if len(types) != len(gt):
             types = ["?"] * len(gt)

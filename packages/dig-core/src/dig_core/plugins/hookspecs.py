@@ -34,7 +34,10 @@ def register_tasks() -> list[type]:
 @hookspec
 def register_rewards() -> list[type]:
     """Called when ``reward.name`` is resolved. Return reward classes that score parsed boxes
-    against ground-truth boxes."""
+    against ground-truth boxes: ``score(pred, gt, answered_none=False)`` returns a
+    :class:`dig_core.reward.RewardResult` whose ``reward`` (what GRPO optimises) and ``accuracy``
+    (its accuracy part, what advance rules and curves read) follow the plugin's own formula;
+    :func:`dig_core.scoring.score_answer` is how every command and trainer calls it."""
 
 
 @hookspec

@@ -2,13 +2,16 @@
 task parser and reward matching, so evaluation and the GRPO reward agree by construction.
 
 Per pair: the parser (``DigTask.parse``, in the model's coordinate convention and per-sample
-scale) turns the answer into boxes; ``DigReward.score`` gives format, precision, recall, F1, mIoU
-and reward (matching at ``reward.min_match_iou``); ``match_boxes(pred, gt, 0)`` gives the IoU of
+scale) turns the answer into boxes and the configured reward scores them
+(:func:`dig_core.scoring.score_answer`, the path ``dig score`` and the trainers take): format,
+precision, recall, F1, mIoU, reward and its accuracy part (``dig``: matching at
+``reward.min_match_iou``); ``match_boxes(pred, gt, 0)`` gives the IoU of
 every ground-truth box with the prediction the Hungarian assignment (maximum total IoU) gives it.
 
 Metrics (percent unless noted; see docs/eval.md):
 
-* ``f1``, ``precision``, ``recall``, ``miou``: means over pairs of the reward's per-pair values.
+* ``f1``, ``precision``, ``recall``, ``miou``, ``accuracy``: means over pairs of the reward's
+  per-pair values (``accuracy``: the reward's accuracy part, ``dig``: lambda_f1 F1 + lambda_iou mIoU).
 * ``acc@0.5`` / ``acc@0.75`` / ``acc@0.95``: share of all ground-truth boxes (pooled over pairs)
   whose assigned prediction has IoU >= t.
 * ``exact@0.5``: share of pairs answered with exactly one box per difference, every one at IoU >= 0.5.
@@ -17,7 +20,7 @@ Metrics (percent unless noted; see docs/eval.md):
 * ``chance/<metric>``: what boxing one random object of the scene scores, in expectation (the
   objects of I_a and I_b; a pick of a changed object is given its exact ground-truth box, any other
   pick overlaps no difference, so the baseline is generous): ``chance/acc@t`` (all t), ``chance/f1``,
-  ``chance/miou``, ``chance/reward``. A model above it has found *differences*, not just objects.
+  ``chance/miou``, ``chance/accuracy``, ``chance/reward``. A model above it has found *differences*, not just objects.
 * Breakdowns ``<metric>/k=<K>`` (pairs with K differences) and ``<metric>/type=<edit>`` (the
   ground-truth boxes of that edit type: ``n_boxes``, ``recall``, ``acc@t``).
 """
@@ -34,14 +37,19 @@ import numpy as np
 from dig_core.config import StageConfig, instantiate
 from dig_core.dataset import IMAGES, MANIFEST, METADATA, image_path, read_annotations, read_manifest
 from dig_core.errors import ConfigError, DatasetError
-from dig_core.reward import DigReward, iou_matrix, match_boxes
+from dig_core.labels import Label
+from dig_core.reward import SCORES, DigReward, iou_matrix, match_boxes
+from dig_core.scoring import found_boxes, score_answer
 from dig_core.task import DigTask
 
 from dig_eval.adapters.base import ModelAdapter, Request
 from dig_eval.evaluators.base import EvalParams, Evaluator, Sample
 
 THRESHOLDS = (0.5, 0.75, 0.95)
-PAIR_METRICS = ("f1", "precision", "recall", "miou", "format")
+#: per-pair scores averaged in percent (the reward itself is reported as is, in [0, 1])
+PAIR_METRICS = tuple(k for k in SCORES if k != "reward")
+#: the scores the chance baseline reports (percent, but the reward: last)
+CHANCE_SCORES = ("f1", "miou", "accuracy", "reward")
 
 
 @dataclass
@@ -175,13 +183,14 @@ class DigEvaluator(Evaluator):
         t = sample.target
         w, h, gt = t["width"], t["height"], t["boxes"]
         scale = model.sample_scale(sample.request, w, h) if self.task.config.coords == "pixels" else None
-        pred = self.task.parse(completion, w, h, scale)
-        res = self.reward.score(pred, gt, not gt and self.task.answers_none(completion))
+        label = Label(sample.request.id, t["stage"], len(gt), gt, w, h, self.task.config.coords, scale)
+        scored = score_answer(self.task, self.reward, completion, label)
+        pred, res = scored.boxes, scored.result
         assigned = match_boxes(pred, gt, 0.0)
         gt_iou = [0.0] * len(gt)
         for j, v in zip(assigned.gt, assigned.ious):
             gt_iou[j] = v
-        counted = set(self.reward.match(pred, gt).gt) if res.n_match else set()
+        counted = found_boxes(self.reward, pred, gt) if res.n_match else set()
         return {
             **res.as_dict(),
             "k": len(gt),
@@ -205,7 +214,7 @@ class DigEvaluator(Evaluator):
         if miss is not None:
             picks.append((self.reward.score([miss], gt), 0.0))
         weights = [1.0 / n_objects] * len(gt) + [1.0 - len(gt) / n_objects] * (miss is not None)
-        out = {k: sum(w * getattr(r, k) for w, (r, _) in zip(weights, picks)) for k in ("f1", "miou", "reward")}
+        out = {k: sum(w * getattr(r, k) for w, (r, _) in zip(weights, picks)) for k in CHANCE_SCORES}
         out["found"] = sum(w * hit for w, (_, hit) in zip(weights, picks))  # expected GT boxes found
         return out
 
@@ -249,7 +258,7 @@ class DigEvaluator(Evaluator):
         if all(chance) and ious:
             for th in ths:
                 out[f"chance/acc@{th:g}"] = _pct(sum(c["found"] for c in chance) / len(ious))
-            for name in ("f1", "miou"):
+            for name in CHANCE_SCORES[:-1]:
                 out[f"chance/{name}"] = _pct(sum(c[name] for c in chance) / n)
             out["chance/reward"] = round(sum(c["reward"] for c in chance) / n, 6)
         return out
