@@ -19,8 +19,11 @@ flags = pytest.importorskip("dig_train_openrlhf.flags")
 if flags.openrlhf_root() is None:
     pytest.skip("OpenRLHF is not installed (pip install --no-deps openrlhf==0.11.2)", allow_module_level=True)
 
-from dig_core.commands.train_cmd import TRAIN_SECTIONS, resolve_trainer  # noqa: E402
-from dig_core.training import report_integrations  # noqa: E402
+from dig_core.training import (  # noqa: E402
+    TRAIN_SECTIONS,
+    report_integrations,  # noqa: E402
+    resolve_trainer,
+)
 from dig_train_openrlhf.config import LOSS_AGG_MODES, LR_SCHEDULERS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]

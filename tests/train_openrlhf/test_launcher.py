@@ -32,7 +32,7 @@ from dig_core.plugins.manager import PluginManager
 from dig_core.training import RunDir, Trainer, plan_stages
 
 pytest.importorskip("dig_train_openrlhf")
-from dig_core.commands.train_cmd import TRAIN_SECTIONS, resolve_trainer  # noqa: E402
+from dig_core.training import TRAIN_SECTIONS, resolve_trainer  # noqa: E402
 from dig_train_openrlhf import plugin as openrlhf_plugin  # noqa: E402
 from dig_train_openrlhf.checkpoints import save_processor  # noqa: E402
 from dig_train_openrlhf.flags import openrlhf_root  # noqa: E402

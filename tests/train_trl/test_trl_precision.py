@@ -105,9 +105,8 @@ def test_prompts_of_two_lengths_in_one_batch_score_as_unpadded(tiny_qwen3_vl, tm
     (shorter): with the processor the trainer builds (left padding) each sample's completion
     log-probs equal those of the sample forwarded alone; with the tokenizer padding on the right
     (the old setting) the M-RoPE type ids are misaligned and they differ."""
-    from dig_core.commands.train_cmd import TRAIN_SECTIONS, resolve_trainer
     from dig_core.config import load_config
-    from dig_core.training import RunDir
+    from dig_core.training import TRAIN_SECTIONS, RunDir, resolve_trainer
     from dig_train_trl.data import grpo_dataset
 
     data = write_dig_dataset(tmp_path / "data", size=(64, 48), stages=[("dig-1", 1, 1, True, 2),

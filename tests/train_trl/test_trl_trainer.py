@@ -264,8 +264,8 @@ def test_dig_plus_grounding_warm_start_mixes_both_rows_and_scores_the_pairs(tiny
     """sft_task=dig+grounding: the pool holds every pair and its grounding samples (what the batches
     are drawn from), and the held-out eval scores DiG answers to pairs, not grounding answers;
     sft_grounding_images=pair shows each grounding sample with its pair's I_a and I_b."""
-    from dig_core.commands.train_cmd import resolve_trainer
     from dig_core.config import load_config
+    from dig_core.training import resolve_trainer
     from dig_train_trl.data import grounding_rows, load_rows
 
     data = write_dig_dataset(tmp_path / "g", size=(64, 48), seed=3, stages=[("dig-1", 1, 1, True, 6)])
@@ -299,8 +299,8 @@ def test_dig_plus_grounding_warm_start_mixes_both_rows_and_scores_the_pairs(tiny
 
 
 def test_grpo_stages_choose_the_curriculum_stages(tiny_qwen25_vl, dataset, tmp_path):
-    from dig_core.commands.train_cmd import resolve_trainer
     from dig_core.config import load_config
+    from dig_core.training import resolve_trainer
 
     def plan(*more):
         cfg = load_config(None, overrides(tiny_qwen25_vl, dataset, tmp_path / "r", *more), sections=("trainer",))
@@ -336,8 +336,8 @@ def test_lr_factor_schedules():
 
 def _grpo_stage(model, data, run, *more, stage=0):
     """The GRPOTrainer `dig train` builds for curriculum stage ``stage`` (nothing trained)."""
-    from dig_core.commands.train_cmd import TRAIN_SECTIONS, resolve_trainer
     from dig_core.config import load_config
+    from dig_core.training import TRAIN_SECTIONS, resolve_trainer
 
     cfg = load_config(None, overrides(model, data, run, "trainer.params.report_to=[]", *more), sections=TRAIN_SECTIONS)
     trainer = resolve_trainer(cfg)

@@ -13,7 +13,7 @@ def register_commands(cli) -> None:
     from dig_core.commands.plot_cmd import plot_rewards
     from dig_core.commands.plugins_cmd import plugins
     from dig_core.commands.run_cmd import run
-    from dig_core.commands.score import score
+    from dig_core.commands.score_cmd import score
     from dig_core.commands.show_cmd import show
     from dig_core.commands.tiny_model_cmd import tiny_model
     from dig_core.commands.train_cmd import train

@@ -5,32 +5,7 @@ from __future__ import annotations
 import click
 
 from dig_core.options import config_option, overrides_argument
-
-#: config sections ``dig train`` uses (never the renderer: a GPU box has no Blender)
-TRAIN_SECTIONS = ("task", "reward", "curriculum.advance", "trainer")
-#: what to install when no trainer is installed
-TRAINER_PACKAGES = ("dig-train-openrlhf", "dig-train-trl")
-
-
-def resolve_trainer(cfg, pm=None):
-    """The trainer named by ``trainer.name``; when unset, the only installed one. Sets
-    ``cfg.trainer.name`` to the one chosen and returns it built with its validated params."""
-    from dig_core.config import instantiate
-    from dig_core.errors import ConfigError, PluginError
-    from dig_core.plugins import get_plugin_manager
-
-    pm = pm or get_plugin_manager()
-    if cfg.trainer.name is None:
-        available = pm.available("trainer")
-        if not available:
-            raise PluginError(
-                "no trainer installed: `pip install dig-train-trl` (GRPO on TRL; CPU or one GPU) or "
-                "`pip install dig-train-openrlhf` (GRPO on OpenRLHF + vLLM; GPU clusters), see docs/training.md")
-        if len(available) > 1:
-            raise ConfigError(f"trainer.name is not set and several trainers are installed: {', '.join(available)}; "
-                              f"choose one, e.g. trainer.name={available[0]}")
-        cfg.trainer.name = available[0]
-    return instantiate(cfg, "trainer", "trainer", pm)
+from dig_core.training import TRAIN_SECTIONS, resolve_trainer
 
 
 @click.command()

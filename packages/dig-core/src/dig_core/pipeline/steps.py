@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Optional
 
 from dig_core import hookimpl
-from dig_core.commands.train_cmd import TRAIN_SECTIONS
 from dig_core.pipeline.step import PipelineStep, StepContext
+from dig_core.training import TRAIN_SECTIONS
 
 #: sections ``generate`` leaves at their defaults: the data does not depend on them, so changing
 #: them (e.g. the trainer's settings in a shared config) does not make the data step rerun
@@ -97,8 +97,8 @@ class TrainStep(PipelineStep):
         cfg.trainer.params["run_dir"] = str(out)
 
     def config_errors(self, cfg: Any) -> list[str]:
-        from dig_core.commands.train_cmd import resolve_trainer
         from dig_core.errors import ConfigError, DigError
+        from dig_core.training import resolve_trainer
 
         try:
             resolve_trainer(cfg)
@@ -112,9 +112,8 @@ class TrainStep(PipelineStep):
         return {k: cfg[k] for k in self.KEYS}
 
     def outputs(self, out: Path, cfg: Any) -> dict[str, str]:
-        from dig_core.commands.train_cmd import resolve_trainer
         from dig_core.errors import DigError
-        from dig_core.training import RunDir
+        from dig_core.training import RunDir, resolve_trainer
 
         try:  # the trainer's stages: a warm start first, GRPO stages it may leave out
             names = [s.name for s in resolve_trainer(cfg).plan(cfg)]
@@ -123,7 +122,7 @@ class TrainStep(PipelineStep):
         return {"checkpoint": str(RunDir(out).stage(names[-1]).checkpoint)} if names else {}
 
     def run(self, ctx: StepContext) -> str:
-        from dig_core.commands.train_cmd import resolve_trainer
+        from dig_core.training import resolve_trainer
 
         trainer = resolve_trainer(ctx.config)
         trainer.progress = ctx.progress

@@ -19,13 +19,12 @@ choice, yes/no) run without it.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Optional
 
-from dig_core.commands.score import PredictionsError
+from dig_core.data.predictions import PredictionsError, parse_scale
 from dig_core.dataset import iter_jsonl
 from dig_core.errors import ConfigError
 from dig_core.task import COORDS
@@ -51,19 +50,6 @@ class PredictionsConfig:
     max_pixels: Optional[int] = None
     #: fail when a sample has no line (default: it is missing, see the evaluator param ``missing``)
     strict: bool = False
-
-
-def _scale(value: Any, where: str) -> tuple[float, float] | None:
-    def ok(v: Any) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
-
-    if value is None:
-        return None
-    if ok(value):
-        return float(value), float(value)
-    if isinstance(value, list) and len(value) == 2 and all(ok(v) for v in value):
-        return float(value[0]), float(value[1])
-    raise PredictionsError(f"{where}: 'scale' must be a positive number or [sx, sy], got {value!r}")
 
 
 def listed(items: Sequence[str]) -> str:
@@ -113,7 +99,7 @@ class PredictionsAdapter(ModelAdapter):
             if key in self.answers:
                 self.duplicates.append(f"{bench}/{pid} (line {lineno})")
                 continue
-            self.answers[key] = (completion, _scale(rec.get("scale"), where))
+            self.answers[key] = (completion, parse_scale(rec.get("scale"), where))
 
     # -- the interface --------------------------------------------------------------------------
     def generate(self, requests: Sequence[Request]) -> list[str | None]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,8 +12,8 @@ from typing import Any
 import click
 
 from dig_core.config import instantiate, load_config
-from dig_core.dataset import atomic_write_text, ensure_folder, iter_jsonl, read_annotations, refuse_output_in_dataset
-from dig_core.errors import DigError
+from dig_core.data.predictions import Prediction, PredictionsError, read_predictions
+from dig_core.dataset import atomic_write_text, ensure_folder, read_annotations, refuse_output_in_dataset
 from dig_core.labels import Label
 from dig_core.options import config_option, overrides_argument
 from dig_core.reward import SCORES, RewardResult
@@ -23,56 +22,6 @@ from dig_core.scoring import found_boxes, score_answer
 #: the table's columns: the reward's scores (:data:`dig_core.reward.SCORES`)
 TABLE_METRICS = SCORES
 MAX_LISTED = 10  # ids listed per problem in a report
-
-
-class PredictionsError(DigError):
-    """A predictions file that is missing or corrupt (the message names file and line); exit code 2,
-    like any bad input."""
-
-    exit_code = 2
-
-
-@dataclass(frozen=True)
-class Prediction:
-    id: str
-    completion: str
-    scale: float | tuple[float, float] | None
-    lineno: int
-
-
-def _scale(value: Any, where: str) -> float | tuple[float, float] | None:
-    def ok(v: Any) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
-
-    if value is None:
-        return None
-    if ok(value):
-        return float(value)
-    if isinstance(value, list) and len(value) == 2 and all(ok(v) for v in value):
-        return float(value[0]), float(value[1])
-    raise PredictionsError(f"{where}: 'scale' must be a positive number or [sx, sy], got {value!r}")
-
-
-def read_predictions(path: str | Path) -> tuple[list[Prediction], dict[str, list[int]]]:
-    """Predictions in file order (first line of each id) and ``{id: [line, ...]}`` of ids that
-    occur on more than one line."""
-    path = Path(path)
-    if not path.is_file():
-        raise PredictionsError(f"predictions file not found: {path}")
-    preds: dict[str, Prediction] = {}
-    lines: dict[str, list[int]] = defaultdict(list)
-    for lineno, rec in iter_jsonl(path, PredictionsError):
-        where = f"{path}:{lineno}"
-        pid, completion = rec.get("id"), rec.get("completion")
-        if not isinstance(pid, str):
-            raise PredictionsError(f"{where}: 'id' must be a string, got {pid!r}")
-        if not isinstance(completion, str):
-            raise PredictionsError(f"{where}: 'completion' must be a string, got {type(completion).__name__}")
-        lines[pid].append(lineno)
-        if pid not in preds:
-            preds[pid] = Prediction(pid, completion, _scale(rec.get("scale"), where), lineno)
-    duplicates = {k: v for k, v in lines.items() if len(v) > 1}
-    return list(preds.values()), duplicates
 
 
 def _listed(ids: Sequence[str]) -> str:
