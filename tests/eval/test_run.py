@@ -12,8 +12,7 @@ from dig_core.config import load_config
 from dig_core.errors import ConfigError, DigError
 from dig_core.plugins.manager import PluginManager
 from dig_eval.adapters.hf import HFAdapter
-from dig_eval.commands import SECTIONS
-from dig_eval.run import run_eval
+from dig_eval.run import SECTIONS, run_eval
 
 from tests.eval.util import ann, dig_eval, metrics, write_annotations, write_jsonl
 from tests.helpers import write_dig_dataset

@@ -12,7 +12,7 @@ from dig_core.errors import ConfigError, DigError
 from dig_eval.adapters.base import Request
 from dig_eval.adapters.hf import HFAdapter, HFConfig
 from dig_eval.adapters.vllm import VLLMAdapter, VLLMConfig
-from dig_eval.commands import SECTIONS
+from dig_eval.run import SECTIONS
 from PIL import Image
 
 from tests.eval.util import ann, dig_eval, write_annotations

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,47 +21,90 @@ def type_color(t: str) -> tuple[int, int, int]:
     return TYPE_COLORS.get(t, _SPARE[sum(map(ord, t)) % len(_SPARE)])
 
 
-def draw_pair(root: str | Path, rec: dict[str, Any], gap: int = 6):
-    """One row: I_a and I_b with every difference's box (in both images) and a caption."""
-    from PIL import Image, ImageDraw
-
-    a, b = load_pair(root, rec)
-    h, w = a.shape[:2]
-    caption_h = 16
-    row = Image.new("RGB", (2 * w + gap, h + caption_h), (24, 24, 24))
-    row.paste(Image.fromarray(a), (0, caption_h))
-    row.paste(Image.fromarray(b), (w + gap, caption_h))
-    draw = ImageDraw.Draw(row)
-    for d in rec["differences"]:
-        x0, y0, x1, y1 = d["box"]
-        col = type_color(d["type"])
-        for off in (0, w + gap):
-            draw.rectangle([x0 + off, y0 + caption_h, x1 - 1 + off, y1 - 1 + caption_h], outline=col, width=2)
-            draw.text((x0 + off + 2, max(caption_h, y0 + caption_h - 11)), d["type"], fill=col)
-    kinds = ", ".join(d["type"] for d in rec["differences"])
-    draw.text((4, 2), f"{rec['id']}  K={len(rec['differences'])}: {kinds}", fill=(230, 230, 230))
-    draw.text((w + gap + 4, 2), "I_b", fill=(230, 230, 230))
-    return row
+#: caption strip above a pair, gap between I_a and I_b, gap between stacked rows (pixels)
+CAPTION, GAP, ROW_GAP = 16, 6, 4
+CAPTION_COLOR = (230, 230, 230)
 
 
-def contact_sheet(root: str | Path, records: Iterable[dict[str, Any]], out: str | Path) -> int:
-    """Stack rows for ``records`` into one PNG at ``out`` (written atomically); return the row count."""
-    import numpy as np
+class PairCanvas:
+    """I_a | I_b side by side under a caption strip, with boxes drawn in both images: the one
+    canvas of ``dig show`` (ground truth) and ``dig show-predictions`` (ground truth + predictions)."""
+
+    def __init__(self, a: Any, b: Any, gap: int = GAP, caption: int = CAPTION):
+        from PIL import Image, ImageDraw
+
+        h, w = a.shape[:2]
+        self.image = Image.new("RGB", (2 * w + gap, h + caption), (24, 24, 24))
+        self.image.paste(Image.fromarray(a), (0, caption))
+        self.image.paste(Image.fromarray(b), (w + gap, caption))
+        self.draw = ImageDraw.Draw(self.image)
+        self.offsets = (0, w + gap)
+        self.caption = caption
+
+    def box(self, box: Sequence[float], color: tuple[int, int, int], width: int = 2, label: str | None = None,
+            label_color: tuple[int, int, int] | None = None, label_below: bool = False) -> None:
+        """``box`` (original pixels, x1/y1 exclusive) outlined in both images, with an optional
+        label above its top edge (or inside its bottom edge)."""
+        x0, y0, x1, y1 = box
+        c = self.caption
+        for off in self.offsets:
+            self.draw.rectangle([x0 + off, y0 + c, max(x0, x1 - 1) + off, max(y0, y1 - 1) + c], outline=color,
+                                width=width)
+            if label:
+                y = y1 + c - 11 if label_below else max(c, y0 + c - 11)
+                self.draw.text((x0 + off + 2, y), label, fill=label_color or color)
+
+    def text(self, text: str, x: int = 4, color: tuple[int, int, int] = CAPTION_COLOR) -> None:
+        """A line in the caption strip."""
+        self.draw.text((x, 2), text, fill=color)
+
+
+def stack_rows(rows: Sequence[Any], top: int = 0, gap: int = ROW_GAP):
+    """The PIL images ``rows`` stacked top to bottom on black, below ``top`` pixels left free."""
     from PIL import Image
+
+    sheet = Image.new("RGB", (max(r.width for r in rows), top + sum(r.height for r in rows) + gap * (len(rows) - 1)),
+                      (0, 0, 0))
+    y = top
+    for r in rows:
+        sheet.paste(r, (0, y))
+        y += r.height + gap
+    return sheet
+
+
+def write_png(image: Any, out: str | Path) -> None:
+    """``image`` (PIL) written to ``out`` as PNG, atomically."""
+    import numpy as np
 
     from dig_core.dataset import atomic_write_bytes
     from dig_core.pairs import encode_png
 
+    atomic_write_bytes(out, encode_png(np.asarray(image)))
+
+
+def pair_caption(rec: dict[str, Any]) -> str:
+    """``<id>  K=<k>: <types>`` of a pair record."""
+    kinds = ", ".join(d["type"] for d in rec["differences"])
+    return f"{rec['id']}  K={len(rec['differences'])}: {kinds}"
+
+
+def draw_pair(root: str | Path, rec: dict[str, Any], gap: int = GAP):
+    """One row: I_a and I_b with every difference's box (in both images) and a caption."""
+    a, b = load_pair(root, rec)
+    canvas = PairCanvas(a, b, gap)
+    for d in rec["differences"]:
+        canvas.box(d["box"], type_color(d["type"]), label=d["type"])
+    canvas.text(pair_caption(rec))
+    canvas.text("I_b", x=canvas.offsets[1] + 4)
+    return canvas.image
+
+
+def contact_sheet(root: str | Path, records: Iterable[dict[str, Any]], out: str | Path) -> int:
+    """Stack rows for ``records`` into one PNG at ``out`` (written atomically); return the row count."""
     rows = [draw_pair(root, r) for r in records]
     if not rows:
         return 0
-    width = max(r.width for r in rows)
-    sheet = Image.new("RGB", (width, sum(r.height for r in rows) + 4 * (len(rows) - 1)), (0, 0, 0))
-    y = 0
-    for r in rows:
-        sheet.paste(r, (0, y))
-        y += r.height + 4
-    atomic_write_bytes(out, encode_png(np.asarray(sheet)))
+    write_png(stack_rows(rows), out)
     return len(rows)
 
 

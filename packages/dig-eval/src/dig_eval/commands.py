@@ -6,9 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from dig_core.options import overrides_argument
-
-SECTIONS = ("task", "reward", "model", "evaluator", "evaluators")
+from dig_core.options import config_option, overrides_argument
 
 
 def default_out(cfg) -> Path:
@@ -22,7 +20,7 @@ def default_out(cfg) -> Path:
 def _run(config_path: str | None, out: str | None, progress: bool, overrides: tuple[str, ...]) -> None:
     from dig_core.config import load_config
 
-    from dig_eval.run import run_eval
+    from dig_eval.run import SECTIONS, run_eval
 
     cfg = load_config(config_path, overrides, sections=SECTIONS)
     out_dir = Path(out) if out else default_out(cfg)
@@ -37,8 +35,6 @@ def _run(config_path: str | None, out: str | None, progress: bool, overrides: tu
     click.echo((out_dir / "results.md").read_text())
 
 
-_config = click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False), default=None,
-                       help="YAML config with model / evaluator / evaluators (and task / reward) sections.")
 _out = click.option("--out", "-o", type=click.Path(file_okay=False), default=None,
                     help="Run folder (default runs/<adapter>-<model folder>); rerun to resume.")
 _progress = click.option("--progress/--no-progress", default=True, show_default=True, help="Show the progress bar.")
@@ -56,7 +52,7 @@ class EvalGroup(click.Group):
 
 @click.group("eval", cls=EvalGroup, invoke_without_command=True,
              subcommand_metavar="[KEY=VALUE]... | compare RUN... | run [KEY=VALUE]...")
-@_config
+@config_option
 @_out
 @_progress
 @click.pass_context
@@ -88,7 +84,7 @@ def eval_group(ctx: click.Context, config_path: str | None, out: str | None, pro
 
 
 @eval_group.command("run")
-@_config
+@config_option
 @_out
 @click.option("--progress/--no-progress", default=None, help="Show the progress bar (default: yes).")
 @overrides_argument

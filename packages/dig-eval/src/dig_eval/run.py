@@ -41,6 +41,8 @@ from dig_eval.report import METRICS, RESULTS, RUN_INFO, results_markdown
 from dig_eval.store import PREDICTIONS, PredictionStore, RunError, normalized
 
 SCORES = "scores.jsonl"
+#: config sections an eval reads (``dig eval``, the pipeline's eval step, the report's dynamics)
+SECTIONS = ("task", "reward", "model", "evaluator", "evaluators")
 #: model params that change how a run executes but not its answers (may differ on resume)
 RUN_ONLY_PARAMS = ("batch_size", "device", "gpu_memory_utilization", "tensor_parallel_size", "enforce_eager",
                    "strict", "attn_implementation")

@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Optional
 
 from dig_core.pipeline import PipelineStep, StepContext
 
-from dig_eval.commands import SECTIONS as EVAL_SECTIONS
+from dig_eval.run import SECTIONS as EVAL_SECTIONS
 
 
 class EvalStep(PipelineStep):

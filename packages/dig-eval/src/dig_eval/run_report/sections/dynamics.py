@@ -23,8 +23,8 @@ from typing import Any
 from dig_core.dataset import atomic_write_text, read_annotations
 from dig_core.errors import DigError
 
-from dig_eval.commands import SECTIONS as EVAL_SECTIONS
 from dig_eval.report import METRICS
+from dig_eval.run import SECTIONS as EVAL_SECTIONS
 from dig_eval.run_report.context import Context
 from dig_eval.run_report.discover import train_info
 from dig_eval.run_report.html import Section
