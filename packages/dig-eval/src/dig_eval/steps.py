@@ -37,7 +37,7 @@ class EvalStep(PipelineStep):
 
 
 @dataclass
-class ReportParams:
+class ReportConfig:
     #: the DiG dataset the run trained on (null: found in the run folder)
     data: Optional[str] = None
     #: the training run folder (null: found in the run folder)
@@ -52,10 +52,10 @@ class ReportStep(PipelineStep):
     """The run's HTML report (``dig report RUN_DIR --out STEP_DIR``)."""
 
     PLUGIN_NAME: ClassVar[str] = "report"
-    Config: ClassVar[type] = ReportParams
+    Config: ClassVar[type] = ReportConfig
 
     @classmethod
-    def validate_config(cls, cfg: ReportParams) -> list[str]:
+    def validate_config(cls, cfg: ReportConfig) -> list[str]:
         return [] if cfg.pairs is None or cfg.pairs >= 1 else [f"pairs must be >= 1 or null, got {cfg.pairs}"]
 
     def run(self, ctx: StepContext) -> str:

@@ -10,7 +10,7 @@ from dig_core.pipeline import PipelineStep, StepContext
 
 
 @dataclass
-class ExportParams:
+class ExportConfig:
     #: the DiG dataset folder, e.g. ${steps.data.out}
     dataset: str = ""
     #: only these stages (null: every stage in the dataset)
@@ -21,11 +21,11 @@ class ExportStep(PipelineStep):
     """OUT/<stage>.jsonl and OUT/export.json for the model of ``trainer.params`` (openrlhf's)."""
 
     PLUGIN_NAME: ClassVar[str] = "export"
-    Config: ClassVar[type] = ExportParams
+    Config: ClassVar[type] = ExportConfig
     SECTIONS: ClassVar[Optional[tuple[str, ...]]] = ("task",)
 
     @classmethod
-    def validate_config(cls, cfg: ExportParams) -> list[str]:
+    def validate_config(cls, cfg: ExportConfig) -> list[str]:
         return [] if cfg.dataset else ["dataset: set the DiG dataset folder (e.g. ${steps.data.out})"]
 
     def config_errors(self, cfg: Any) -> list[str]:

@@ -44,7 +44,7 @@ class GenerateStep(PipelineStep):
 
 
 @dataclass
-class TinyModelParams:
+class TinyModelConfig:
     #: qwen2_5_vl (answers in resized pixels) or qwen3_vl (0-1000)
     family: str = "qwen2_5_vl"
     #: test (smoke runs; random text) or nano (a few million parameters, learns DiG on a CPU)
@@ -61,10 +61,10 @@ class TinyModelStep(PipelineStep):
     for the DiG-nano study."""
 
     PLUGIN_NAME: ClassVar[str] = "tiny-model"
-    Config: ClassVar[type] = TinyModelParams
+    Config: ClassVar[type] = TinyModelConfig
 
     @classmethod
-    def validate_config(cls, cfg: TinyModelParams) -> list[str]:
+    def validate_config(cls, cfg: TinyModelConfig) -> list[str]:
         from dig_core.tiny_models import SIZES, TINY_FAMILIES
 
         errors = [] if cfg.family in TINY_FAMILIES else [f"family: {cfg.family!r} is not one of {list(TINY_FAMILIES)}"]

@@ -1,6 +1,6 @@
 """Plugin system: pluggy hooks, one entry-point group (``dig``), registries keyed by PLUGIN_NAME."""
 
-from dig_core.plugins.base import NoParams, Plugin
+from dig_core.plugins.base import NoConfig, NoParams, Plugin
 from dig_core.plugins.manager import (
     ENTRY_POINT_GROUP,
     KINDS,
@@ -13,6 +13,7 @@ from dig_core.plugins.manager import (
 __all__ = [
     "ENTRY_POINT_GROUP",
     "KINDS",
+    "NoConfig",
     "NoParams",
     "Plugin",
     "PluginInfo",

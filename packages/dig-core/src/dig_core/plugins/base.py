@@ -9,8 +9,12 @@ from dig_core.errors import ConfigError
 
 
 @dataclass
-class NoParams:
+class NoConfig:
     """Config of a plugin that takes no parameters."""
+
+
+#: the old name of :class:`NoConfig` (third-party plugins may import it)
+NoParams = NoConfig
 
 
 class Plugin:
@@ -19,7 +23,7 @@ class Plugin:
     for checks beyond types, :meth:`validate_config`."""
 
     PLUGIN_NAME: ClassVar[str] = ""
-    Config: ClassVar[type] = NoParams
+    Config: ClassVar[type] = NoConfig
 
     def __init__(self, config: Any = None):
         self.config = config if config is not None else self.Config()

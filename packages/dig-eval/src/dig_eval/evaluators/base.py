@@ -25,13 +25,17 @@ MISSING = ("wrong", "exclude")
 
 
 @dataclass
-class EvalParams:
+class EvalConfig:
     """Params every shipped evaluator takes (its ``Config`` subclasses this)."""
 
     #: a sample with no answer (the adapter returned none, e.g. a predictions file without its line):
     #: wrong = scored as a wrong answer (every question counts, as in the official protocols);
     #: exclude = left out of the metrics (partial runs). Either way counts.missing lists how many
     missing: str = "wrong"
+
+
+#: the old name of :class:`EvalConfig` (third-party evaluators may subclass it)
+EvalParams = EvalConfig
 
 
 def missing_policy(evaluator: Evaluator) -> str:
@@ -54,7 +58,7 @@ class Evaluator(Plugin):
 
     @classmethod
     def validate_config(cls, cfg: Any) -> list[str]:
-        """Checks ``missing`` (:class:`EvalParams`); subclasses extend the list."""
+        """Checks ``missing`` (:class:`EvalConfig`); subclasses extend the list."""
         value = getattr(cfg, "missing", MISSING[0])
         return [] if value in MISSING else [f"missing: unknown {value!r}; allowed: {list(MISSING)}"]
 

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from dig_eval.adapters.base import ModelAdapter
-from dig_eval.evaluators.base import EvalParams, Evaluator, Sample
+from dig_eval.evaluators.base import EvalConfig, Evaluator, Sample
 from dig_eval.evaluators.choices import extract_choice
 from dig_eval.evaluators.parquet import Layout, read_rows, split_files
 
 
 @dataclass
-class BenchmarkConfig(EvalParams):
+class BenchmarkConfig(EvalConfig):
     #: local copy of the benchmark: its folder (as published on the Hugging Face Hub), one data file, or a glob
     path: str = ""
     #: splits to evaluate (empty = every default split found under path)

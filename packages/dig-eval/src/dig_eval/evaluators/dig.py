@@ -43,7 +43,7 @@ from dig_core.scoring import found_boxes, score_answer
 from dig_core.task import DigTask
 
 from dig_eval.adapters.base import ModelAdapter, Request
-from dig_eval.evaluators.base import EvalParams, Evaluator, Sample
+from dig_eval.evaluators.base import EvalConfig, Evaluator, Sample
 
 THRESHOLDS = (0.5, 0.75, 0.95)
 #: per-pair scores averaged in percent (the reward itself is reported as is, in [0, 1])
@@ -53,7 +53,7 @@ CHANCE_SCORES = ("f1", "miou", "accuracy", "reward")
 
 
 @dataclass
-class DigEvalConfig(EvalParams):
+class DigEvalConfig(EvalConfig):
     #: a DiG dataset folder (dataset.json, metadata.jsonl, images/)
     dataset: str = ""
     #: only the pairs of this curriculum stage (null = every pair)

@@ -22,14 +22,14 @@ from types import SimpleNamespace
 from typing import Any, ClassVar, Optional
 
 from dig_eval.adapters.base import ModelAdapter, Request
-from dig_eval.evaluators.base import EvalParams, Evaluator, Sample
+from dig_eval.evaluators.base import EvalConfig, Evaluator, Sample
 from dig_eval.lmms.tasks import LmmsEvalError, load_tasks
 
 BENCHMARK = "lmms-eval"
 
 
 @dataclass
-class LmmsEvalConfig(EvalParams):
+class LmmsEvalConfig(EvalConfig):
     #: lmms-eval task (or group) names, e.g. [pope, mmstar]
     tasks: list[str] = field(default_factory=list)
     #: extra folders of task YAMLs (lmms-eval's --include_path)
