@@ -454,6 +454,35 @@ class Trainer(Plugin):
     def prepare(self, cfg: Any, run: RunDir, pending: list[StageRun], echo: Callable[[str], None]) -> None:
         """Called once, before the first pending stage of a real (not dry) run."""
 
+    def check_inputs(self, dataset_keys: Sequence[str] = (), report_to: bool = True) -> Path:
+        """What every trainer's :meth:`prepare` checks first, before anything runs: the dataset folder
+        ``trainer.params.data`` (and the other ``dataset_keys`` of trainer.params, when set) exists,
+        and (``report_to``) ``trainer.params.report_to`` names integrations that can run in this
+        Python. Returns the dataset folder; ConfigError naming the key otherwise."""
+        from dig_core.errors import ConfigError
+
+        data = getattr(self.config, "data", None)
+        if not data:
+            raise ConfigError("trainer.params.data is not set: the DiG dataset folder to train on "
+                              "(e.g. trainer.params.data=data/demo)")
+        for key in ("data", *dataset_keys):
+            folder = getattr(self.config, key)
+            if folder and not Path(folder).is_dir():
+                raise ConfigError(f"trainer.params.{key}={folder!r}: dataset folder not found")
+        problems = report_to_problems(getattr(self.config, "report_to", None)) if report_to else []
+        if problems:
+            raise ConfigError(problems)
+        return Path(data)
+
+    @staticmethod
+    def check_stages(data: str | Path, wanted: Sequence[str], found: Sequence[str]) -> None:
+        """TrainError when the dataset ``data`` has no pairs for some ``wanted`` stages (``found``:
+        the stages it has)."""
+        missing = [n for n in wanted if n not in found]
+        if missing:
+            raise TrainError(f"dataset {data} has no pairs for stage(s) {missing} of curriculum.stages; "
+                             f"it has {sorted(found)}")
+
     def manifest_extra(self) -> dict[str, Any]:
         """More fields for run.json, e.g. ``samples_per_step`` (rewards.jsonl lines per training
         step, for ``dig plot-rewards``) and ``group_size``."""

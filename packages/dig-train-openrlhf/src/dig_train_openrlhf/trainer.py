@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from dig_core.errors import ConfigError
-from dig_core.training import RunDir, StageRun, Trainer, TrainError, report_to_problems
+from dig_core.training import RunDir, StageRun, Trainer, TrainError
 
 from dig_train_openrlhf import checkpoints, launcher
 from dig_train_openrlhf.config import OpenRLHFConfig, model_folder_problem, validate
@@ -111,16 +111,8 @@ class OpenRLHFTrainer(Trainer):
     def prepare(self, cfg: Any, run: RunDir, pending: list[StageRun], echo: Callable[[str], None]) -> None:
         from dig_train_openrlhf.export import export_dataset
 
-        data = self.config.data
-        if not data:
-            raise ConfigError("trainer.params.data is not set: the DiG dataset folder to train on "
-                              "(e.g. trainer.params.data=data/dig-4.8k)")
-        if not Path(data).is_dir():
-            raise ConfigError(f"trainer.params.data={data!r}: dataset folder not found")
-        if self.config.entrypoint is None:  # OpenRLHF runs in this Python, with this environment
-            problems = report_to_problems(self.config.report_to)
-            if problems:
-                raise ConfigError(problems)
+        # report_to only when OpenRLHF runs in this Python, with this environment
+        data = self.check_inputs(report_to=self.config.entrypoint is None)
         problems = [m for s in pending if (m := launcher.stage_size_problem(cfg, self.config, s.stage))]
         if pending[0].index == 0 and (problem := model_folder_problem(pending[0].init_model)):
             problems.append(problem)
@@ -129,10 +121,7 @@ class OpenRLHFTrainer(Trainer):
         names = [s.name for s in pending]
         echo(f"exporting {data} (stages {', '.join(names)}) to {run.root / launcher.DATA_DIR}")
         files = export_dataset(cfg, data, run.root / launcher.DATA_DIR, stages=names, progress=self.progress)
-        missing = [n for n in names if n not in files]
-        if missing:
-            raise TrainError(f"dataset {data} has no pairs for stage(s) {missing} of curriculum.stages; "
-                             f"exported: {sorted(files)}")
+        self.check_stages(data, names, list(files))
         self._data = {n: Path(files[n]) for n in names}
 
     def run_stage(self, cfg: Any, run: RunDir, stage: StageRun,

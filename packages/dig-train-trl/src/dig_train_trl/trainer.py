@@ -27,7 +27,6 @@ from dig_core.training import (
     lr_scheduler_with_warmup,
     plan_stages,
     report_integrations,
-    report_to_problems,
 )
 
 from dig_train_trl.config import TRLConfig, stage_beta, stage_params, validate
@@ -223,25 +222,9 @@ class TRLTrainer(Trainer):
 
     # -- run --------------------------------------------------------------------------------------
     def prepare(self, cfg: Any, run: RunDir, pending: list[StageRun], echo: Callable[[str], None]) -> None:
-        data = self.config.data
-        if not data:
-            raise ConfigError("trainer.params.data is not set: the DiG dataset folder to train on "
-                              "(e.g. trainer.params.data=data/demo)")
-        if not Path(data).is_dir():
-            raise ConfigError(f"trainer.params.data={data!r}: dataset folder not found")
-        for key in ("sft_eval_data", "sft_data"):
-            folder = getattr(self.config, key)
-            if folder and not Path(folder).is_dir():
-                raise ConfigError(f"trainer.params.{key}={folder!r}: dataset folder not found")
-        problems = report_to_problems(self.config.report_to)  # before transformers' own, less clear, errors
-        if problems:
-            raise ConfigError(problems)
-        grpo = [s.name for s in pending if not is_warm_start(s)]
+        data = self.check_inputs(("sft_eval_data", "sft_data"))  # report_to before transformers' own errors
         rows = self._load_rows(cfg, pending[0].init_model)
-        missing = [n for n in grpo if not rows.get(n)]
-        if missing:
-            raise TrainError(f"dataset {data} has no pairs for stage(s) {missing} of curriculum.stages; "
-                             f"it has {sorted(rows)}")
+        self.check_stages(data, [s.name for s in pending if not is_warm_start(s)], [n for n in rows if rows[n]])
 
     def _load_rows(self, cfg: Any, model: str) -> dict[str, list]:
         if self._rows is None:
