@@ -11,7 +11,7 @@ import dataclasses
 import json
 import math
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -303,14 +303,21 @@ def merge_mapping(cfg: DictConfig, data: dict[str, Any], where: str, errors: lis
         _apply(cfg, key, value, where, errors)
 
 
-def apply_overrides(cfg: DictConfig, overrides: Iterable[str], errors: list[str], where: str = "override") -> None:
-    """Merge ``key=value`` overrides over ``cfg`` in place; problems go to ``errors``."""
+def parsed_overrides(overrides: Iterable[str], errors: list[str]) -> Iterator[tuple[str, Any, str]]:
+    """``(key, value, item)`` of each ``key=value`` override that parses; the problems of the others
+    go to ``errors`` (the one loop of :func:`apply_overrides` and the pipeline's override routing)."""
     for item in overrides:
         try:
             key, value = parse_override(item)
         except ValueError as e:
             errors.append(str(e))
             continue
+        yield key, value, item
+
+
+def apply_overrides(cfg: DictConfig, overrides: Iterable[str], errors: list[str], where: str = "override") -> None:
+    """Merge ``key=value`` overrides over ``cfg`` in place; problems go to ``errors``."""
+    for key, value, _ in parsed_overrides(overrides, errors):
         _apply(cfg, key, value, where, errors)
 
 

@@ -18,7 +18,7 @@ from dig_core.config import (
     DigConfig,
     apply_overrides,
     merge_mapping,
-    parse_override,
+    parsed_overrides,
     plugin_params,
     read_yaml_mapping,
     semantic_errors,
@@ -158,12 +158,7 @@ def _route_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...
     """Apply ``key=value`` overrides to the file's ``data``, except DiG config keys (``config.K``,
     ``steps.S.config.K``): those are returned as ``K=V`` per step (None = the shared config)."""
     cfg_overrides: dict[str | None, list[str]] = {}
-    for item in overrides:
-        try:
-            key, value = parse_override(item)
-        except ValueError as e:
-            errors.append(str(e))
-            continue
+    for key, value, item in parsed_overrides(overrides, errors):
         parts = key.split(".")
         if parts[0] == "config" and len(parts) > 1:
             cfg_overrides.setdefault(None, []).append(item.split(".", 1)[1])
