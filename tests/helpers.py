@@ -11,13 +11,14 @@ format (lines file, manifest keys) is whatever dig-core's writer writes today.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +165,33 @@ def write_dig_dataset(root: str | Path, n: int = 4, stage: str = "dig-1", k: int
         manifest["content_hash"] = content_hash(root)  # as `dig generate` records it
         writer.write_manifest(manifest)
     return root
+
+
+def plugin_with(**hooks: Sequence[type]) -> Any:
+    """A plugin object whose registration hooks return the given classes, e.g.
+    ``plugin_with(register_renderers=[MyRenderer])`` (hook names as in dig_core's hookspecs)."""
+    from dig_core import hookimpl
+
+    def returning(classes: list[type]):
+        def hook(self):
+            return classes
+        return hookimpl(hook)
+
+    return type("TestPlugin", (), {name: returning(list(classes)) for name, classes in hooks.items()})()
+
+
+@contextlib.contextmanager
+def registered(plugin: Any, name: str | None = None) -> Iterator[Any]:
+    """``plugin`` registered with dig-core's plugin manager for the block (yields the manager)."""
+    from dig_core.plugins import get_plugin_manager
+
+    pm = get_plugin_manager()
+    name = name or f"test-plugin-{id(plugin)}"
+    pm.register(plugin, name)
+    try:
+        yield pm
+    finally:
+        pm.unregister(name)
 
 
 def answer_score(task: Any, reward: Any, text: str, gt: Sequence[Sequence[float]], width: float, height: float,

@@ -13,7 +13,6 @@ from collections import Counter
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from dig_core import hookimpl
 from dig_core.cli import load_commands
 from dig_core.config import load_config
 from dig_core.curriculum import PAPER_STAGES
@@ -22,7 +21,6 @@ from dig_core.difficulty import color_distance, measure_difference
 from dig_core.errors import ConfigError, SamplingError
 from dig_core.generate import attempt_seed, generate, plan
 from dig_core.perturbations.base import EditContext
-from dig_core.plugins import get_plugin_manager
 from dig_core.reward import DigReward
 from dig_core.sampling import (
     build_perturbations,
@@ -34,8 +32,8 @@ from dig_core.sampling import (
 from dig_core.spec import Vocabulary
 from dig_core.task import DigTask
 
-from tests.core.test_generate_core import TINY, SwatchPlugin, SwatchRenderer
-from tests.helpers import answer_score
+from tests.core.test_generate_core import TINY, SwatchRenderer
+from tests.helpers import answer_score, plugin_with, registered
 
 VOCAB = Vocabulary.default()
 GRAY, GREEN = VOCAB.colors["gray"], VOCAB.colors["green"]
@@ -43,10 +41,8 @@ GRAY, GREEN = VOCAB.colors["gray"], VOCAB.colors["green"]
 
 @pytest.fixture(scope="module")
 def swatch():
-    pm = get_plugin_manager()
-    pm.register(SwatchPlugin(), "swatch-difficulty-plugin")
-    yield pm
-    pm.unregister("swatch-difficulty-plugin")
+    with registered(plugin_with(register_renderers=[SwatchRenderer])) as pm:
+        yield pm
 
 
 def _cfg(*extra):
@@ -318,17 +314,10 @@ class SwatchAloneRenderer(SwatchRenderer):
                 for i in object_ids}
 
 
-class SwatchAlonePlugin:
-    @hookimpl
-    def register_renderers(self):
-        return [SwatchAloneRenderer]
-
-
 @pytest.fixture(scope="module")
 def alone(swatch):
-    swatch.register(SwatchAlonePlugin(), "swatch-alone-plugin")
-    yield swatch
-    swatch.unregister("swatch-alone-plugin")
+    with registered(plugin_with(register_renderers=[SwatchAloneRenderer])) as pm:
+        yield pm
 
 
 def test_occlusion_share_by_hand():

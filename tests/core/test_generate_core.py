@@ -12,14 +12,14 @@ import shutil
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from dig_core import hookimpl
 from dig_core.cli import load_commands
 from dig_core.config import load_config
 from dig_core.dataset import METADATA, content_hash, read_annotations, read_manifest
 from dig_core.generate import REJECTION_REASONS, generate
-from dig_core.plugins import get_plugin_manager
 from dig_core.render import Renderer, RenderResult
 from PIL import Image
+
+from tests.helpers import plugin_with, registered
 
 TINY = ["scene.width=96", "scene.height=64", "scene.max_objects=5", "validity.min_visible_pixels=12",
         "curriculum.stages[0].pairs=3", "curriculum.stages[1].pairs=2", "curriculum.stages[2].pairs=2",
@@ -55,18 +55,10 @@ class SwatchRenderer(Renderer):
         return RenderResult(img, inst)
 
 
-class SwatchPlugin:
-    @hookimpl
-    def register_renderers(self):
-        return [SwatchRenderer]
-
-
 @pytest.fixture(scope="module")
 def swatch():
-    pm = get_plugin_manager()
-    pm.register(SwatchPlugin(), "swatch-test-plugin")
-    yield pm
-    pm.unregister("swatch-test-plugin")
+    with registered(plugin_with(register_renderers=[SwatchRenderer])) as pm:
+        yield pm
 
 
 def _cfg(*extra):
@@ -176,17 +168,10 @@ class ScreeningSwatch(SwatchRenderer):
         return RenderResult(None, SwatchRenderer.render(self, scene).instances)
 
 
-class ScreeningPlugin:
-    @hookimpl
-    def register_renderers(self):
-        return [ScreeningSwatch]
-
-
 @pytest.fixture(scope="module")
 def screening(swatch):
-    swatch.register(ScreeningPlugin(), "swatch-screen-plugin")
-    yield swatch
-    swatch.unregister("swatch-screen-plugin")
+    with registered(plugin_with(register_renderers=[ScreeningSwatch])) as pm:
+        yield pm
 
 
 #: knobs that reject on masks (area, location) and on pixels (contrast), many objects (not_visible)
@@ -331,12 +316,6 @@ class FirstRenderFails(SwatchRenderer):
         raise RuntimeError("the first render")
 
 
-class FirstRenderFailsPlugin:
-    @hookimpl
-    def register_renderers(self):
-        return [FirstRenderFails]
-
-
 def test_planning_costs_the_same_for_any_number_of_pairs(monkeypatch, tmp_path):
     """100,000 pairs: the folder is opened and the first pair rendered after one item was made,
     and a handful of seeds derived (an eager plan makes every item and deals every type first)."""
@@ -346,14 +325,9 @@ def test_planning_costs_the_same_for_any_number_of_pairs(monkeypatch, tmp_path):
     work_item, derive_seed = gen.WorkItem, gen.derive_seed
     monkeypatch.setattr(gen, "WorkItem", lambda *a: made.append(a[1]) or work_item(*a))
     monkeypatch.setattr(gen, "derive_seed", lambda *a: seeds.append(a) or derive_seed(*a))
-    pm = get_plugin_manager()
-    pm.register(FirstRenderFailsPlugin(), "first-render-fails-plugin")
-    try:
-        with pytest.raises(RuntimeError, match="the first render"):
-            generate(_cfg("renderer.name=first-render-fails-test", "curriculum.stages[0].pairs=100000"),
-                     tmp_path / "big")
-    finally:
-        pm.unregister("first-render-fails-plugin")
+    with registered(plugin_with(register_renderers=[FirstRenderFails])), \
+            pytest.raises(RuntimeError, match="the first render"):
+        generate(_cfg("renderer.name=first-render-fails-test", "curriculum.stages[0].pairs=100000"), tmp_path / "big")
     assert read_manifest(tmp_path / "big")["status"] == "in_progress"
     assert made == ["dig-1-00000"]
     assert len(seeds) < 10, seeds

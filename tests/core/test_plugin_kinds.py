@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from dig_core import hookimpl
 from dig_core.config import instantiate, load_config
 from dig_core.errors import ConfigError
-from dig_core.plugins import Plugin, get_plugin_manager
+from dig_core.plugins import Plugin
+
+from tests.helpers import plugin_with, registered
 
 
 class EchoTrainer(Plugin):
@@ -28,26 +29,15 @@ class EchoModel(Plugin):
     PLUGIN_NAME = "echo-model"
 
 
-class FixturePlugin:
-    @hookimpl
-    def register_model_adapters(self):
-        return [EchoModel]
-
-    @hookimpl
-    def register_trainers(self):
-        return [EchoTrainer]
-
-    @hookimpl
-    def register_evaluators(self):
-        return [EchoEvaluator]
+def kinds_plugin():
+    return plugin_with(register_model_adapters=[EchoModel], register_trainers=[EchoTrainer],
+                       register_evaluators=[EchoEvaluator])
 
 
 @pytest.fixture
 def fixture_plugin():
-    pm = get_plugin_manager()
-    pm.register(FixturePlugin(), "fixture-kinds")
-    yield pm
-    pm.unregister("fixture-kinds")
+    with registered(kinds_plugin(), "fixture-kinds") as pm:
+        yield pm
 
 
 def test_trainer_and_evaluator_resolve_by_name(fixture_plugin):
@@ -90,7 +80,7 @@ def test_bad_trainer_params_and_unknown_names(fixture_plugin):
 def test_unregistered_fixture_is_gone(fixture_plugin):
     fixture_plugin.unregister("fixture-kinds")
     assert "echo-trainer" not in fixture_plugin.available("trainer")
-    fixture_plugin.register(FixturePlugin(), "fixture-kinds")
+    fixture_plugin.register(kinds_plugin(), "fixture-kinds")
 
 
 def test_constructor_runs_validate_config():

@@ -5,15 +5,14 @@ resamples with its reason counted on every line. Uses the swatch renderer of tes
 from __future__ import annotations
 
 import pytest
-from dig_core import hookimpl
 from dig_core.config import load_config
 from dig_core.dataset import read_annotations, read_manifest
 from dig_core.generate import REJECTION_REASONS, generate
-from dig_core.plugins import get_plugin_manager
 from dig_core.render import SceneRejected
 from dig_core.sampling import sample_scene, vocabulary_from_config
 
 from tests.core.test_generate_core import TINY, SwatchRenderer
+from tests.helpers import plugin_with, registered
 
 SHIFT = 0.125
 
@@ -35,21 +34,13 @@ class PreparingRenderer(SwatchRenderer):
         return new
 
 
-class PreparingPlugin:
-    @hookimpl
-    def register_renderers(self):
-        return [PreparingRenderer]
-
-
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    pm = get_plugin_manager()
-    pm.register(PreparingPlugin(), "prepare-test-plugin")
-    out = tmp_path_factory.mktemp("gen") / "prepared"
-    cfg = load_config(None, [*TINY, "renderer.name=prepare-test", "scene.min_objects=3"], sections=("renderer",))
-    generate(cfg, out)
-    yield out, cfg
-    pm.unregister("prepare-test-plugin")
+    with registered(plugin_with(register_renderers=[PreparingRenderer])):
+        out = tmp_path_factory.mktemp("gen") / "prepared"
+        cfg = load_config(None, [*TINY, "renderer.name=prepare-test", "scene.min_objects=3"], sections=("renderer",))
+        generate(cfg, out)
+        yield out, cfg
 
 
 def test_records_hold_the_prepared_scene_and_b_is_edited_from_it(dataset):

@@ -14,20 +14,18 @@ from typing import ClassVar
 
 import pytest
 from click.testing import CliRunner
-from dig_core import hookimpl
 from dig_core.cli import load_commands
 from dig_core.config import instantiate, load_config
 from dig_core.dataset import read_annotations
 from dig_core.labels import Label
 from dig_core.plots import reward_curves
-from dig_core.plugins import get_plugin_manager
 from dig_core.plugins.base import Plugin
 from dig_core.reward import COMPONENTS, DigReward, RewardResult, match_boxes
 from dig_core.scoring import found_boxes, score_answer
 from dig_core.task import DigTask
 from dig_core.training import REWARD_FIELDS, PresentationMeans, read_rewards
 
-from tests.helpers import write_dig_dataset
+from tests.helpers import plugin_with, registered, write_dig_dataset
 
 
 @dataclass
@@ -51,18 +49,10 @@ class RecallReward(Plugin):
                             recall ** self.config.power, recall)
 
 
-class RecallPlugin:
-    @hookimpl
-    def register_rewards(self):
-        return [RecallReward]
-
-
 @pytest.fixture(scope="module")
 def recall_reward():
-    pm = get_plugin_manager()
-    pm.register(RecallPlugin(), "recall-reward-test-plugin")
-    yield
-    pm.unregister("recall-reward-test-plugin")
+    with registered(plugin_with(register_rewards=[RecallReward])):
+        yield
 
 
 REWARDS = {

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from dig_core import hookimpl
 from dig_core.config import load_config, to_plain
 from dig_core.generate import PairMaker, plan
-from dig_core.plugins import get_plugin_manager
 from dig_core.render import Renderer, RenderResult
 from dig_core.sketch import project, sketch_alone, sketch_instances
 from dig_core.spec import Camera, Light, ObjectSpec, SceneSpec, Vocabulary
+
+from tests.helpers import plugin_with, registered
 
 VOCAB = Vocabulary.default()
 CAM = Camera([7.48, -6.51, 5.34], [0.0, 0.0, 0.0], 35.0, 32.0)
@@ -62,18 +62,10 @@ class SketchRenderer(Renderer):
         return RenderResult(colors[lut[inst]].astype(np.uint8), inst)
 
 
-class SketchPlugin:
-    @hookimpl
-    def register_renderers(self):
-        return [SketchRenderer]
-
-
 @pytest.fixture(scope="module")
 def sketch_renderer():
-    pm = get_plugin_manager()
-    pm.register(SketchPlugin(), "sketch-test-plugin")
-    yield pm
-    pm.unregister("sketch-test-plugin")
+    with registered(plugin_with(register_renderers=[SketchRenderer])) as pm:
+        yield pm
 
 
 def test_steering_finds_small_central_edits_with_fewer_renders(sketch_renderer):
