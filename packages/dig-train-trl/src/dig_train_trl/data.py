@@ -100,7 +100,7 @@ def load_rows(cfg: Any, dataset_dir: str | Path, processor: Any, stages: list[st
     root = Path(dataset_dir).resolve()
     if not root.is_dir():
         raise DatasetError(f"dataset folder not found: {root}")
-    records = list(read_annotations(root))
+    records = read_annotations(root)
     if not records:
         raise DatasetError(f"{root}: the dataset has no pairs")
     defs = {st.name: st for st in cfg.curriculum.stages}

@@ -60,7 +60,7 @@ class GroundingEvaluator(RefCOCOEvaluator):
         root = Path(c.path).expanduser()
         if not root.is_dir():
             raise DatasetError(f"grounding: evaluator.params.path: DiG dataset folder not found: {root}")
-        records = list(read_annotations(root))
+        records = read_annotations(root)
         by_id = {str(r["id"]): r for r in records}
         out: dict[str, list[dict[str, Any]]] = {}
         for s in grounding_samples(records):

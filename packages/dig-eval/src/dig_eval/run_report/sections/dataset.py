@@ -25,7 +25,7 @@ def build(ctx: Context) -> Section:
         return sec.missing(f"no DiG dataset found under {ctx.run_dir} (a folder with dataset.json and "
                            "metadata.jsonl); pass --data DIR")
     manifest = read_manifest(data)
-    records = list(read_annotations(data))
+    records = read_annotations(data)
     sec.add(info_list([("folder", str(data)), ("status", str(manifest.get("status", "?"))),
                        ("pairs", str(len(records))),
                        ("content hash", str(manifest.get("content_hash") or "- (not complete)")),
