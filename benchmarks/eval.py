@@ -56,7 +56,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     from dig_core.config import load_config
-    from dig_core.tiny_models import build_tiny_vlm
+    from dig_core.models.tiny import build_tiny_vlm
     from dig_eval.adapters.hf import HFAdapter, HFConfig
     from dig_eval.commands import SECTIONS
     from dig_eval.evaluators.dig import DigEvalConfig, DigEvaluator

@@ -109,8 +109,8 @@ def main() -> None:
         ap.error(f"--objects {a.objects!r}: want MIN-MAX with 1 <= MIN <= MAX <= {len(COLORS)}")
 
     from dig_core.config import load_config
+    from dig_core.models.tiny import build_tiny_vlm
     from dig_core.reward_log import SampleScorer
-    from dig_core.tiny_models import build_tiny_vlm
     from dig_train_trl.data import answer_task
     from dig_train_trl.sft import run_sft
     from transformers import AutoModelForImageTextToText, AutoProcessor

@@ -42,7 +42,7 @@ def token_reward(completion_ids=None, **kwargs: Any) -> list[float]:
 def _setup(work: Path, device: str, family: str) -> tuple[Path, Path]:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from dig_core.tiny_models import build_tiny_vlm
+    from dig_core.models.tiny import build_tiny_vlm
 
     from tests.helpers import write_dig_dataset
 

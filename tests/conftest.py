@@ -1,7 +1,7 @@
 """Shared test fixtures for every test package.
 
 - ``tiny_qwen25_vl`` / ``tiny_qwen3_vl``: the folder of a tiny random Qwen2.5-VL / Qwen3-VL built
-  locally once per session with :func:`dig_core.tiny_models.build_tiny_vlm` (no hub access; default
+  locally once per session with :func:`dig_core.models.tiny.build_tiny_vlm` (no hub access; default
   min/max pixels of that function). Tests that use them are skipped where transformers or
   torchvision cannot be imported (the ``dig-core[hf]`` extra).
 - The whole session runs with ``HF_HUB_OFFLINE=1``: no test may reach the Hugging Face hub.
@@ -70,7 +70,7 @@ def _require_hf() -> None:
 
 def _tiny(family: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     _require_hf()
-    from dig_core.tiny_models import build_tiny_vlm
+    from dig_core.models.tiny import build_tiny_vlm
 
     return build_tiny_vlm(family, tmp_path_factory.mktemp("tiny-models") / family, seed=0)
 

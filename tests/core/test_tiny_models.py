@@ -1,4 +1,4 @@
-"""Tiny Qwen-VL models built locally (dig_core.tiny_models, `dig tiny-model`) and the shared test
+"""Tiny Qwen-VL models built locally (dig_core.models.tiny, `dig tiny-model`) and the shared test
 helper that writes DiG dataset folders without Blender (tests/helpers.py)."""
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def test_two_image_generate_on_cpu(tiny):
 
 
 def test_same_seed_same_files_other_seed_other_weights(tiny_qwen3_vl, tmp_path):
-    from dig_core.tiny_models import build_tiny_vlm
+    from dig_core.models.tiny import build_tiny_vlm
 
     a = build_tiny_vlm("qwen3_vl", tmp_path / "a", seed=0)
     c = build_tiny_vlm("qwen3_vl", tmp_path / "c", seed=1)
@@ -110,7 +110,7 @@ def test_same_seed_same_files_other_seed_other_weights(tiny_qwen3_vl, tmp_path):
 
 
 def test_build_errors_and_overwrite(tiny_qwen25_vl, tmp_path):
-    from dig_core.tiny_models import build_tiny_vlm
+    from dig_core.models.tiny import build_tiny_vlm
 
     with pytest.raises(DigError, match=r"unknown tiny model family 'llava'; allowed: \['qwen2_5_vl', 'qwen3_vl'\]"):
         build_tiny_vlm("llava", tmp_path / "x")
@@ -130,7 +130,7 @@ def test_build_errors_and_overwrite(tiny_qwen25_vl, tmp_path):
 
 
 def test_missing_transformers_names_the_extra(monkeypatch, tmp_path):
-    from dig_core.tiny_models import build_tiny_vlm
+    from dig_core.models.tiny import build_tiny_vlm
 
     monkeypatch.setitem(sys.modules, "transformers", None)  # import transformers -> ImportError
     with pytest.raises(DigError, match=r"pip install 'dig-core\[hf\]'"):
@@ -140,7 +140,7 @@ def test_missing_transformers_names_the_extra(monkeypatch, tmp_path):
 
 def test_dig_core_imports_without_transformers():
     code = ("import sys; sys.modules['transformers'] = None; sys.modules['torch'] = None\n"
-            "import dig_core.vlm, dig_core.tiny_models, dig_core.cli\n"
+            "import dig_core.models.vlm, dig_core.models.tiny, dig_core.cli\n"
             "dig_core.cli.load_commands()\n"
             "assert 'transformers' not in [m for m in sys.modules if sys.modules[m] is not None]")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -152,8 +152,8 @@ def test_nano_size_is_a_few_million_parameters_with_patch_8(family, tmp_path):
     """``size="nano"``: the DiG-nano model (docs/models.md): a few million parameters, vision patch
     8, so a 192x128 image is 12x8 = 96 merged tokens; a learned 24x24 vision position grid (Qwen3-VL)
     and RoPE base 1e4; the same tokenizer and template as the test size."""
-    from dig_core.tiny_models import SIZES, build_tiny_vlm
-    from dig_core.vlm import VLProcessor
+    from dig_core.models.tiny import SIZES, build_tiny_vlm
+    from dig_core.models.vlm import VLProcessor
     from PIL import Image
     from transformers import AutoModelForImageTextToText
 
@@ -189,7 +189,7 @@ def _dig(*args):
 
 
 def test_cli_builds_a_loadable_model(tiny_qwen25_vl, tmp_path):
-    from dig_core.vlm import VLProcessor
+    from dig_core.models.vlm import VLProcessor
 
     r = _dig("tiny-model", "--family", "qwen2_5_vl", "--out", str(tmp_path / "m"), "--seed", "0")
     assert r.returncode == 0, r.stderr

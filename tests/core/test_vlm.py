@@ -1,4 +1,4 @@
-"""dig_core.vlm: model families, coordinate conventions, and what the model's real processor says about
+"""dig_core.models.vlm: model families, coordinate conventions, and what the model's real processor says about
 resize, scale, image tokens, prompts and the token budget (tiny models from tests/conftest.py)."""
 
 from __future__ import annotations
@@ -8,8 +8,7 @@ import sys
 
 import pytest
 from dig_core.errors import DigError
-from dig_core.task import COORDS, DigTask, DigTaskConfig
-from dig_core.vlm import (
+from dig_core.models.vlm import (
     FAMILY_COORDS,
     ModelError,
     TokenBudgetError,
@@ -18,6 +17,7 @@ from dig_core.vlm import (
     model_family,
     resolve_coords,
 )
+from dig_core.task import COORDS, DigTask, DigTaskConfig
 
 PROMPT = "Find every difference between the two images."
 
@@ -263,3 +263,11 @@ def test_token_budget_suggestion_fits(tiny):
     fitted = VLProcessor(path, max_pixels=suggested)
     count = check_token_budget(fitted, PROMPT, images, max_len=max_len, max_new_tokens=max_new)
     assert count.total <= max_len - max_new
+
+
+def test_the_old_import_path_is_the_same_module():
+    import dig_core.models.vlm
+    import dig_core.vlm
+
+    assert dig_core.vlm is dig_core.models.vlm
+    from dig_core.vlm import VLProcessor  # noqa: F401 - what third-party code imports

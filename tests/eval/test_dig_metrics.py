@@ -118,7 +118,7 @@ def test_non_square_scales(tmp_path):
 
 def test_processor_scale_for_pixel_answers(tmp_path, tiny_qwen25_vl):
     """A Qwen2.5-VL answer in pixels of its resized input: the scale comes from its real processor."""
-    from dig_core.vlm import VLProcessor
+    from dig_core.models.vlm import VLProcessor
 
     ds = write_annotations(tmp_path / "ds", [ann("q", [[14, 14, 70, 42]], ["add"], width=200, height=120)])
     sx, sy = VLProcessor(tiny_qwen25_vl).scale(200, 120)

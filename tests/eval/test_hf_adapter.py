@@ -19,7 +19,7 @@ def tiny_model(request):
 
 
 def test_dig_eval_end_to_end(tmp_path, tiny_model):
-    from dig_core.vlm import VLProcessor
+    from dig_core.models.vlm import VLProcessor
 
     ds = write_dig_dataset(tmp_path / "ds", size=(96, 64),
                            stages=[("dig-1", 1, 1, True, 2), ("dig-mix", 1, 3, False, 2)])
@@ -93,7 +93,7 @@ def test_sampling_is_seeded(tiny_qwen3_vl, tmp_path):
 
 def test_think_tags_kept_when_special(tiny_qwen3_vl):
     """Qwen3 tokenizers mark <think> as an added token; where it is special, decoding keeps it."""
-    from dig_core.vlm import VLProcessor
+    from dig_core.models.vlm import VLProcessor
     from dig_eval.adapters.common import decode, special_ids_to_drop
     from tokenizers import AddedToken
 

@@ -88,7 +88,7 @@ def annotations(dataset: Path) -> dict[str, dict]:
 # -- tests ---------------------------------------------------------------------------------------------
 def test_qwen25_pixels_resized_size_and_scale(dataset, tiny_qwen25_vl, tmp_path):
     from dig_core.labels import parse_label
-    from dig_core.vlm import VLProcessor
+    from dig_core.models.vlm import VLProcessor
     from dig_train_openrlhf.export import export_dataset
 
     files = export_dataset(config(tiny_qwen25_vl), dataset, tmp_path / "out", progress=False)
@@ -149,7 +149,7 @@ def test_prompt_dataset_reads_export(dataset, tiny_qwen25_vl, tiny_qwen3_vl, tmp
     """OpenRLHF's PromptDataset + processor: two vision blocks, image tokens as counted, label intact,
     image paths that resolve from another working directory."""
     pytest.importorskip("openrlhf.utils.vlm_utils")
-    from dig_core.vlm import VLProcessor
+    from dig_core.models.vlm import VLProcessor
     from dig_train_openrlhf.export import export_dataset
     from openrlhf.utils.vlm_utils import process_prompt_with_images
 
@@ -183,7 +183,7 @@ def test_prompt_dataset_reads_export(dataset, tiny_qwen25_vl, tiny_qwen3_vl, tmp
 
 
 def test_token_budget_fails_before_writing(dataset, tiny_qwen25_vl, tmp_path):
-    from dig_core.vlm import TokenBudgetError
+    from dig_core.models.vlm import TokenBudgetError
     from dig_train_openrlhf.export import export_dataset
 
     out = tmp_path / "out"
@@ -274,7 +274,7 @@ def test_pixel_limits_that_openrlhf_would_not_see_are_refused(dataset, tiny_qwen
     """OpenRLHF and vLLM load the processor saved in the model folder: limits that resize the images
     differently would make prompts and labels describe images the policy never sees."""
     from dig_core.errors import ConfigError
-    from dig_core.vlm import VLProcessor
+    from dig_core.models.vlm import VLProcessor
     from dig_train_openrlhf.export import export_dataset
 
     saved = VLProcessor(tiny_qwen25_vl)

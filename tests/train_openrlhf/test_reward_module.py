@@ -100,7 +100,7 @@ def dig_score(dataset: Path, tmp_path: Path, coords: str, preds: list[dict]) -> 
 def test_openrlhf_executor_rewards_equal_dig_score(family, dataset, tmp_path, request):
     pytest.importorskip("openrlhf.utils.agent")
     from dig_core.labels import parse_label
-    from dig_core.vlm import VLProcessor
+    from dig_core.models.vlm import VLProcessor
     from dig_train_openrlhf.export import export_dataset
     from dig_train_openrlhf.reward_module import write_reward_file
     from openrlhf.utils.agent import SingleTurnAgentExecutor

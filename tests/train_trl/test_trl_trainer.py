@@ -190,8 +190,8 @@ def test_reward_func_never_raises(tmp_path):
 def test_sft_target_is_the_full_reward_answer(tiny_qwen25_vl, tiny_qwen3_vl, dataset):
     """The warm-start answer, parsed in the label's coords and scale, scores reward 1."""
     from dig_core.config import load_config
+    from dig_core.models.vlm import VLProcessor
     from dig_core.reward_log import SampleScorer
-    from dig_core.vlm import VLProcessor
     from dig_train_trl.data import answer_task, load_rows, target_answer
 
     cfg = load_config(None, _stage_overrides(), sections=("task", "reward"))
@@ -225,8 +225,8 @@ def test_grounding_warm_start_alone_is_a_base_model_stage(tiny_qwen3_vl, tmp_pat
     """sft_task=grounding with grpo_stages=[]: one stage, single-image grounding rows (the answer is
     one box, the label that box), a cosine schedule with warm-up, and a loadable checkpoint."""
     from dig_core.config import load_config
+    from dig_core.models.vlm import VLProcessor
     from dig_core.reward_log import SampleScorer
-    from dig_core.vlm import VLProcessor
     from dig_train_trl.data import answer_task, grounding_rows, target_answer
 
     data = write_dig_dataset(tmp_path / "g", size=(64, 48), seed=3, stages=[("dig-1", 1, 1, True, 12)])
@@ -368,7 +368,7 @@ def test_constant_schedule_with_warmup_warms_up(tiny_qwen25_vl, dataset, tmp_pat
 def test_reward_of_a_thinking_model_counts_only_after_the_thought(tiny_qwen3_vl, dataset, tmp_path):
     """A model whose template opens <think> in the generation prompt (Qwen3-VL-Thinking): the GRPO
     reward gives a completion cut off inside its reasoning format 0, numbers or not."""
-    from dig_core.vlm import VLProcessor
+    from dig_core.models.vlm import VLProcessor
     from dig_train_trl.data import answer_task, load_rows, target_answer
 
     model = thinking_copy(tiny_qwen3_vl, tmp_path / "thinking")

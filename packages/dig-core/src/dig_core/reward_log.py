@@ -218,7 +218,7 @@ class SampleScorer:
     ``run_dir``: where ``<stage>/rewards.jsonl`` goes (None: no log); ``stage``: the stage logged
     (None: each label's own stage); ``logger``: where rate-limited warnings go;
     ``prompt_opens_think``: the model's generation prompt opens ``<think>``
-    (:attr:`dig_core.vlm.VLProcessor.prompt_opens_think`), so an answer without ``</think>`` scores
+    (:attr:`dig_core.models.vlm.VLProcessor.prompt_opens_think`), so an answer without ``</think>`` scores
     format 0; None keeps the task's ``prompt_opens_think`` setting."""
 
     def __init__(self, cfg: Any, run_dir: str | Path | None = None, stage: str | None = None,

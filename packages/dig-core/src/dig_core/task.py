@@ -151,7 +151,7 @@ class DigTaskConfig:
     #: boxes after the first max_boxes of an answer are ignored
     max_boxes: int = 100
     #: the chat template's generation prompt opens ``<think>`` (Qwen3-VL-Thinking): an answer
-    #: without ``</think>`` has no answer region, so it scores format 0 (dig_core.vlm.prompt_opens_think
+    #: without ``</think>`` has no answer region, so it scores format 0 (dig_core.models.vlm.prompt_opens_think
     #: tells from a processor; the trl trainer sets it from the model it trains)
     prompt_opens_think: bool = False
 

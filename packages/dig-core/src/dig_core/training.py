@@ -117,7 +117,7 @@ def stage_overrides(stages: Mapping[str, Any] | None, name: str, cls: type[T]) -
 
 def trainer_config_errors(cfg: TrainerConfig) -> list[str]:
     """Problems with the shared :class:`TrainerConfig` fields, one message each."""
-    from dig_core.vlm import processor_settings_errors
+    from dig_core.models.vlm import processor_settings_errors
 
     errors = [] if cfg.model else ["model: set the policy model (trainer.params.model=...)"]
     return errors + processor_settings_errors(cfg.coords, cfg.min_pixels, cfg.max_pixels)

@@ -34,7 +34,7 @@ DEEPSPEED_FILES = ("latest", "zero_to_fp32.py")
 def save_processor(model_dir: str | Path, checkpoint: str | Path) -> None:
     """Save the processor of ``model_dir`` (the stage's starting model) into ``checkpoint`` and check
     that the folder is now a complete model folder with its processor. TrainError otherwise."""
-    from dig_core.tiny_models import require_hf
+    from dig_core.models.tiny import require_hf
 
     require_hf("saving the processor into a stage checkpoint")
     from transformers import AutoProcessor

@@ -103,7 +103,7 @@ def export_dataset(cfg: Any, dataset_dir: str | Path, out_dir: str | Path, stage
     :class:`~dig_core.errors.DigError` (before writing anything) for a missing image, an image
     whose size differs from its annotation, an unknown stage, or a prompt over the token budget.
     """
-    from dig_core.vlm import VLProcessor, check_token_budget
+    from dig_core.models.vlm import VLProcessor, check_token_budget
     from tqdm.auto import tqdm
 
     refuse_output_in_dataset(out_dir, dataset_dir)
@@ -214,7 +214,7 @@ def _check_processor_defaults(processor: Any, params: OpenRLHFConfig, sizes: set
     prompts, labels and token budget would describe images the policy never sees, so refuse."""
     if params.min_pixels is None and params.max_pixels is None:
         return
-    from dig_core.vlm import VLProcessor
+    from dig_core.models.vlm import VLProcessor
 
     default = VLProcessor(params.model, coords=processor.coords)
     differ = [(w, h) for w, h in sorted(sizes) if default.resized_size(w, h) != processor.resized_size(w, h)]

@@ -158,7 +158,7 @@ def assistant_marker(model: str | None) -> str:
     if not model:
         return DEFAULT_ASSISTANT_MARKER
     try:
-        from dig_core.vlm import VLProcessor
+        from dig_core.models.vlm import VLProcessor
 
         marker = VLProcessor(model).assistant_marker()
         if isinstance(marker, str) and marker:

@@ -41,7 +41,7 @@ class Row:
 
 
 def messages(text: str, n_images: int = 2) -> list[dict[str, Any]]:
-    """One user turn: the images, then ``text`` (as :meth:`dig_core.vlm.VLProcessor.messages`)."""
+    """One user turn: the images, then ``text`` (as :meth:`dig_core.models.vlm.VLProcessor.messages`)."""
     content: list[dict[str, Any]] = [{"type": "image"} for _ in range(n_images)]
     content.append({"type": "text", "text": text})
     return [{"role": "user", "content": content}]
@@ -96,7 +96,7 @@ def augment(row: Row, kinds: Sequence[str], rng: random.Random) -> Row:
 def load_rows(cfg: Any, dataset_dir: str | Path, processor: Any, stages: list[str] | None = None) -> dict[str, list[Row]]:
     """``{stage: [Row, ...]}`` of the dataset (only ``stages`` when given), in curriculum order.
 
-    ``processor``: a :class:`dig_core.vlm.VLProcessor` (coords, resized size, scale)."""
+    ``processor``: a :class:`dig_core.models.vlm.VLProcessor` (coords, resized size, scale)."""
     root = Path(dataset_dir).resolve()
     if not root.is_dir():
         raise DatasetError(f"dataset folder not found: {root}")
@@ -138,7 +138,7 @@ def grounding_rows(cfg: Any, dataset_dir: str | Path, processor: Any, pair_ids: 
     """Grounding rows (``dig_core.grounding``) of the dataset's pairs (those in ``pair_ids`` when
     given): the prompt asks for one described object's box, the label holds that box. ``images``:
     ``one`` shows the sample's own image (I_a or I_b), ``pair`` shows I_a then I_b as the DiG prompt
-    does (see :data:`GROUNDING_IMAGES`). ``processor``: a :class:`dig_core.vlm.VLProcessor`."""
+    does (see :data:`GROUNDING_IMAGES`). ``processor``: a :class:`dig_core.models.vlm.VLProcessor`."""
     from dig_core.grounding import grounding_prompt, grounding_samples
 
     root = Path(dataset_dir).resolve()

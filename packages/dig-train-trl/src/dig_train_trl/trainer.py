@@ -65,7 +65,7 @@ class GRPOStage:
     """What :meth:`TRLTrainer.grpo_stage` builds for one GRPO stage."""
 
     trainer: Any  # trl.GRPOTrainer
-    vlp: Any  # dig_core.vlm.VLProcessor
+    vlp: Any  # dig_core.models.vlm.VLProcessor
     reward: Any  # DigRewardFunc (logs rewards.jsonl)
     writer: Any  # TensorBoard writer or None
     resume: tuple[Path, int] | None  # TRL checkpoint and its step
@@ -228,7 +228,7 @@ class TRLTrainer(Trainer):
 
     def _load_rows(self, cfg: Any, model: str) -> dict[str, list]:
         if self._rows is None:
-            from dig_core.vlm import VLProcessor
+            from dig_core.models.vlm import VLProcessor
 
             from dig_train_trl.data import load_rows
 
@@ -251,7 +251,7 @@ class TRLTrainer(Trainer):
         never the weights' (a bf16 weight cannot hold an AdamW step at lr 1e-6: almost no update
         would stick), as TRL does when it loads a model itself."""
         import torch
-        from dig_core.vlm import VLProcessor
+        from dig_core.models.vlm import VLProcessor
         from transformers import AutoModelForImageTextToText
 
         p = self.config

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dig_core.tiny_models import SIZES, TINY_FAMILIES
+from dig_core.models.tiny import SIZES, TINY_FAMILIES
 
 
 @click.command("tiny-model")
@@ -34,7 +34,7 @@ def tiny_model(family: str, out: str, size: str, seed: int, min_pixels: int | No
     model (best: --family qwen3_vl) is what the DiG-nano study trains from scratch
     (configs/pipelines/nano.yaml). Needs the hf extra: pip install 'dig-core[hf]'.
     """
-    from dig_core.tiny_models import build_tiny_vlm
+    from dig_core.models.tiny import build_tiny_vlm
 
     path = build_tiny_vlm(family, out, seed=seed, min_pixels=min_pixels, max_pixels=max_pixels,
                           overwrite=overwrite, size=size)

@@ -65,7 +65,7 @@ class TinyModelStep(PipelineStep):
 
     @classmethod
     def validate_config(cls, cfg: TinyModelConfig) -> list[str]:
-        from dig_core.tiny_models import SIZES, TINY_FAMILIES
+        from dig_core.models.tiny import SIZES, TINY_FAMILIES
 
         errors = [] if cfg.family in TINY_FAMILIES else [f"family: {cfg.family!r} is not one of {list(TINY_FAMILIES)}"]
         if cfg.size not in SIZES:
@@ -73,7 +73,7 @@ class TinyModelStep(PipelineStep):
         return errors
 
     def run(self, ctx: StepContext) -> str:
-        from dig_core.tiny_models import build_tiny_vlm
+        from dig_core.models.tiny import build_tiny_vlm
 
         p = self.config
         # the folder appears complete or not at all; an interrupted step simply builds it again

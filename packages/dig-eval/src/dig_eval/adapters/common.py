@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from dig_core.errors import DigError
-from dig_core.vlm import processor_settings_errors
+from dig_core.models.vlm import processor_settings_errors
 
 from dig_eval.adapters.base import ModelAdapter
 
@@ -79,9 +79,9 @@ def model_dir(path: str) -> Path:
 
 
 def vl_processor(cfg: LiveModelConfig):
-    """``dig_core.vlm.VLProcessor`` of the model: family, coords, resize, chat template."""
+    """``dig_core.models.vlm.VLProcessor`` of the model: family, coords, resize, chat template."""
     try:
-        from dig_core.vlm import VLProcessor
+        from dig_core.models.vlm import VLProcessor
     except ImportError as e:
         raise AdapterError(f"the model's processor needs transformers, torch and torchvision ({e}); "
                            "install them with pip install 'dig-eval[hf]' (torch for your platform first)") from None

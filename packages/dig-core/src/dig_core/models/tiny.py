@@ -26,6 +26,7 @@ import json
 import shutil
 import tempfile
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -95,48 +96,10 @@ ADDED_TOKENS = {
     "qwen3_vl": ("<tool_call>", "</tool_call>", "<think>", "</think>"),
 }
 
-# Qwen2-VL / Qwen2.5-VL chat template (default system prompt; content in the order given).
-QWEN2_5_VL_TEMPLATE = (
-    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}"
-    "{% for message in messages %}"
-    "{% if loop.first and message['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
-    "<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n"
-    "{% else %}{% for content in message['content'] %}"
-    "{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}"
-    "{% set image_count.value = image_count.value + 1 %}"
-    "{% if add_vision_id %}Picture {{ image_count.value }}: {% endif %}<|vision_start|><|image_pad|><|vision_end|>"
-    "{% elif content['type'] == 'video' or 'video' in content %}"
-    "{% set video_count.value = video_count.value + 1 %}"
-    "{% if add_vision_id %}Video {{ video_count.value }}: {% endif %}<|vision_start|><|video_pad|><|vision_end|>"
-    "{% elif 'text' in content %}{{ content['text'] }}{% endif %}"
-    "{% endfor %}<|im_end|>\n{% endif %}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-
-# Qwen3-VL (instruct) chat template without tools: no default system prompt.
-QWEN3_VL_TEMPLATE = (
-    "{%- set image_count = namespace(value=0) -%}{%- set video_count = namespace(value=0) -%}"
-    "{%- for message in messages -%}"
-    "{{- '<|im_start|>' + message['role'] + '\\n' -}}"
-    "{%- if message['content'] is string -%}{{- message['content'] -}}"
-    "{%- else -%}{%- for content in message['content'] -%}"
-    "{%- if content['type'] == 'image' or 'image' in content or 'image_url' in content -%}"
-    "{%- set image_count.value = image_count.value + 1 -%}"
-    "{%- if add_vision_id -%}{{- 'Picture ' + image_count.value|string + ': ' -}}{%- endif -%}"
-    "{{- '<|vision_start|><|image_pad|><|vision_end|>' -}}"
-    "{%- elif content['type'] == 'video' or 'video' in content -%}"
-    "{%- set video_count.value = video_count.value + 1 -%}"
-    "{%- if add_vision_id -%}{{- 'Video ' + video_count.value|string + ': ' -}}{%- endif -%}"
-    "{{- '<|vision_start|><|video_pad|><|vision_end|>' -}}"
-    "{%- elif 'text' in content -%}{{- content['text'] -}}"
-    "{%- endif -%}{%- endfor -%}{%- endif -%}"
-    "{{- '<|im_end|>\\n' -}}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}"
-)
-CHAT_TEMPLATES = {"qwen2_5_vl": QWEN2_5_VL_TEMPLATE, "qwen3_vl": QWEN3_VL_TEMPLATE}
+def chat_template(family: str) -> str:
+    """The chat template of a tiny ``family`` model (``chat_templates/<family>.jinja``): Qwen2.5-VL's
+    with its default system prompt; Qwen3-VL's instruct one without tools or system prompt."""
+    return resources.files("dig_core.models").joinpath(f"chat_templates/{family}.jinja").read_text()
 
 WORDS = (
     "the of and to in is that it for on with as was at by this be from are or have an they which one you were "
@@ -286,7 +249,7 @@ def build_processor(family: str, tokenizer: Any, min_pixels: int, max_pixels: in
                                       image_mean=half, image_std=half)
         cls = Qwen3VLProcessor
     return cls(image_processor=image, tokenizer=tokenizer, video_processor=video,
-               chat_template=CHAT_TEMPLATES[family])
+               chat_template=chat_template(family))
 
 
 # -- model -------------------------------------------------------------------------------------------
@@ -434,7 +397,7 @@ def build_tiny_vlm(family: str, out_dir: str | Path, seed: int = 0, min_pixels: 
         _fix_tokenizer_class(tmp)
         (tmp / "README.md").write_text(
             f"# tiny random {family} ({size})\n\nBuilt by `dig tiny-model --family {family} --size {size} "
-            f"--seed {seed}` (dig_core.tiny_models): random weights. min_pixels={min_pixels}, "
+            f"--seed {seed}` (dig_core.models.tiny): random weights. min_pixels={min_pixels}, "
             f"max_pixels={max_pixels}.\n")
         if out.exists():
             shutil.rmtree(out)
