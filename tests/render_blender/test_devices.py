@@ -113,7 +113,7 @@ def test_device_params_are_validated():
 def bpy_report():
     pytest.importorskip("bpy", reason="bpy (Blender as a Python module) is not installed")
     from dig_render_blender.devices import query_devices
-    from dig_render_blender.renderer import import_bpy
+    from dig_render_blender.cycles import import_bpy
 
     return query_devices(import_bpy())
 

@@ -235,7 +235,8 @@ def test_pass_folders_of_processes_that_are_gone_are_removed(tmp_path):
     import subprocess
     import sys
 
-    from dig_render_blender.renderer import BlenderConfig, private_temp_dir
+    from dig_render_blender.cycles import private_temp_dir
+    from dig_render_blender.renderer import BlenderConfig
 
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(gone.stdout)

@@ -90,7 +90,7 @@ def quiet_fd(stream: Any, quiet: bool = True):
 
 def missing_runtime() -> list[str]:
     """The pip requirements of Kubric's runtime modules that cannot be imported here."""
-    from dig_render_blender.renderer import import_bpy
+    from dig_render_blender.cycles import import_bpy
 
     missing: list[str] = []
     for module, requirement in RUNTIME_MODULES:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from dig_core.render import Renderer, RenderResult, SceneRejected
 from dig_core.spec import SceneSpec, Vocabulary
-from dig_render_blender.renderer import CyclesConfig, cycles_config_errors, private_temp_dir
+from dig_render_blender.cycles import CyclesConfig, cycles_config_errors, private_temp_dir
 
 from dig_render_kubric import KUBRIC_VERSION, __version__
 from dig_render_kubric.loader import load_kubric
@@ -284,7 +284,7 @@ class KubricRenderer(Renderer):
         return time.perf_counter() - t
 
     def info(self) -> dict[str, Any]:
-        from dig_render_blender.renderer import import_bpy
+        from dig_render_blender.cycles import import_bpy
 
         return {
             "name": self.PLUGIN_NAME,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dig_core.spec import Light, ObjectSpec, SceneSpec, Vocabulary
-from dig_render_blender.renderer import srgb_to_linear  # the same color conversion as the blender plugin
+from dig_render_blender.cycles import srgb_to_linear  # the same color conversion as the blender plugin
 
 #: CLEVR's two materials as Principled BSDF settings (the Blender plugin's values)
 MATERIALS = {
