@@ -137,8 +137,8 @@ def _time_rows(label: str, n_pairs: int, threads: int, **params) -> list[tuple[s
 
 def gpu_status() -> tuple[str, str]:
     """(device label or "", what bpy reported) for the ``gpu`` request."""
-    from dig_render_blender.devices import DeviceError, choose_device, describe, query_devices
     from dig_render_blender.cycles import import_bpy
+    from dig_render_blender.devices import DeviceError, choose_device, describe, query_devices
 
     report = query_devices(import_bpy())
     try:

@@ -112,8 +112,8 @@ def test_device_params_are_validated():
 @pytest.fixture(scope="module")
 def bpy_report():
     pytest.importorskip("bpy", reason="bpy (Blender as a Python module) is not installed")
-    from dig_render_blender.devices import query_devices
     from dig_render_blender.cycles import import_bpy
+    from dig_render_blender.devices import query_devices
 
     return query_devices(import_bpy())
 

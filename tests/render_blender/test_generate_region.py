@@ -112,8 +112,8 @@ def test_progress_line_names_the_device(tmp_path):
 
 
 def test_absent_gpu_is_a_clear_error_before_anything_is_written(tmp_path):
-    from dig_render_blender.devices import query_devices
     from dig_render_blender.cycles import import_bpy
+    from dig_render_blender.devices import query_devices
 
     if any(query_devices(import_bpy()).found.values()):
         pytest.skip("this machine has a GPU")

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from dig_render_blender.exr import read_exr
 from dig_render_blender.cycles import import_bpy, linear_to_srgb8
+from dig_render_blender.exr import read_exr
 from kubric import core
 from kubric.renderer import blender_utils
 from kubric.renderer.blender import AttributeSetter, Blender, KeyframeSetter, register_object3d_setters
