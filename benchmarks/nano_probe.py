@@ -66,7 +66,7 @@ def draw(path: Path, boxes, colors) -> str:
 
 def make_rows(skill: str, n: int, folder: Path, task, seed: int, objects: tuple[int, int] = (1, 4)):
     from dig_core.grounding import grounding_prompt
-    from dig_core.labels import Label
+    from dig_core.training.labels import Label
     from dig_train_trl.data import Row
 
     rng = random.Random(seed)
@@ -110,7 +110,7 @@ def main() -> None:
 
     from dig_core.config import load_config
     from dig_core.models.tiny import build_tiny_vlm
-    from dig_core.reward_log import SampleScorer
+    from dig_core.training.reward_log import SampleScorer
     from dig_train_trl.data import answer_task
     from dig_train_trl.sft import run_sft
     from transformers import AutoModelForImageTextToText, AutoProcessor

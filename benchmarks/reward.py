@@ -18,10 +18,10 @@ import sys
 import time
 
 import numpy as np
-from dig_core.labels import Label
 from dig_core.reward import DigReward
 from dig_core.scoring import score_answer
 from dig_core.task import DigTask
+from dig_core.training.labels import Label
 from scipy.optimize import linear_sum_assignment
 
 W, H = 480, 320

@@ -198,8 +198,8 @@ def answer_score(task: Any, reward: Any, text: str, gt: Sequence[Sequence[float]
                  scale: Any = None):
     """The reward's result for answer ``text`` to a pair with boxes ``gt`` (dig-core's one parse+score
     path, :func:`dig_core.scoring.score_answer`)."""
-    from dig_core.labels import Label
     from dig_core.scoring import score_answer
+    from dig_core.training.labels import Label
 
     label = Label("pair", "stage", len(gt), tuple(tuple(b) for b in gt), width, height, "pixels", scale)
     return score_answer(task, reward, text, label).result

@@ -1,11 +1,11 @@
-"""The label every trainer attaches to a sample (dig_core.labels): round trip and clear errors."""
+"""The label every trainer attaches to a sample (dig_core.training.labels): round trip and clear errors."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from dig_core.labels import Label, parse_label
+from dig_core.training.labels import Label, parse_label
 
 LABEL = Label("dig-1-00001", "dig-1", 2, ((1.0, 2.0, 10.0, 12.0), (20.0, 20.0, 30.0, 31.5)), 96.0, 64.0,
               "rel1000", (1.5, 2.0))

@@ -1,4 +1,4 @@
-"""Per-sample scoring and the rewards.jsonl writer every trainer shares (dig_core.reward_log)."""
+"""Per-sample scoring and the rewards.jsonl writer every trainer shares (dig_core.training.reward_log)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import multiprocessing
 
 import pytest
 from dig_core.config import load_config
-from dig_core.labels import Label
-from dig_core.reward_log import LOG_KEYS, RewardLog, SampleScorer, dumps_record, truncate_lines
 from dig_core.training import REWARD_FIELDS
+from dig_core.training.labels import Label
+from dig_core.training.reward_log import LOG_KEYS, RewardLog, SampleScorer, dumps_record, truncate_lines
 
 LABEL = Label("p-1", "dig-1", 1, ((10.0, 10.0, 20.0, 20.0),), 100.0, 100.0, "pixels", None)
 

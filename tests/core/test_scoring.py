@@ -17,13 +17,13 @@ from click.testing import CliRunner
 from dig_core.cli import load_commands
 from dig_core.config import instantiate, load_config
 from dig_core.dataset import read_annotations
-from dig_core.labels import Label
-from dig_core.plots import reward_curves
 from dig_core.plugins.base import Plugin
 from dig_core.reward import COMPONENTS, DigReward, RewardResult, match_boxes
 from dig_core.scoring import found_boxes, score_answer
 from dig_core.task import DigTask
 from dig_core.training import REWARD_FIELDS, PresentationMeans, read_rewards
+from dig_core.training.labels import Label
+from dig_core.training.plots import reward_curves
 
 from tests.helpers import plugin_with, registered, write_dig_dataset
 

@@ -181,8 +181,8 @@ def test_chat_prompt_puts_images_first_and_ends_with_the_marker(tiny):
 
 def test_prompt_opens_think_is_read_from_the_template(tiny, tmp_path):
     from dig_core.config import load_config
-    from dig_core.labels import Label
-    from dig_core.reward_log import SampleScorer
+    from dig_core.training.labels import Label
+    from dig_core.training.reward_log import SampleScorer
 
     from tests.helpers import thinking_copy
 

@@ -211,8 +211,8 @@ def test_no_difference_control_pairs(tmp_path):
 
 def test_shared_scorer_scores_control_pairs_like_the_evaluator():
     from dig_core.config import load_config
-    from dig_core.labels import Label
-    from dig_core.reward_log import SampleScorer
+    from dig_core.training.labels import Label
+    from dig_core.training.reward_log import SampleScorer
 
     scorer = SampleScorer(load_config(None, sections=("task", "reward")))
     label = Label("c0", "ctl", 0, (), 100, 100, "pixels", None)

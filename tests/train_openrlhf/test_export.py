@@ -87,8 +87,8 @@ def annotations(dataset: Path) -> dict[str, dict]:
 
 # -- tests ---------------------------------------------------------------------------------------------
 def test_qwen25_pixels_resized_size_and_scale(dataset, tiny_qwen25_vl, tmp_path):
-    from dig_core.labels import parse_label
     from dig_core.models.vlm import VLProcessor
+    from dig_core.training.labels import parse_label
     from dig_train_openrlhf.export import export_dataset
 
     files = export_dataset(config(tiny_qwen25_vl), dataset, tmp_path / "out", progress=False)
@@ -121,7 +121,7 @@ def test_qwen25_pixels_resized_size_and_scale(dataset, tiny_qwen25_vl, tmp_path)
 
 
 def test_qwen3_rel1000_no_scale(dataset, tiny_qwen3_vl, tmp_path):
-    from dig_core.labels import parse_label
+    from dig_core.training.labels import parse_label
     from dig_train_openrlhf.export import export_dataset
 
     files = export_dataset(config(tiny_qwen3_vl), dataset, tmp_path / "out", progress=False)
@@ -135,7 +135,7 @@ def test_qwen3_rel1000_no_scale(dataset, tiny_qwen3_vl, tmp_path):
 
 
 def test_explicit_coords_override_family(dataset, tiny_qwen25_vl, tmp_path):
-    from dig_core.labels import parse_label
+    from dig_core.training.labels import parse_label
     from dig_train_openrlhf.export import export_dataset
 
     files = export_dataset(config(tiny_qwen25_vl, "trainer.params.coords=rel1"), dataset, tmp_path / "o",

@@ -99,8 +99,8 @@ def dig_score(dataset: Path, tmp_path: Path, coords: str, preds: list[dict]) -> 
 @pytest.mark.parametrize("family", ["qwen2_5_vl", "qwen3_vl"])
 def test_openrlhf_executor_rewards_equal_dig_score(family, dataset, tmp_path, request):
     pytest.importorskip("openrlhf.utils.agent")
-    from dig_core.labels import parse_label
     from dig_core.models.vlm import VLProcessor
+    from dig_core.training.labels import parse_label
     from dig_train_openrlhf.export import export_dataset
     from dig_train_openrlhf.reward_module import write_reward_file
     from openrlhf.utils.agent import SingleTurnAgentExecutor
@@ -178,7 +178,7 @@ def _score_subset(dataset, tmp_path, family, name, preds):
 
 
 def _label_json(**over):
-    from dig_core.labels import Label
+    from dig_core.training.labels import Label
 
     base = dict(id="p-1", stage="dig-1", k=1, boxes=((10.0, 10.0, 30.0, 20.0),), width=100, height=50,
                 coords="pixels", scale=None)
@@ -322,7 +322,7 @@ def test_reward_file_binds_config_and_fails_early(tmp_path, tiny_qwen3_vl):
 
 def test_exported_prompt_label_reaches_reward(dataset, tiny_qwen3_vl, tmp_path):
     """Rows written by the export, read by PromptDataset, scored from their own label."""
-    from dig_core.labels import parse_label
+    from dig_core.training.labels import parse_label
     from dig_train_openrlhf.export import export_dataset
     from dig_train_openrlhf.reward_module import RewardFunction, load_reward_config
 

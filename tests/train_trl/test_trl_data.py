@@ -11,7 +11,7 @@ pytest.importorskip("transformers", reason="transformers is not installed")
 
 from dig_core.config import load_config  # noqa: E402
 from dig_core.models.vlm import VLProcessor  # noqa: E402
-from dig_core.reward_log import SampleScorer  # noqa: E402
+from dig_core.training.reward_log import SampleScorer  # noqa: E402
 from dig_train_trl.config import TRLConfig, validate  # noqa: E402
 from dig_train_trl.data import AUGMENTATIONS, answer_task, augment, load_rows, open_images, target_answer  # noqa: E402
 

@@ -164,7 +164,7 @@ def test_bad_params_fail_before_training(tiny_qwen25_vl, dataset, tmp_path):
 
 def test_reward_func_never_raises(tmp_path):
     from dig_core.config import load_config
-    from dig_core.labels import Label
+    from dig_core.training.labels import Label
     from dig_train_trl.reward import DigRewardFunc
 
     cfg = load_config(None, [], sections=("task", "reward"))
@@ -191,7 +191,7 @@ def test_sft_target_is_the_full_reward_answer(tiny_qwen25_vl, tiny_qwen3_vl, dat
     """The warm-start answer, parsed in the label's coords and scale, scores reward 1."""
     from dig_core.config import load_config
     from dig_core.models.vlm import VLProcessor
-    from dig_core.reward_log import SampleScorer
+    from dig_core.training.reward_log import SampleScorer
     from dig_train_trl.data import answer_task, load_rows, target_answer
 
     cfg = load_config(None, _stage_overrides(), sections=("task", "reward"))
@@ -226,7 +226,7 @@ def test_grounding_warm_start_alone_is_a_base_model_stage(tiny_qwen3_vl, tmp_pat
     one box, the label that box), a cosine schedule with warm-up, and a loadable checkpoint."""
     from dig_core.config import load_config
     from dig_core.models.vlm import VLProcessor
-    from dig_core.reward_log import SampleScorer
+    from dig_core.training.reward_log import SampleScorer
     from dig_train_trl.data import answer_task, grounding_rows, target_answer
 
     data = write_dig_dataset(tmp_path / "g", size=(64, 48), seed=3, stages=[("dig-1", 1, 1, True, 12)])

@@ -1,7 +1,7 @@
 """The one parse + score path: a model's answer to a pair, scored by the configured reward.
 
 Every consumer of a score calls :func:`score_answer` — ``dig score``, the ``dig`` evaluator, both
-trainers' reward functions (through :class:`dig_core.reward_log.SampleScorer`, which writes
+trainers' reward functions (through :class:`dig_core.training.reward_log.SampleScorer`, which writes
 ``rewards.jsonl``) — and reads ``reward`` and ``accuracy`` off the reward plugin's
 :class:`~dig_core.reward.RewardResult`. The curriculum's plateau means and the reward curves read
 those fields from the log. So a reward with other weights, or a third-party reward with another
@@ -11,10 +11,12 @@ formula, is what every report shows: nothing downstream recomputes it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dig_core.labels import Label
 from dig_core.reward import RewardResult, match_boxes
+
+if TYPE_CHECKING:  # the label's module imports this one's users (dig_core.training)
+    from dig_core.training.labels import Label
 
 __all__ = ["ScoredAnswer", "found_boxes", "score_answer"]
 

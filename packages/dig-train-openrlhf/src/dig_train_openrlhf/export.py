@@ -5,7 +5,7 @@ One line per image pair, read by OpenRLHF 0.11's ``PromptDataset`` with ``--data
 
     {"prompt": "<image><image>You are given two images ...",
      "images": ["/abs/DATASET/images/<id>_a.png", "/abs/DATASET/images/<id>_b.png"],
-     "label": "{\\"v\\":1,\\"id\\":...}",        # dig_core.labels.Label as a JSON string
+     "label": "{\\"v\\":1,\\"id\\":...}",        # dig_core.training.labels.Label as a JSON string
      "datasource": "<stage>"}
 
 The prompt is a plain string: ``PromptDataset`` turns each ``<image>`` into an image entry of one
@@ -41,7 +41,7 @@ from dig_core.dataset import (
     refuse_output_in_dataset,
 )
 from dig_core.errors import ConfigError, DatasetError
-from dig_core.labels import Label
+from dig_core.training.labels import Label
 from omegaconf import OmegaConf
 
 from dig_train_openrlhf.config import OpenRLHFConfig, model_folder_problem, validate

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 from dig_core.dataset import atomic_write_text
-from dig_core.reward_log import LOG_KEYS, RewardLog, SampleScorer, dumps_record
+from dig_core.training.reward_log import LOG_KEYS, RewardLog, SampleScorer, dumps_record
 
 logger = logging.getLogger("dig_train_openrlhf.reward")
 
@@ -82,7 +82,7 @@ class RewardFunction(SampleScorer):
     ``cfg``: the resolved DiG config (its ``task`` and ``reward`` sections are used);
     ``run_dir``: where ``<stage>/rewards.jsonl`` goes (None: no log); ``stage``: the stage logged
     (None: each label's own stage); ``marker``: the chat template's assistant marker. Scoring and
-    the log are dig-core's :class:`~dig_core.reward_log.SampleScorer` (shared with every trainer)."""
+    the log are dig-core's :class:`~dig_core.training.reward_log.SampleScorer` (shared with every trainer)."""
 
     def __init__(self, cfg: Any, run_dir: str | Path | None = None, stage: str | None = None,
                  marker: str = DEFAULT_ASSISTANT_MARKER):
@@ -97,7 +97,7 @@ class RewardFunction(SampleScorer):
 
     def score_one(self, query: Any, raw_label: Any) -> dict[str, Any]:
         """Components of one sample as a ``rewards.jsonl`` record (without ``step``); never raises."""
-        from dig_core.reward_log import label_or_problem
+        from dig_core.training.reward_log import label_or_problem
 
         label = label_or_problem(raw_label)
         if isinstance(label, str):

@@ -126,7 +126,7 @@ class OpenRLHFTrainer(Trainer):
 
     def run_stage(self, cfg: Any, run: RunDir, stage: StageRun,
                   echo: Callable[[str], None]) -> tuple[str | Path, str, int | None]:
-        from dig_core.reward_log import truncate_lines
+        from dig_core.training.reward_log import truncate_lines
 
         from dig_train_openrlhf.reward_module import write_reward_file
 

@@ -2,7 +2,7 @@
 
 Each row holds the same conversation the ``openrlhf`` export produces (one user turn: image I_a,
 image I_b, dig-core's task prompt for the pair's stage, in the model's coordinate convention with
-the resized size for Qwen2.5-VL) and the label as dig-core's :class:`~dig_core.labels.Label` JSON.
+the resized size for Qwen2.5-VL) and the label as dig-core's :class:`~dig_core.training.labels.Label` JSON.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from dig_core.dataset import image_path, read_annotations
 from dig_core.errors import DatasetError
-from dig_core.labels import Label
+from dig_core.training.labels import Label
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ TRL calls ``reward_func(prompts=..., completions=..., completion_ids=..., **colu
 generation batch; every extra dataset column (here ``label`` and ``id``) arrives as a list
 repeated per generation, and conversational completions as ``[{"role": "assistant", "content": ...}]``.
 :class:`DigRewardFunc` scores each completion with dig-core's task + reward
-(:class:`dig_core.reward_log.SampleScorer`, shared with the ``openrlhf`` trainer), appends one line
+(:class:`dig_core.training.reward_log.SampleScorer`, shared with the ``openrlhf`` trainer), appends one line
 per completion to ``RUN_DIR/<stage>/rewards.jsonl`` and **never raises** (a bad label, a
 non-text completion or any scoring error gives reward 0 and an ``error`` field in the log).
 """
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dig_core.reward_log import SampleScorer
 from dig_core.training import PresentationMeans
+from dig_core.training.reward_log import SampleScorer
 
 logger = logging.getLogger("dig_train_trl.reward")
 
@@ -42,7 +42,7 @@ class DigRewardFunc:
 
     ``advance``: optional :class:`AdvanceTracker` fed with every scored record;
     ``prompt_opens_think``: the model's generation prompt opens ``<think>``, so a completion without
-    ``</think>`` scores format 0 (:class:`~dig_core.reward_log.SampleScorer`)."""
+    ``</think>`` scores format 0 (:class:`~dig_core.training.reward_log.SampleScorer`)."""
 
     __name__ = "dig"
 

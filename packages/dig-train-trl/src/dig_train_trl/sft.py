@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dig_core.models.vlm import opens_think
-from dig_core.reward_log import SampleScorer
+from dig_core.training.reward_log import SampleScorer
 
 from dig_train_trl.data import Row, augment, messages, open_images, target_answer
 from dig_train_trl.tracking import StageScalars

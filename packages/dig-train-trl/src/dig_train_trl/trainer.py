@@ -300,7 +300,7 @@ class TRLTrainer(Trainer):
 
     def _run_sft(self, cfg: Any, run: RunDir, stage: StageRun,
                  echo: Callable[[str], None]) -> tuple[str | Path, str, int | None]:
-        from dig_core.reward_log import SampleScorer
+        from dig_core.training.reward_log import SampleScorer
 
         from dig_train_trl.data import answer_task
         from dig_train_trl.sft import run_sft
@@ -358,7 +358,7 @@ class TRLTrainer(Trainer):
         scripts/gpu-smoke-trl.sh uses one that always tells completions apart, so every step has a
         gradient)."""
         from dig_core.config import instantiate
-        from dig_core.reward_log import truncate_lines
+        from dig_core.training.reward_log import truncate_lines
         from trl import GRPOConfig, GRPOTrainer
 
         from dig_train_trl.data import grpo_dataset

@@ -18,8 +18,8 @@ def plot_rewards(run_dir: str, out: str, smooth_n: int, title: str | None) -> No
 
     Example: dig plot-rewards runs/paper --out runs/paper/rewards.png --smooth 10
     """
-    from dig_core.plots import plot_rewards as draw
-    from dig_core.plots import summary
+    from dig_core.training.plots import plot_rewards as draw
+    from dig_core.training.plots import summary
 
     curves = draw(run_dir, out, smooth_n=smooth_n, title=title)
     unit = curves.unit + "s"

@@ -14,10 +14,10 @@ import click
 from dig_core.config import instantiate, load_config
 from dig_core.data.predictions import Prediction, PredictionsError, read_predictions
 from dig_core.dataset import atomic_write_text, ensure_folder, read_annotations, refuse_output_in_dataset
-from dig_core.labels import Label
 from dig_core.options import config_option, overrides_argument
 from dig_core.reward import SCORES, RewardResult
 from dig_core.scoring import found_boxes, score_answer
+from dig_core.training.labels import Label
 
 #: the table's columns: the reward's scores (:data:`dig_core.reward.SCORES`)
 TABLE_METRICS = SCORES

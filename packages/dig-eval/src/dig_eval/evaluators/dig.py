@@ -37,10 +37,10 @@ import numpy as np
 from dig_core.config import StageConfig, instantiate
 from dig_core.dataset import IMAGES, MANIFEST, METADATA, image_path, read_annotations, read_manifest
 from dig_core.errors import ConfigError, DatasetError
-from dig_core.labels import Label
 from dig_core.reward import SCORES, DigReward, iou_matrix, match_boxes
 from dig_core.scoring import found_boxes, score_answer
 from dig_core.task import DigTask
+from dig_core.training.labels import Label
 
 from dig_eval.adapters.base import ModelAdapter, Request
 from dig_eval.evaluators.base import EvalConfig, Evaluator, Sample

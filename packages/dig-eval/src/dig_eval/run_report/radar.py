@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from dig_core.errors import DigError
-from dig_core.plots import save_png
+from dig_core.training.plots import save_png
 
 MIN_RADAR_AXES = 3
 DPI = 100

@@ -1,11 +1,11 @@
 """Rewards section (the paper's Fig. 5): accuracy and format reward per training step across the
-curriculum stages (``dig_core.plots``), and per stage its state (DONE marker) and first/last means."""
+curriculum stages (``dig_core.training.plots``), and per stage its state (DONE marker) and first/last means."""
 
 from __future__ import annotations
 
 from dig_core.errors import DigError
-from dig_core.plots import plot_rewards, summary
 from dig_core.training import RunDir
+from dig_core.training.plots import plot_rewards, summary
 
 from dig_eval.report import fmt
 from dig_eval.run_report.context import Context

@@ -1,6 +1,6 @@
 """Per-sample reward scoring and the ``rewards.jsonl`` writer every trainer plugin shares.
 
-A trainer hands each sampled answer (text) with its :class:`~dig_core.labels.Label` to a
+A trainer hands each sampled answer (text) with its :class:`~dig_core.training.labels.Label` to a
 :class:`SampleScorer`: dig-core's task parses the answer in the label's coordinate convention and
 scale, dig-core's reward scores it against the label's boxes, and the result is one record with
 every :data:`LOG_KEYS` field (the same numbers ``dig score`` gives). Scoring **never raises**: a
@@ -25,10 +25,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from dig_core.labels import Label, parse_label
 from dig_core.reward import COMPONENTS
 from dig_core.scoring import score_answer
-from dig_core.training import REWARD_FIELDS, REWARDS
+from dig_core.training.labels import Label, parse_label
+from dig_core.training.run_dir import REWARD_FIELDS, REWARDS
 
 try:  # POSIX: a lock shared with other processes appending to the same file
     import fcntl
@@ -210,6 +210,30 @@ def label_or_problem(raw: Any) -> Label | str:
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
+# -- presentations: what advance rules read -------------------------------------------------------
+class PresentationMeans:
+    """Turns per-sample records (G rollouts of each prompt, interleaved in any order) into one mean
+    accuracy reward (the records' ``accuracy``, as the reward plugin computed it) per prompt
+    presentation — the history a curriculum advance rule reads. A prompt's presentation is complete
+    when ``group_size`` of its samples have arrived."""
+
+    def __init__(self, group_size: int):
+        if group_size < 1:
+            raise ValueError(f"group_size must be >= 1, got {group_size}")
+        self.group_size = group_size
+        self._pending: dict[str, list[float]] = {}
+
+    def add(self, record: dict[str, Any]) -> float | None:
+        """Feed one record; the presentation's mean when this record completes one, else None."""
+        key = str(record.get("id"))
+        values = self._pending.setdefault(key, [])
+        values.append(float(record.get("accuracy", 0.0)))
+        if len(values) < self.group_size:
+            return None
+        del self._pending[key]
+        return sum(values) / len(values)
+
+
 # -- scoring -------------------------------------------------------------------------------------------
 class SampleScorer:
     """Scores answers against labels with the config's task and reward, and logs the records.
@@ -231,7 +255,7 @@ class SampleScorer:
         self.reward = instantiate(cfg, "reward", "reward")
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.stage = stage
-        self.warn = RateLimitedWarner(logger or logging.getLogger("dig_core.reward_log"))
+        self.warn = RateLimitedWarner(logger or logging.getLogger("dig_core.training.reward_log"))
         self._tasks = {getattr(self.task.config, "coords", None): self.task}
         self._logs: dict[str, RewardLog] = {}
         self._logs_lock = threading.Lock()

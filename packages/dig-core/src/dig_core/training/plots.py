@@ -19,7 +19,7 @@ from typing import Any
 
 from dig_core.dataset import atomic_write_bytes
 from dig_core.errors import DigError
-from dig_core.training import RunDir, read_rewards
+from dig_core.training.run_dir import RunDir, read_rewards
 
 #: figure size in inches at DPI: 1000 x 600 pixels
 FIGSIZE = (10.0, 6.0)
