@@ -235,14 +235,18 @@ class KubricRenderer(Renderer):
         sample, no denoising (the settings are restored afterwards)."""
         self._ensure()
         self._sync(scene)
-        c = self._view.blender_scene.cycles
+        r, c = self._view.blender_scene.render, self._view.blender_scene.cycles
         saved = {k: getattr(c, k) for k in ("samples", "use_denoising")}
         try:
+            # changing render settings under persistent data corrupts Blender 5.0's heap (as the
+            # hide_render toggles of render_alone do): a preview rebuilds Cycles' scene instead
+            r.use_persistent_data = False
             c.samples, c.use_denoising = 1, False
             layers = self._view.render(return_layers=("rgba", "segmentation"))
         finally:
             for k, v in saved.items():
                 setattr(c, k, v)
+            r.use_persistent_data = True
         return self._result(layers, scene)
 
     def render_alone(self, scene: SceneSpec, object_ids: list[int]) -> dict[int, np.ndarray]:
