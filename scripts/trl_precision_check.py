@@ -61,7 +61,7 @@ def grpo(work: Path, run_name: str, device: str, family: str = "qwen2_5_vl", ste
     that changed and the weights' dtypes before and after. ``weights_bf16``: cast the weights to bf16
     first (the old behaviour, for comparison)."""
     import torch
-    from dig_core.commands.train_cmd import TRAIN_SECTIONS, resolve_trainer
+    from dig_core.cli.commands.train_cmd import TRAIN_SECTIONS, resolve_trainer
     from dig_core.config import load_config
     from dig_core.training import RunDir
 

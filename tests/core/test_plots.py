@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from dig_core.cli import DigGroup
-from dig_core.commands.plot_cmd import plot_rewards
+from dig_core.cli.commands.plot_cmd import plot_rewards
 from dig_core.training import RunDir, read_rewards
 from dig_core.training.plots import DPI, FIGSIZE, reward_curves, smooth
 

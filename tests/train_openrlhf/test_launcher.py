@@ -438,8 +438,8 @@ def fake_run(tmp_path, tiny_qwen25_vl):
 def test_dig_train_runs_resumes_and_plots(fake_run, tmp_path):
     run, overrides = fake_run
     cli = DigGroup(commands={})
-    from dig_core.commands.plot_cmd import plot_rewards
-    from dig_core.commands.train_cmd import train
+    from dig_core.cli.commands.plot_cmd import plot_rewards
+    from dig_core.cli.commands.train_cmd import train
 
     cli.add_command(train)
     cli.add_command(plot_rewards)

@@ -83,7 +83,7 @@ def completions_for(label, coords, scale):
 
 def dig_score(dataset: Path, tmp_path: Path, coords: str, preds: list[dict]) -> dict[str, float]:
     """``dig score`` (the CLI command) on the same completions: id -> reward."""
-    from dig_core.commands.score_cmd import score
+    from dig_core.cli.commands.score_cmd import score
 
     path = tmp_path / f"preds-{coords}.jsonl"
     path.write_text("".join(json.dumps(p) + "\n" for p in preds))

@@ -39,7 +39,7 @@ def test_sft_warm_start_under_bf16_keeps_float32_weights_and_moves_them(tiny_qwe
     import torch
     from click.testing import CliRunner
     from dig_core.cli import DigGroup
-    from dig_core.commands.train_cmd import train
+    from dig_core.cli.commands.train_cmd import train
     from transformers import AutoModelForImageTextToText
 
     data = write_dig_dataset(tmp_path / "data", size=(64, 48), stages=[("dig-1", 1, 1, True, 4)])

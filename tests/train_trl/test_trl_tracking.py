@@ -27,7 +27,7 @@ STAGE = ["curriculum.stages=[{name: dig-1, k_min: 1, k_max: 1, count_in_prompt: 
 
 def _cli():
     from dig_core.cli import DigGroup
-    from dig_core.commands.train_cmd import train
+    from dig_core.cli.commands.train_cmd import train
 
     cli = DigGroup(commands={})
     cli.add_command(train)

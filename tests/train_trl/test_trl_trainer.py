@@ -26,8 +26,8 @@ STEPS = 2
 
 
 def _cli():
-    from dig_core.commands.plot_cmd import plot_rewards
-    from dig_core.commands.train_cmd import train
+    from dig_core.cli.commands.plot_cmd import plot_rewards
+    from dig_core.cli.commands.train_cmd import train
 
     cli = DigGroup(commands={})
     cli.add_command(train)

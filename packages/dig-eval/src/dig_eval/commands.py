@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from dig_core.options import config_option, overrides_argument
+from dig_core.cli.options import config_option, overrides_argument
 
 
 def default_out(cfg) -> Path:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import click
-from dig_core.options import config_option, overrides_argument
+from dig_core.cli.options import config_option, overrides_argument
 
 
 @click.command("export-openrlhf")

@@ -6,8 +6,8 @@ import json
 
 import click
 
+from dig_core.cli.options import config_option, overrides_argument
 from dig_core.config import load_config
-from dig_core.options import config_option, overrides_argument
 
 
 @click.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dig_core.options import overrides_argument
+from dig_core.cli.options import overrides_argument
 
 
 @click.command("run")

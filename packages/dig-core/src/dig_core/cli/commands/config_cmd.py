@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from dig_core.cli.options import config_option, overrides_argument
 from dig_core.config import (
     ALL_SECTIONS,
     merge_config,
@@ -14,7 +15,6 @@ from dig_core.config import (
 )
 from dig_core.config_docs import explain, explain_text, with_defaults
 from dig_core.errors import ConfigError
-from dig_core.options import config_option, overrides_argument
 from dig_core.plugins import get_plugin_manager
 from dig_core.plugins.manager import unknown_name_message
 
