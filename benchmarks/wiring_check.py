@@ -82,7 +82,7 @@ def metrics(run: Path) -> dict[str, float]:
 
 def mean_box_floor(train: Path, held_out: Path, out: Path) -> dict[str, float]:
     """Every held-out pair answered with the training pairs' mean box (0-1000), scored by ``dig eval``."""
-    from dig_core.dataset import read_annotations
+    from dig_core.data.dataset import read_annotations
 
     boxes = [[v * 1000.0 / (p["width"], p["height"])[i % 2] for i, v in enumerate(b)]
              for p in read_annotations(train) for b in p["boxes"]]

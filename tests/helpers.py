@@ -1,9 +1,9 @@
 """Test helpers shared by every test package: tiny DiG dataset folders without Blender.
 
 :func:`write_dig_dataset` writes a valid dataset folder in the real format (``dataset.json`` as
-``dig generate`` writes it, the lines file with every key of :data:`dig_core.dataset.ANNOTATION_KEYS`
+``dig generate`` writes it, the lines file with every key of :data:`dig_core.data.dataset.ANNOTATION_KEYS`
 built by :func:`dig_core.generate.pair_record`, ``images/<id>_a.png`` / ``<id>_b.png``) through
-dig-core's own planner, scene/edit samplers and :class:`dig_core.dataset.DatasetWriter`. Only the renderer is
+dig-core's own planner, scene/edit samplers and :class:`dig_core.data.dataset.DatasetWriter`. Only the renderer is
 replaced: images are drawn with PIL (colored shapes on gray) and I_b differs from I_a exactly inside
 the difference boxes, so the folder passes ``dig audit``. Deterministic for a seed. The folder's
 format (lines file, manifest keys) is whatever dig-core's writer writes today.
@@ -106,11 +106,11 @@ def write_dig_dataset(root: str | Path, n: int = 4, stage: str = "dig-1", k: int
     """
     from dig_core import __version__
     from dig_core.config import StageConfig, load_config, to_plain
-    from dig_core.dataset import FORMAT_VERSION, DatasetWriter, content_hash
+    from dig_core.data.dataset import FORMAT_VERSION, DatasetWriter, content_hash
+    from dig_core.data.pairs import encode_png
     from dig_core.difficulty import measure_difference
     from dig_core.errors import SamplingError
     from dig_core.generate import pair_record, plan, summarize
-    from dig_core.pairs import encode_png
     from dig_core.sampling import build_perturbations, edit_context, sample_edits, sample_scene, vocabulary_from_config
     from dig_core.seeds import derive_seed
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
-from dig_core.dataset import (
+from dig_core.data.dataset import (
     ANNOTATION_KEYS,
     ANNOTATIONS,
     CARD,
@@ -199,7 +199,7 @@ def test_one_writer_per_folder(tmp_path):
     assert not (tmp_path / LOCK).exists()  # released and removed
     # a holder killed with -9 blocks no one: the kernel drops its lock
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from dig_core.dataset import DatasetWriter; "
+        "import sys, time; from dig_core.data.dataset import DatasetWriter; "
         f"w = DatasetWriter({str(tmp_path)!r}).open({{'config': {{'seed': 0}}}}); print('held', flush=True); "
         "time.sleep(60)")], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
@@ -459,7 +459,7 @@ def test_scan_finds_every_problem_and_verify_lists_them(tmp_path):
 def test_readers_list_the_first_problems_and_verify_lists_all(tmp_path):
     from click.testing import CliRunner
     from dig_core.cli import load_commands
-    from dig_core.dataset import MAX_LISTED
+    from dig_core.data.dataset import MAX_LISTED
 
     root = write_dig_dataset(tmp_path / "ds", n=1, size=(48, 32))
     n = MAX_LISTED + 2
@@ -531,7 +531,7 @@ def test_a_full_disk_while_writing_pairs_is_an_error_line(tmp_path):
     import sys
 
     code = ("import resource; resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))\n"
-            "from dig_core.dataset import DatasetWriter\n"
+            "from dig_core.data.dataset import DatasetWriter\n"
             "from dig_core.errors import DigError\n"
             f"w = DatasetWriter({str(tmp_path / 'd')!r}).open({{'config': {{}}}})\n"
             "try:\n"
@@ -577,3 +577,10 @@ def test_an_image_linked_out_of_the_folder_is_refused(tmp_path):
     (root / rel).symlink_to(root / "images" / "copy.png")
     (root / "images" / "copy.png").write_bytes((other / rel).read_bytes())  # a link inside the folder is fine
     assert len(read_annotations(root, images=True)) == 1
+
+
+def test_the_old_import_path_is_the_same_module():
+    import dig_core.data.dataset
+    import dig_core.dataset
+
+    assert dig_core.dataset is dig_core.data.dataset

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from dig_core.cli import load_commands
 from dig_core.config import load_config
 from dig_core.curriculum import PAPER_STAGES
-from dig_core.dataset import read_annotations, read_manifest
+from dig_core.data.dataset import read_annotations, read_manifest
 from dig_core.difficulty import color_distance, measure_difference
 from dig_core.errors import ConfigError, SamplingError
 from dig_core.generate import attempt_seed, generate, plan
@@ -230,7 +230,7 @@ def controls(swatch, tmp_path_factory):
 
 
 def test_control_pairs_are_the_same_spec_rendered_twice(controls):
-    from dig_core.pairs import load_pair
+    from dig_core.data.pairs import load_pair
 
     recs = list(read_annotations(controls))
     k0 = [r for r in recs if not r["boxes"]]

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from dig_core.cli import load_commands
 from dig_core.config import load_config
-from dig_core.dataset import METADATA, content_hash, read_annotations, read_manifest
+from dig_core.data.dataset import METADATA, content_hash, read_annotations, read_manifest
 from dig_core.generate import REJECTION_REASONS, generate
 from dig_core.render import Renderer, RenderResult
 from PIL import Image

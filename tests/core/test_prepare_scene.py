@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from dig_core.config import load_config
-from dig_core.dataset import read_annotations, read_manifest
+from dig_core.data.dataset import read_annotations, read_manifest
 from dig_core.generate import REJECTION_REASONS, generate
 from dig_core.render import SceneRejected
 from dig_core.sampling import sample_scene, vocabulary_from_config

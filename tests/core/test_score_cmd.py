@@ -7,8 +7,8 @@ import json
 import pytest
 from click.testing import CliRunner
 from dig_core.cli import load_commands
+from dig_core.data.dataset import ANNOTATIONS
 from dig_core.data.predictions import read_predictions
-from dig_core.dataset import ANNOTATIONS
 from dig_core.errors import DigError
 from dig_core.reward import COMPONENTS
 

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from dig_core.cli import load_commands
 from dig_core.config import instantiate, load_config
-from dig_core.dataset import read_annotations
+from dig_core.data.dataset import read_annotations
 from dig_core.plugins.base import Plugin
 from dig_core.reward import COMPONENTS, DigReward, RewardResult, match_boxes
 from dig_core.scoring import found_boxes, score_answer

@@ -212,8 +212,8 @@ def test_cli_builds_a_loadable_model(tiny_qwen25_vl, tmp_path):
 # -- tests/helpers.py: write_dig_dataset ---------------------------------------------------------------
 def test_write_dig_dataset_reads_back_and_passes_audit(tmp_path):
     from dig_core.audit import audit_dataset
-    from dig_core.dataset import ANNOTATION_KEYS, FORMAT_VERSION, read_annotations, read_manifest
-    from dig_core.pairs import load_pair
+    from dig_core.data.dataset import ANNOTATION_KEYS, FORMAT_VERSION, read_annotations, read_manifest
+    from dig_core.data.pairs import load_pair
 
     stages = [("dig-1", 1, 1, True, 2), ("dig-2", 2, 2, True, 2), ("dig-mix", 1, 4, False, 3)]
     root = write_dig_dataset(tmp_path / "ds", size=(80, 60), seed=3, stages=stages)
@@ -250,7 +250,7 @@ def _lines(root):
 
 
 def test_write_dig_dataset_is_deterministic_and_scores(tmp_path):
-    from dig_core.dataset import read_annotations
+    from dig_core.data.dataset import read_annotations
     from dig_core.reward import DigReward
     from dig_core.task import DigTask
 

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from dig_core.dataset import read_annotations
+from dig_core.data.dataset import read_annotations
 from PIL import Image
 
 from tests.eval.util import dig, dig_eval, write_jsonl

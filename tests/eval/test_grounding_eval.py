@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from dig_core.dataset import read_annotations
+from dig_core.data.dataset import read_annotations
 from dig_core.grounding import GROUNDING_PROMPT, grounding_samples
 
 from tests.eval.util import dig_eval, metrics, write_jsonl

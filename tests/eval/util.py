@@ -8,7 +8,7 @@ from typing import Any
 
 from click.testing import CliRunner
 from dig_core.cli import load_commands
-from dig_core.dataset import ANNOTATIONS
+from dig_core.data.dataset import ANNOTATIONS
 
 
 def ann(pid: str, boxes: list[list[float]], types: list[str], width: int = 100, height: int = 100,

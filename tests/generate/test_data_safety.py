@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from dig_core.dataset import LOCK, MANIFEST, METADATA
+from dig_core.data.dataset import LOCK, MANIFEST, METADATA
 
 from tests.helpers import dig, kill_generate_part_way
 

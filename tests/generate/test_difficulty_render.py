@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dig_core.dataset import read_annotations
+from dig_core.data.dataset import read_annotations
 
 from tests.helpers import dig
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dig_core.dataset import METADATA, content_hash, read_annotations
+from dig_core.data.dataset import METADATA, content_hash, read_annotations
 from PIL import Image
 
 from tests.helpers import dig, kill_generate_part_way

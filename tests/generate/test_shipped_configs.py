@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from dig_core.config import load_config
-from dig_core.dataset import read_annotations
+from dig_core.data.dataset import read_annotations
 from dig_core.generate import generate
 from omegaconf import OmegaConf
 

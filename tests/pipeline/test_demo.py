@@ -19,7 +19,7 @@ pytest.importorskip("dig_train_trl", reason="the demo trains with the trl traine
 pytest.importorskip("dig_eval", reason="the demo evaluates and reports with dig-eval")
 pytest.importorskip("transformers", reason="the demo's tiny model needs transformers")
 
-from dig_core.dataset import read_annotations, read_manifest  # noqa: E402
+from dig_core.data.dataset import read_annotations, read_manifest  # noqa: E402
 from dig_core.training import read_rewards  # noqa: E402
 
 from tests.pipeline.util import actions  # noqa: E402

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from dig_core.cli import load_commands
-from dig_core.dataset import read_annotations, read_manifest
+from dig_core.data.dataset import read_annotations, read_manifest
 from dig_core.errors import ConfigError, PluginError
 from dig_core.pipeline.runner import run_pipeline
 from dig_core.pipeline.spec import load_pipeline

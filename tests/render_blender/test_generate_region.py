@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-from dig_core.dataset import METADATA, read_annotations
-from dig_core.pairs import load_pair
+from dig_core.data.dataset import METADATA, read_annotations
+from dig_core.data.pairs import load_pair
 from dig_core.spec import SceneSpec, Vocabulary
 
 from tests.helpers import dig, kill_generate_part_way

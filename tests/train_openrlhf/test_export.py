@@ -80,7 +80,7 @@ def rows(path: Path) -> list[dict]:
 
 
 def annotations(dataset: Path) -> dict[str, dict]:
-    from dig_core.dataset import read_annotations
+    from dig_core.data.dataset import read_annotations
 
     return {r["id"]: r for r in read_annotations(dataset)}
 
@@ -243,7 +243,7 @@ def test_stage_not_in_curriculum_uses_annotation_or_fails(tmp_path, tiny_qwen3_v
     ds = write_dig_dataset(tmp_path / "ds", n=2, size=SIZE, stages=[("extra", 2, 2, False, 2)])
     files = export_dataset(config(tiny_qwen3_vl), ds, tmp_path / "out", progress=False)
     assert "exactly" not in rows(files["extra"])[0]["prompt"]  # the annotation's count_in_prompt
-    from dig_core.dataset import annotations_path
+    from dig_core.data.dataset import annotations_path
 
     lines_file = annotations_path(ds)
     lines = lines_file.read_text().splitlines()

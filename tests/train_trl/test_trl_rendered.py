@@ -13,7 +13,7 @@ pytest.importorskip("bpy", reason="needs Blender (dig-render-blender) to render 
 pytest.importorskip("trl", reason="trl is not installed (pip install dig-train-trl)")
 pytest.importorskip("dig_train_trl")
 
-from dig_core.dataset import read_annotations  # noqa: E402
+from dig_core.data.dataset import read_annotations  # noqa: E402
 from dig_core.training import REWARD_FIELDS, read_rewards  # noqa: E402
 
 pytestmark = pytest.mark.render

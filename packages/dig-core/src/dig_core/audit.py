@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from dig_core.pairs import load_pair
+from dig_core.data.pairs import load_pair
 
 
 @dataclass

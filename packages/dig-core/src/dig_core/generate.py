@@ -29,7 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from dig_core import __version__, interrupt
 from dig_core.config import DigConfig, instantiate, to_plain
-from dig_core.dataset import (
+from dig_core.data.dataset import (
     FORMAT_VERSION,
     DatasetWriter,
     check_output_folder,
@@ -37,6 +37,7 @@ from dig_core.dataset import (
     image_names,
     read_annotations,
 )
+from dig_core.data.pairs import encode_png
 from dig_core.difficulty import (
     KNOB_REASONS,
     PREVIEW_CONTRAST_SLACK,
@@ -50,7 +51,6 @@ from dig_core.difficulty import (
     steers_sampling,
 )
 from dig_core.errors import DigError, Interrupted, OutputError, SamplingError
-from dig_core.pairs import encode_png
 from dig_core.plugins import get_plugin_manager
 from dig_core.render import (
     RenderResult,
@@ -150,7 +150,7 @@ def pair_record(item: WorkItem, scene_a: Any, scene_b: Any, differences: list[di
 
 
 def pair_id(stage: str, index: int) -> str:
-    """The id of pair ``index`` of ``stage`` (also its image files' names, :func:`dig_core.dataset.image_names`)."""
+    """The id of pair ``index`` of ``stage`` (also its image files' names, :func:`dig_core.data.dataset.image_names`)."""
     return f"{stage}-{index:05d}"
 
 

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dig_core.dataset import read_annotations, refuse_output_in_dataset
+from dig_core.data.dataset import read_annotations, refuse_output_in_dataset
+from dig_core.data.pairs import load_pair
 from dig_core.errors import DigError
-from dig_core.pairs import load_pair
 from dig_core.visualize import CAPTION, PairCanvas, pair_caption, stack_rows, type_color, write_png
 
 from dig_eval.run import SCORES

@@ -32,7 +32,7 @@ from types import SimpleNamespace
 from typing import Any, ClassVar
 
 from dig_core.config import instantiate, plugin_params
-from dig_core.dataset import (
+from dig_core.data.dataset import (
     atomic_write_text,
     dumps_json,
     ensure_folder,

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from dig_core.dataset import image_path, read_annotations
+from dig_core.data.dataset import image_path, read_annotations
 from dig_core.errors import DatasetError
 from dig_core.training.labels import Label
 

@@ -35,7 +35,7 @@ from typing import Any, ClassVar, Optional
 
 import numpy as np
 from dig_core.config import StageConfig, instantiate
-from dig_core.dataset import IMAGES, MANIFEST, METADATA, image_path, read_annotations, read_manifest
+from dig_core.data.dataset import IMAGES, MANIFEST, METADATA, image_path, read_annotations, read_manifest
 from dig_core.errors import ConfigError, DatasetError
 from dig_core.reward import SCORES, DigReward, iou_matrix, match_boxes
 from dig_core.scoring import found_boxes, score_answer

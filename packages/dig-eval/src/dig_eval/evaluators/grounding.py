@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from dig_core.config import instantiate
-from dig_core.dataset import read_annotations
+from dig_core.data.dataset import read_annotations
+from dig_core.data.pairs import load_image
 from dig_core.errors import DatasetError
 from dig_core.grounding import grounding_samples
-from dig_core.pairs import load_image
 
 from dig_eval.evaluators.refcoco import RefCOCOConfig, RefCOCOEvaluator
 

@@ -1,7 +1,7 @@
 """Which folders under a run folder are what, found by their content (never by their names alone):
 
 * a DiG dataset: ``dataset.json`` with a ``format_version`` and a lines file (``metadata.jsonl`` or
-  format 1's ``annotations.jsonl``) — what :mod:`dig_core.dataset` writes;
+  format 1's ``annotations.jsonl``) — what :mod:`dig_core.data.dataset` writes;
 * a training run: ``run.json`` with ``trainer`` and a ``stages`` list — what
   :meth:`dig_core.training.RunDir.write_manifest` writes (any trainer);
 * a dig-eval run: ``run.json`` with ``dig_eval`` and ``benchmarks`` and at least one
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dig_core.dataset import LINES_FILES, MANIFEST
+from dig_core.data.dataset import LINES_FILES, MANIFEST
 from dig_core.errors import DigError
 from dig_core.training import RUN_CONFIG, RUN_MANIFEST, RunDir
 

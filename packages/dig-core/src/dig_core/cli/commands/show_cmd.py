@@ -6,7 +6,7 @@ import itertools
 
 import click
 
-from dig_core.dataset import read_annotations, refuse_output_in_dataset
+from dig_core.data.dataset import read_annotations, refuse_output_in_dataset
 
 
 @click.command()

@@ -28,7 +28,7 @@ def verify(dataset: str, expect: str | None, no_progress: bool) -> None:
 
     Example: dig verify dig-bench --expect sha256:3f1c...
     """
-    from dig_core.dataset import MANIFEST, content_hash, problems_message, read_manifest, scan_dataset
+    from dig_core.data.dataset import MANIFEST, content_hash, problems_message, read_manifest, scan_dataset
     from dig_core.errors import DatasetError
 
     manifest = read_manifest(dataset) if expect is None else _manifest_if_any(dataset)
@@ -52,6 +52,6 @@ def verify(dataset: str, expect: str | None, no_progress: bool) -> None:
 def _manifest_if_any(dataset: str) -> dict:
     from pathlib import Path
 
-    from dig_core.dataset import MANIFEST, read_manifest
+    from dig_core.data.dataset import MANIFEST, read_manifest
 
     return read_manifest(dataset) if (Path(dataset) / MANIFEST).is_file() else {}

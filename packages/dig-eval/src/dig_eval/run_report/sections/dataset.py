@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from dig_core.dataset import read_annotations, read_manifest
+from dig_core.data.dataset import read_annotations, read_manifest
 from dig_core.visualize import contact_sheet, write_difficulty_histograms
 
 from dig_eval.run_report.context import Context

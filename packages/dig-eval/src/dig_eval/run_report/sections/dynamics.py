@@ -20,7 +20,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from dig_core.dataset import atomic_write_text, read_annotations
+from dig_core.data.dataset import atomic_write_text, read_annotations
 from dig_core.errors import DigError
 
 from dig_eval.report import METRICS

@@ -23,7 +23,7 @@ def encode_png(image: np.ndarray) -> bytes:
 def load_image(root: str | Path, rel: str) -> np.ndarray:
     from PIL import Image
 
-    from dig_core.dataset import image_path
+    from dig_core.data.dataset import image_path
 
     path = image_path(root, rel)
     try:
