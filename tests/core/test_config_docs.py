@@ -10,7 +10,7 @@ import pytest
 import yaml
 from dig_core import hookimpl
 from dig_core.config import load_config, merge_config, to_plain
-from dig_core.config_docs import explain, explain_text, field_docs, with_defaults
+from dig_core.config.explain import explain, explain_text, field_docs, with_defaults
 from dig_core.errors import ConfigError
 from dig_core.plugins import get_plugin_manager
 from dig_core.reward import DigRewardConfig

@@ -13,7 +13,7 @@ from dig_core.config import (
     to_yaml,
     uninstalled_plugins,
 )
-from dig_core.config_docs import explain, explain_text, with_defaults
+from dig_core.config.explain import explain, explain_text, with_defaults
 from dig_core.errors import ConfigError
 from dig_core.plugins import get_plugin_manager
 from dig_core.plugins.manager import unknown_name_message

@@ -20,7 +20,7 @@ import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from dig_core import strict_yaml
+from dig_core.config import strict_yaml
 from dig_core.difficulty import stage_knob_errors
 from dig_core.errors import ConfigError
 from dig_core.plugins.manager import PROVIDERS, PluginManager, get_plugin_manager, unknown_name_message
@@ -185,7 +185,7 @@ MAX_OBJECTS = 100  # scene.max_objects, and K (k_max)
 
 # -- loading ----------------------------------------------------------------------------------------
 def load_yaml(text: str, where: str) -> Any:
-    """``text`` as YAML with the checks of :func:`dig_core.strict_yaml.load`; ConfigError naming
+    """``text`` as YAML with the checks of :func:`dig_core.config.strict_yaml.load`; ConfigError naming
     ``where`` (a file, or ``override KEY``) and the line."""
     try:
         return strict_yaml.load(text)
