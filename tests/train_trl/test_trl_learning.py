@@ -1,8 +1,9 @@
 """The loop learns (DiG-nano): ``benchmarks/wiring_check.py`` runs ``configs/pipelines/nano-demo.yaml`` -
 one-object DiG-1 pairs rendered by Blender, the shipped nano base trained by the ``trl`` trainer (SFT,
 then GRPO), the base, SFT and GRPO checkpoints scored by ``dig eval`` on held-out pairs in their own
-seed namespace - and says "learned" only when the SFT model's held-out accuracy clears both the base
-and the image-blind floor (the training pairs' mean box) by a margin and GRPO keeps what SFT reached.
+seed namespace - and says "learned" only when the trained model's held-out accuracy (the better of
+the SFT and GRPO checkpoints) clears both the base and the image-blind floor (the training pairs' mean
+box) by a margin and GRPO keeps what SFT reached.
 
 The negative controls run the same pipeline with one wiring error each (labels attached to the next
 pair's images, boxes in the wrong coordinate convention, the reward's sign flipped) and must get
