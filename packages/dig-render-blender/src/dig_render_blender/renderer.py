@@ -556,9 +556,14 @@ class BlenderRenderer(Renderer):
         """Cycles at 1 sample, no denoising (and no bounces unless ``bounces``) while inside; the
         settings are restored after. The object index pass comes from each pixel's first camera
         sample, so it is the same as at full quality (tests/render_blender/test_screen.py)."""
-        c = self._scene.cycles
+        c, r = self._scene.cycles, self._scene.render
         saved = {k: getattr(c, k) for k in ("samples", "use_denoising", "max_bounces")}
         try:
+            # render settings changed under persistent data leave Cycles' kept state inconsistent:
+            # Blender 5.0 then corrupted its heap (Kubric aborted) or, here, gave the next full render
+            # other pixels now and then (a one-worker dataset differed from a two-worker one in one
+            # contrast). These cheap renders rebuild Cycles' scene instead.
+            r.use_persistent_data = False
             c.samples, c.use_denoising = 1, False
             if not bounces:
                 c.max_bounces = 0
@@ -566,6 +571,7 @@ class BlenderRenderer(Renderer):
         finally:
             for k, v in saved.items():
                 setattr(c, k, v)
+            r.use_persistent_data = True
 
     def _render_cheap(self, scene: SceneSpec, name: str) -> RenderResult:
         with quiet_stdout(self.config.quiet):
