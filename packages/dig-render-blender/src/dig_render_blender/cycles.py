@@ -158,3 +158,25 @@ def quiet_stdout(quiet: bool):
         os.dup2(saved, 1)
         os.close(saved)
         os.close(devnull)
+
+
+@contextlib.contextmanager
+def one_sample(scene: Any, bounces: bool = True):
+    """Cycles on ``scene`` (a bpy scene) at 1 sample, no denoising (and no bounces unless
+    ``bounces``) and without persistent data while inside; the settings are restored after. The
+    cheap renders of both renderers (previews, one object alone) run under it: render settings
+    changed under persistent data leave Cycles' kept state inconsistent - Blender 5.0 corrupted its
+    heap (Kubric aborted), and a following full render gave other pixels now and then."""
+    c, r = scene.cycles, scene.render
+    saved = {k: getattr(c, k) for k in ("samples", "use_denoising", "max_bounces")}
+    persistent = r.use_persistent_data
+    try:
+        r.use_persistent_data = False
+        c.samples, c.use_denoising = 1, False
+        if not bounces:
+            c.max_bounces = 0
+        yield
+    finally:
+        for k, v in saved.items():
+            setattr(c, k, v)
+        r.use_persistent_data = persistent

@@ -14,7 +14,6 @@ sRGB, i.e. Blender's "Standard" view transform, no dither) and Cycles' ``Object 
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
 import os
@@ -34,6 +33,7 @@ from dig_render_blender.cycles import (
     cycles_config_errors,
     import_bpy,
     linear_to_srgb8,
+    one_sample,
     private_temp_dir,
     quiet_stdout,
     srgb_to_linear,
@@ -551,28 +551,6 @@ class BlenderRenderer(Renderer):
         self.last_timings = timings
         return a, RenderResult(image=image, instances=instances)
 
-    @contextlib.contextmanager
-    def _one_sample(self, bounces: bool):
-        """Cycles at 1 sample, no denoising (and no bounces unless ``bounces``) while inside; the
-        settings are restored after. The object index pass comes from each pixel's first camera
-        sample, so it is the same as at full quality (tests/render_blender/test_screen.py)."""
-        c, r = self._scene.cycles, self._scene.render
-        saved = {k: getattr(c, k) for k in ("samples", "use_denoising", "max_bounces")}
-        try:
-            # render settings changed under persistent data leave Cycles' kept state inconsistent:
-            # Blender 5.0 then corrupted its heap (Kubric aborted) or, here, gave the next full render
-            # other pixels now and then (a one-worker dataset differed from a two-worker one in one
-            # contrast). These cheap renders rebuild Cycles' scene instead.
-            r.use_persistent_data = False
-            c.samples, c.use_denoising = 1, False
-            if not bounces:
-                c.max_bounces = 0
-            yield
-        finally:
-            for k, v in saved.items():
-                setattr(c, k, v)
-            r.use_persistent_data = True
-
     def _render_cheap(self, scene: SceneSpec, name: str) -> RenderResult:
         with quiet_stdout(self.config.quiet):
             self._bpy.ops.render.render(scene=self._scene.name)
@@ -587,7 +565,7 @@ class BlenderRenderer(Renderer):
         self._ensure()
         self._sync(scene)
         self._set_border(None, scene.width, scene.height)
-        with self._one_sample(bounces=True):
+        with one_sample(self._scene):
             return self._render_cheap(scene, "preview.exr")
 
     def render_alone(self, scene: SceneSpec, object_ids: list[int]) -> dict[int, np.ndarray]:
@@ -603,7 +581,7 @@ class BlenderRenderer(Renderer):
         out: dict[int, np.ndarray] = {}
         self._set_border(None, scene.width, scene.height)
         try:
-            with self._one_sample(bounces=False):
+            with one_sample(self._scene, bounces=False):
                 for oid in object_ids:
                     for other, obj in objs.items():
                         obj.hide_render = other != oid

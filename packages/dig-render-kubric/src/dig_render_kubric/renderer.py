@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from dig_core.render import Renderer, RenderResult, SceneRejected
 from dig_core.spec import SceneSpec, Vocabulary
-from dig_render_blender.cycles import CyclesConfig, cycles_config_errors, private_temp_dir
+from dig_render_blender.cycles import CyclesConfig, cycles_config_errors, one_sample, private_temp_dir
 
 from dig_render_kubric import KUBRIC_VERSION, __version__
 from dig_render_kubric.loader import load_kubric
@@ -235,18 +235,8 @@ class KubricRenderer(Renderer):
         sample, no denoising (the settings are restored afterwards)."""
         self._ensure()
         self._sync(scene)
-        r, c = self._view.blender_scene.render, self._view.blender_scene.cycles
-        saved = {k: getattr(c, k) for k in ("samples", "use_denoising")}
-        try:
-            # changing render settings under persistent data corrupts Blender 5.0's heap (as the
-            # hide_render toggles of render_alone do): a preview rebuilds Cycles' scene instead
-            r.use_persistent_data = False
-            c.samples, c.use_denoising = 1, False
+        with one_sample(self._view.blender_scene):
             layers = self._view.render(return_layers=("rgba", "segmentation"))
-        finally:
-            for k, v in saved.items():
-                setattr(c, k, v)
-            r.use_persistent_data = True
         return self._result(layers, scene)
 
     def render_alone(self, scene: SceneSpec, object_ids: list[int]) -> dict[int, np.ndarray]:
@@ -258,25 +248,19 @@ class KubricRenderer(Renderer):
         missing = [oid for oid in object_ids if oid not in objs]
         if missing:
             raise ValueError(f"render_alone: objects {missing} are not in the scene (ids {sorted(objs)})")
-        r, c = self._view.blender_scene.render, self._view.blender_scene.cycles
-        saved = {k: getattr(c, k) for k in ("samples", "use_denoising", "max_bounces")}
         out: dict[int, np.ndarray] = {}
-        try:
-            # hide_render toggles under persistent data crash Blender 5.0 (heap corruption) once an
-            # object was swapped earlier: these renders rebuild Cycles' scene instead
-            r.use_persistent_data = False
-            c.samples, c.use_denoising, c.max_bounces = 1, False, 0
-            for oid in object_ids:
-                for other, obj in objs.items():
-                    obj.hide_render = other != oid
-                layers = self._view.render(return_layers=("rgba", "segmentation"))
-                out[oid] = self._result(layers, scene).instances == oid + 1
-        finally:
-            for obj in objs.values():
-                obj.hide_render = False
-            for k, v in saved.items():
-                setattr(c, k, v)
-            r.use_persistent_data = True
+        # hide_render toggles under persistent data crash Blender 5.0 (heap corruption) once an
+        # object was swapped earlier: one_sample renders without it, rebuilding Cycles' scene
+        with one_sample(self._view.blender_scene, bounces=False):
+            try:
+                for oid in object_ids:
+                    for other, obj in objs.items():
+                        obj.hide_render = other != oid
+                    layers = self._view.render(return_layers=("rgba", "segmentation"))
+                    out[oid] = self._result(layers, scene).instances == oid + 1
+            finally:
+                for obj in objs.values():
+                    obj.hide_render = False
         return out
 
     def render_bare(self, scene: SceneSpec) -> float:
