@@ -9,7 +9,7 @@ import pytest
 from dig_core import hookimpl
 from dig_core.config import load_config
 from dig_core.errors import PluginError
-from dig_core.executors import Executor, LocalExecutor
+from dig_core.generate.executors import Executor, LocalExecutor
 from dig_core.plugins import get_plugin_manager
 
 
@@ -108,7 +108,7 @@ def test_local_executor_takes_items_as_it_needs_them(workers):
 @pytest.mark.ray
 def test_ray_executor_keeps_item_order():
     pytest.importorskip("ray")  # dig-core[ray]: installed in CI's test env
-    from dig_core.executors import RayExecutor
+    from dig_core.generate.executors import RayExecutor
 
     out = list(RayExecutor().map(functools.partial(SlowSquare, "r"), range(6), 2))
     assert [o[:3] for o in out] == [(i, i * i, "r") for i in range(6)]
@@ -119,7 +119,7 @@ def test_ray_executor_keeps_item_order():
 @pytest.mark.ray
 def test_ray_executor_closes_every_actor_worker(tmp_path):
     pytest.importorskip("ray")
-    from dig_core.executors import RayExecutor
+    from dig_core.generate.executors import RayExecutor
 
     pids = set(RayExecutor().map(functools.partial(Closing, str(tmp_path)), range(6), 2))
     assert {p.name for p in tmp_path.iterdir()} == {f"closed-{pid}" for pid in pids} and len(pids) == 2
@@ -128,7 +128,7 @@ def test_ray_executor_closes_every_actor_worker(tmp_path):
 @pytest.mark.ray
 def test_ray_executor_takes_items_as_it_needs_them():
     pytest.importorskip("ray")
-    from dig_core.executors import RayExecutor
+    from dig_core.generate.executors import RayExecutor
 
     got, taken = _first_results(RayExecutor(), functools.partial(SlowSquare, "r"), 2)
     assert got == [(i, i * i, "r") for i in range(3)]
@@ -159,3 +159,13 @@ def test_a_registered_executor_is_selectable():
     finally:
         pm.unregister("inline-test-plugin")
     assert "inline-test" not in pm.available("executor")
+
+
+def test_the_old_import_path_is_the_module():
+    import dig_core.executors
+    import dig_core.generate.executors
+
+    assert dig_core.executors is dig_core.generate.executors
+    from dig_core.executors import LocalExecutor as Old  # what third-party code imports
+
+    assert Old is LocalExecutor

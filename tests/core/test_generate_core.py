@@ -319,7 +319,7 @@ class FirstRenderFails(SwatchRenderer):
 def test_planning_costs_the_same_for_any_number_of_pairs(monkeypatch, tmp_path):
     """100,000 pairs: the folder is opened and the first pair rendered after one item was made,
     and a handful of seeds derived (an eager plan makes every item and deals every type first)."""
-    import dig_core.generate as gen
+    import dig_core.generate.planning as gen
 
     made, seeds = [], []
     work_item, derive_seed = gen.WorkItem, gen.derive_seed
