@@ -111,12 +111,47 @@ evaluators:
     assert metrics(tmp_path / "run", "dig-b")["metrics"]["f1"] == 0.0
     md = (tmp_path / "run" / "results.md").read_text()
     assert md.index("## dig-a") < md.index("## dig-b")
-    assert json.loads((tmp_path / "run" / "run.json").read_text())["benchmarks"] == ["dig-a", "dig-b"]
+    assert json.loads((tmp_path / "run" / "eval.json").read_text())["benchmarks"] == ["dig-a", "dig-b"]
     # same benchmark name twice is an error naming the fix
     cfg.write_text(cfg.read_text().replace("name: dig-b", "name: dig-a"))
     res = dig_eval("--config", cfg, "--out", tmp_path / "run2", "--no-progress")
     assert res.exit_code == 2 and "dig-a" in res.output and "params.name" in res.output
 
+
+
+def test_an_eval_folder_of_an_earlier_version_keeps_its_run_json(tmp_path):
+    """An eval run's info file is eval.json; earlier versions named it run.json, the name of a
+    training run's manifest. Such a folder still refuses another model, resumes (keeping its
+    run.json), is read by compare and found by the report; a training run's run.json is no eval info."""
+    import shutil
+
+    from dig_eval.report import read_run
+    from dig_eval.run_report.discover import eval_model, is_eval_run
+
+    ds = write_annotations(tmp_path / "ds", [ann("x", [[0, 0, 10, 10]], ["add"])])
+    preds = write_jsonl(tmp_path / "p.jsonl", [{"benchmark": "dig", "id": "x", "completion": "[[0, 0, 10, 10]]"}])
+    other = write_jsonl(tmp_path / "q.jsonl", [{"benchmark": "dig", "id": "x", "completion": "[]"}])
+    args = ["model.name=predictions", "model.params.coords=pixels", "evaluator.name=dig",
+            f"evaluator.params.dataset={ds}", "--no-progress"]
+    res = dig_eval(*args, f"model.params.path={preds}", "--out", tmp_path / "new")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "new" / "eval.json").is_file() and not (tmp_path / "new" / "run.json").exists()
+
+    old = tmp_path / "old"
+    shutil.copytree(tmp_path / "new", old)
+    (old / "eval.json").rename(old / "run.json")
+    assert is_eval_run(old) and eval_model(old) == str(preds) and list(read_run(old)) == ["dig"]
+    res = dig_eval(*args, f"model.params.path={other}", "--out", old)
+    assert res.exit_code == 1 and "another model" in res.output
+    res = dig_eval(*args, f"model.params.path={preds}", "--out", old)
+    assert res.exit_code == 0, res.output
+    assert not (old / "eval.json").exists() and json.loads((old / "run.json").read_text())["benchmarks"] == ["dig"]
+
+    train = tmp_path / "train"
+    shutil.copytree(tmp_path / "new", train)
+    (train / "eval.json").unlink()
+    (train / "run.json").write_text(json.dumps({"trainer": "trl", "stages": ["dig-1"]}))
+    assert not is_eval_run(train) and eval_model(train) is None
 
 def test_config_errors(tmp_path):
     ds = write_annotations(tmp_path / "ds", [ann("x", [[0, 0, 10, 10]], ["add"])])

@@ -59,7 +59,7 @@ def test_demo_pipeline_runs_skips_and_reruns_from_train(tmp_path):
     for ev in ("eval-base", "eval-trained"):
         metrics = json.loads((run / ev / "dig" / "metrics.json").read_text())
         assert metrics["counts"]["scored"] == 4, ev
-    assert json.loads((run / "eval-trained" / "run.json").read_text())["model"]["params"]["path"] == \
+    assert json.loads((run / "eval-trained" / "eval.json").read_text())["model"]["params"]["path"] == \
         str(run / "train" / "dig-mix" / "checkpoint")
     page = run / "report" / "report.html"
     assert "eval-trained" in page.read_text()

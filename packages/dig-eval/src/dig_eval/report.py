@@ -14,7 +14,10 @@ from typing import Any
 from dig_core.errors import DigError
 
 METRICS = "metrics.json"
-RUN_INFO = "run.json"
+#: an eval run's info file (model section, dig-eval version, benchmark order); folders written by
+#: earlier versions name it ``run.json``, the name a training run's manifest has (``dig_core.training.RUN_MANIFEST``)
+RUN_INFO = "eval.json"
+OLD_RUN_INFO = "run.json"
 RESULTS = "results.md"
 
 
@@ -55,13 +58,27 @@ def split_metrics(metrics: dict[str, Any]) -> tuple[dict[str, Any], dict[str, di
     return head, groups
 
 
+def run_info_path(run: str | Path) -> Path:
+    """The info file of eval run ``run``: ``eval.json``, or the ``run.json`` of a folder written by an
+    earlier version (one holding ``dig_eval``); ``eval.json`` for a new run. A resumed old run keeps
+    its ``run.json``."""
+    root = Path(run)
+    new, old = root / RUN_INFO, root / OLD_RUN_INFO
+    if new.is_file() or not old.is_file():
+        return new
+    try:
+        return old if "dig_eval" in json.loads(old.read_text()) else new
+    except (OSError, ValueError, TypeError):
+        return new
+
+
 def read_run(run: str | Path) -> dict[str, dict[str, Any]]:
     """``{benchmark: metrics.json}`` of a run folder, in the run's benchmark order."""
     root = Path(run)
     if not root.is_dir():
         raise DigError(f"run folder not found: {root}")
     order: list[str] = []
-    info = root / RUN_INFO
+    info = run_info_path(root)
     if info.is_file():
         try:
             order = list(json.loads(info.read_text()).get("benchmarks", []))

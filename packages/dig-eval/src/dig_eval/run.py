@@ -2,7 +2,7 @@
 
 Layout (``RUN_DIR``)::
 
-    run.json                     model section, dig-eval version, benchmark order (written once a
+    eval.json                    model section, dig-eval version, benchmark order (written once a
                                  benchmark's samples are ready, so a config error leaves no trace)
     results.md                   markdown tables of every benchmark in the folder
     <benchmark>/predictions.jsonl  one line per answered sample (appended per batch: resumable)
@@ -37,7 +37,7 @@ from omegaconf import DictConfig, OmegaConf
 from dig_eval import __version__
 from dig_eval.adapters.base import ModelAdapter
 from dig_eval.evaluators.base import Evaluator, Sample, missing_policy
-from dig_eval.report import METRICS, RESULTS, RUN_INFO, results_markdown
+from dig_eval.report import METRICS, RESULTS, results_markdown, run_info_path
 from dig_eval.store import PREDICTIONS, PredictionStore, RunError, normalized
 
 SCORES = "scores.jsonl"
@@ -81,7 +81,7 @@ def _model_key(model_section: dict[str, Any]) -> dict[str, Any]:
 
 def check_run(out: Path, cfg: DictConfig) -> list[str]:
     """Refuse a folder that holds a run of another model; return its benchmark order."""
-    info_path = out / RUN_INFO
+    info_path = run_info_path(out)
     if not info_path.is_file():
         return []
     try:
@@ -95,12 +95,12 @@ def check_run(out: Path, cfg: DictConfig) -> list[str]:
 
 
 def write_run_info(out: Path, cfg: DictConfig, benchmark: str) -> None:
-    """``run.json``: the model section and the benchmarks in the order they were first run."""
+    """``eval.json``: the model section and the benchmarks in the order they were first run."""
     order = check_run(out, cfg)
     if benchmark not in order:
         order.append(benchmark)
     ensure_folder(out)
-    atomic_write_text(out / RUN_INFO, dumps_json({"dig_eval": __version__, "model": to_plain(cfg)["model"],
+    atomic_write_text(run_info_path(out), dumps_json({"dig_eval": __version__, "model": to_plain(cfg)["model"],
                                                   "benchmarks": order}))
 
 

@@ -4,7 +4,7 @@
   format 1's ``annotations.jsonl``) — what :mod:`dig_core.data.dataset` writes;
 * a training run: ``run.json`` with ``trainer`` and a ``stages`` list — what
   :meth:`dig_core.training.RunDir.write_manifest` writes (any trainer);
-* a dig-eval run: ``run.json`` with ``dig_eval`` and ``benchmarks`` and at least one
+* a dig-eval run: ``eval.json`` (``run.json`` in folders of earlier versions) with ``dig_eval`` and ``benchmarks`` and at least one
   ``<benchmark>/metrics.json`` — what :func:`dig_eval.run.run_eval` writes.
 
 The search goes :data:`MAX_DEPTH` folders deep, skips hidden folders and the report's own folder and
@@ -25,7 +25,7 @@ from dig_core.data.dataset import LINES_FILES, MANIFEST
 from dig_core.errors import DigError
 from dig_core.training import RUN_CONFIG, RUN_MANIFEST, RunDir
 
-from dig_eval.report import METRICS, RUN_INFO
+from dig_eval.report import METRICS, RUN_INFO, run_info_path
 
 MAX_DEPTH = 3
 #: a folder holding this file is a run report (its dynamics/ holds eval runs of its own): skipped
@@ -52,7 +52,7 @@ def is_training_run(path: Path) -> bool:
 
 
 def is_eval_run(path: Path) -> bool:
-    info = _json(path / RUN_INFO)
+    info = _json(run_info_path(path))
     return (info is not None and "dig_eval" in info and isinstance(info.get("benchmarks"), list)
             and any(path.glob(f"*/{METRICS}")))
 
@@ -118,8 +118,8 @@ def base_model(train: Path) -> str | None:
 
 
 def eval_model(run: Path) -> str | None:
-    """The model path a dig-eval run used (its run.json ``model.params.path``)."""
-    info = _json(run / RUN_INFO) or {}
+    """The model path a dig-eval run used (its eval.json ``model.params.path``)."""
+    info = _json(run_info_path(run)) or {}
     params = (info.get("model") or {}).get("params") or {}
     path = params.get("path")
     return str(path) if path else None

@@ -9,7 +9,7 @@ from typing import Any
 from dig_core.errors import DigError
 
 from dig_eval.compare import compare_values, has_delta
-from dig_eval.report import RUN_INFO, fmt
+from dig_eval.report import fmt, run_info_path
 from dig_eval.run_report.context import Context
 from dig_eval.run_report.html import Section, info_list
 from dig_eval.run_report.radar import MIN_RADAR_AXES, delta_chart
@@ -19,7 +19,7 @@ CHART = "benchmark-deltas.png"
 
 def _model(run) -> str:
     try:
-        model = json.loads((run / RUN_INFO).read_text()).get("model") or {}
+        model = json.loads(run_info_path(run).read_text()).get("model") or {}
     except (OSError, json.JSONDecodeError):
         return "?"
     params = model.get("params") or {}
@@ -44,7 +44,7 @@ def build(ctx: Context) -> Section:
     sec = Section("benchmarks", "Benchmarks")
     evals = ctx.parts.evals
     if not evals:
-        return sec.missing(f"no dig eval run found under {ctx.run_dir} (a folder with run.json and "
+        return sec.missing(f"no dig eval run found under {ctx.run_dir} (a folder with eval.json and "
                            "<benchmark>/metrics.json); pass --eval DIR (the baseline first)")
     names, rows = compare_values(evals)
     sec.add(info_list([(f"{n}{' (baseline)' if i == 0 else ''}", f"{_model(r)}  [{r}]")
