@@ -243,3 +243,56 @@ def kill_generate_part_way(out: Path, args: Sequence[str], lines: int = 2, poll:
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     return ann.read_bytes().count(b"\n") if ann.exists() else 0
+
+
+# -- generate and check: the one setup of tests/generate, tests/render_blender and tests/render_kubric --
+def generated(out: Path, args: Sequence[str]) -> Path:
+    """``dig generate --out OUT ARGS``, which must succeed; the folder."""
+    r = dig("generate", "--out", str(out), *args)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def assert_same_dataset(out: Path, baseline: Path, image_bytes: bool = False) -> None:
+    """``out`` holds ``baseline``'s dataset: the same ``metadata.jsonl`` bytes and image files (and
+    the same image bytes with ``image_bytes``)."""
+    from dig_core.data.dataset import METADATA
+
+    assert (out / METADATA).read_bytes() == (baseline / METADATA).read_bytes()
+    assert sorted(p.name for p in (out / "images").iterdir()) == sorted(p.name for p in (baseline / "images").iterdir())
+    if image_bytes:
+        for p in (baseline / "images").iterdir():
+            assert (out / "images" / p.name).read_bytes() == p.read_bytes()
+
+
+def check_resume_after_kill_9(baseline: Path, tmp_path: Path, args: Sequence[str], pairs: int,
+                              poll: float = 0.05, image_bytes: bool = False) -> None:
+    """Kill -9 a one-worker ``dig generate ARGS`` after 2 pairs, rerun it: ``baseline``'s dataset, no
+    temp file left. The killed worker cannot remove its pass folder, so it goes to ``tmp_path``."""
+    out = tmp_path / "killed"
+    args = [*args, "generate.workers=1", f"renderer.params.temp_dir={tmp_path}"]
+    n_before = kill_generate_part_way(out, args, poll=poll)
+    assert 2 <= n_before < pairs, "the run should have been killed part-way"
+    generated(out, args)
+    assert_same_dataset(out, baseline, image_bytes)
+    assert not list(out.rglob("*.tmp"))
+
+
+def check_show_and_audit(baseline: Path, tmp_path: Path, size: tuple[int, int], pairs: int) -> list[dict[str, Any]]:
+    """``dig show`` draws a sheet of 3 pairs (each at least the images' ``size``), ``dig audit`` finds
+    every box changed by ≥ 6 levels; the audit rows."""
+    import json
+
+    from PIL import Image
+
+    sheet = tmp_path / "sheet.png"
+    r = dig("show", str(baseline), "--n", "3", "--out", str(sheet))
+    assert r.returncode == 0, r.stderr
+    im = Image.open(sheet)
+    assert im.width >= 2 * size[0] and im.height >= 3 * size[1]
+    r = dig("audit", str(baseline), "--json-out", str(tmp_path / "audit.jsonl"))
+    assert r.returncode == 0, r.stderr
+    assert "share of change inside boxes" in r.stdout and f"pairs: {pairs}" in r.stdout
+    rows = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert len(rows) == pairs and all(min(x["box_change"]) >= 6 for x in rows)
+    return rows

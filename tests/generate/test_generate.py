@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from dig_core.data.dataset import METADATA, content_hash, read_annotations
 from PIL import Image
 
-from tests.helpers import dig, kill_generate_part_way
+from tests.helpers import assert_same_dataset, check_resume_after_kill_9, check_show_and_audit, dig, generated
 
 pytestmark = pytest.mark.render
 
@@ -22,14 +21,6 @@ TINY = [
     "curriculum.stages[0].pairs=2", "curriculum.stages[1].pairs=2", "curriculum.stages[2].pairs=2",
     "seed=11", "generate.progress=false",
 ]
-
-
-@pytest.fixture(scope="module")
-def baseline(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("gen") / "one-worker"
-    r = dig("generate", "--out", str(out), *TINY, "generate.workers=1", "generate.threads=2")
-    assert r.returncode == 0, r.stderr
-    return out
 
 
 def test_dataset_layout_and_manifest(baseline):
@@ -87,32 +78,18 @@ def test_boxes_equal_instance_map_boxes(baseline):
 
 
 def test_same_dataset_with_two_workers(baseline, tmp_path):
-    out = tmp_path / "two-workers"
-    r = dig("generate", "--out", str(out), *TINY, "generate.workers=2", "generate.threads=1")
-    assert r.returncode == 0, r.stderr
-    assert (out / METADATA).read_bytes() == (baseline / METADATA).read_bytes()
+    out = generated(tmp_path / "two-workers", [*TINY, "generate.workers=2", "generate.threads=1"])
+    assert_same_dataset(out, baseline)
 
 
 @pytest.mark.ray
 def test_ray_executor_gives_the_same_dataset(baseline, tmp_path):
-    out = tmp_path / "ray"
-    r = dig("generate", "--out", str(out), *TINY, "generate.executor=ray", "generate.workers=2", "generate.threads=1")
-    assert r.returncode == 0, r.stderr
-    assert (out / METADATA).read_bytes() == (baseline / METADATA).read_bytes()
+    out = generated(tmp_path / "ray", [*TINY, "generate.executor=ray", "generate.workers=2", "generate.threads=1"])
+    assert_same_dataset(out, baseline)
 
 
 def test_resume_after_kill_9(baseline, tmp_path):
-    out = tmp_path / "killed"
-    # the killed worker cannot remove its pass folder: keep it in tmp_path, not /dev/shm
-    args = [*TINY, "generate.workers=1", f"renderer.params.temp_dir={tmp_path}"]
-    n_before = kill_generate_part_way(out, args)
-    ann = out / METADATA
-    assert 2 <= n_before < 6, "the run should have been killed part-way"
-    r = dig("generate", "--out", str(out), *args)
-    assert r.returncode == 0, r.stderr
-    assert ann.read_bytes() == (baseline / METADATA).read_bytes()
-    assert sorted(p.name for p in (out / "images").iterdir()) == sorted(p.name for p in (baseline / "images").iterdir())
-    assert not list(out.rglob("*.tmp"))
+    check_resume_after_kill_9(baseline, tmp_path, TINY, pairs=6)
 
 
 def test_rerun_of_complete_dataset_is_a_no_op(baseline):
@@ -127,22 +104,10 @@ def test_resume_with_other_config_is_refused(baseline):
     assert r.returncode == 2 and "different config" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_show_draws_a_sheet(baseline, tmp_path):
-    sheet = tmp_path / "sheet.png"
-    r = dig("show", str(baseline), "--n", "3", "--out", str(sheet))
-    assert r.returncode == 0, r.stderr
-    im = Image.open(sheet)
-    assert im.width >= 2 * 128 and im.height >= 3 * 96
-    r = dig("show", str(baseline), "--ids", "dig-2-00001,nope", "--out", str(sheet))
+def test_show_draws_a_sheet_and_audit_reports_change_inside_boxes(baseline, tmp_path):
+    rows = check_show_and_audit(baseline, tmp_path, (128, 96), pairs=6)
+    r = dig("show", str(baseline), "--ids", "dig-2-00001,nope", "--out", str(tmp_path / "sheet.png"))
     assert r.returncode == 1 and "nope" in r.stderr
-
-
-def test_audit_reports_change_inside_boxes(baseline, tmp_path):
-    r = dig("audit", str(baseline), "--json-out", str(tmp_path / "audit.jsonl"))
-    assert r.returncode == 0, r.stderr
-    assert "share of change inside boxes" in r.stdout and "pairs: 6" in r.stdout
-    rows = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    assert len(rows) == 6 and all(min(x["box_change"]) >= 6 for x in rows)
     assert np.median([x["inside_share"] for x in rows]) > 0.5
 
 

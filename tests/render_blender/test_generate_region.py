@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
-from dig_core.data.dataset import METADATA, read_annotations
+from dig_core.data.dataset import read_annotations
 from dig_core.data.pairs import load_pair
 from dig_core.spec import SceneSpec, Vocabulary
 
-from tests.helpers import dig, kill_generate_part_way
+from tests.helpers import assert_same_dataset, check_resume_after_kill_9, dig, generated
 
 pytestmark = pytest.mark.render
 
@@ -27,11 +27,9 @@ TINY = [
 
 
 @pytest.fixture(scope="module")
-def region(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("gen") / "region"
-    r = dig("generate", "--out", str(out), *TINY, "generate.workers=1", "generate.threads=2")
-    assert r.returncode == 0, r.stderr
-    return out
+def region(baseline) -> Path:
+    """The module's TINY (``rerender: region``) by one worker."""
+    return baseline
 
 
 def test_manifest_records_device_and_rerender(region):
@@ -41,26 +39,12 @@ def test_manifest_records_device_and_rerender(region):
 
 
 def test_two_workers_give_the_same_dataset(region, tmp_path):
-    out = tmp_path / "two"
-    r = dig("generate", "--out", str(out), *TINY, "generate.workers=2", "generate.threads=1")
-    assert r.returncode == 0, r.stderr
-    assert (out / METADATA).read_bytes() == (region / METADATA).read_bytes()
-    for p in (region / "images").iterdir():
-        assert (out / "images" / p.name).read_bytes() == p.read_bytes()
+    out = generated(tmp_path / "two", [*TINY, "generate.workers=2", "generate.threads=1"])
+    assert_same_dataset(out, region, image_bytes=True)
 
 
 def test_resume_after_kill_9(region, tmp_path):
-    out = tmp_path / "killed"
-    # the killed worker cannot remove its pass folder: keep it in tmp_path, not /dev/shm
-    args = [*TINY, "generate.workers=1", f"renderer.params.temp_dir={tmp_path}"]
-    n_before = kill_generate_part_way(out, args)
-    ann = out / METADATA
-    assert 2 <= n_before < 6, "the run should have been killed part-way"
-    r = dig("generate", "--out", str(out), *args)
-    assert r.returncode == 0, r.stderr
-    assert ann.read_bytes() == (region / METADATA).read_bytes()
-    for p in (region / "images").iterdir():
-        assert (out / "images" / p.name).read_bytes() == p.read_bytes()
+    check_resume_after_kill_9(region, tmp_path, TINY, pairs=6, image_bytes=True)
 
 
 def test_labels_equal_those_of_full_renders(region, tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 from dig_core.difficulty import occlusion_share
 from dig_core.perturbations.base import Difference
 from dig_core.render import difference_occlusion
@@ -58,3 +59,19 @@ def test_render_alone_restores_the_scene(renderer):
     assert not any(o.hide_render for o, _ in renderer._objects.values())
     after = renderer.render(scene)
     assert np.array_equal(before.image, after.image) and np.array_equal(before.instances, after.instances)
+
+
+def test_render_alone_shows_every_object_again_after_an_error(renderer, monkeypatch):
+    scene = _scene(obj(6, "sphere", "rubber", "gray", "small", -0.75, 0.55),
+                   obj(7, "cube", "metal", "red", "large", 0.8, -0.5))
+    with pytest.raises(ValueError, match=r"objects \[9\] are not in the scene"):
+        renderer.render_alone(scene, [6, 9])
+    assert not any(o.hide_render for o, _ in renderer._objects.values())
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("the render failed")
+
+    monkeypatch.setattr(renderer, "_render_cheap", fails)
+    with pytest.raises(RuntimeError, match="the render failed"):
+        renderer.render_alone(scene, [6, 7])
+    assert not any(o.hide_render for o, _ in renderer._objects.values())

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-from dig_core.data.dataset import METADATA, content_hash, read_annotations
+from dig_core.data.dataset import content_hash, read_annotations
 from PIL import Image
 
-from tests.helpers import dig, kill_generate_part_way
+from tests.helpers import assert_same_dataset, check_resume_after_kill_9, check_show_and_audit, dig, generated
 from tests.render_kubric.conftest import needs_kubric
 
 pytestmark = [pytest.mark.render, needs_kubric]
@@ -25,14 +24,6 @@ TINY = [
     f"curriculum.stages[0].pairs={N}", f"curriculum.stages[1].pairs={N}", f"curriculum.stages[2].pairs={N}",
     "seed=11", "generate.progress=false",
 ]
-
-
-@pytest.fixture(scope="module")
-def baseline(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("gen") / "one-worker"
-    r = dig("generate", "--out", str(out), *TINY, "generate.workers=1", "generate.threads=2")
-    assert r.returncode == 0, r.stderr
-    return out
 
 
 def test_manifest_records_renderer_and_versions(baseline):
@@ -87,24 +78,12 @@ def test_annotations_hold_the_settled_poses_that_were_rendered(baseline):
 
 
 def test_same_dataset_with_two_workers(baseline, tmp_path):
-    out = tmp_path / "two-workers"
-    r = dig("generate", "--out", str(out), *TINY, "generate.workers=2", "generate.threads=1")
-    assert r.returncode == 0, r.stderr
-    assert (out / METADATA).read_bytes() == (baseline / METADATA).read_bytes()
+    out = generated(tmp_path / "two-workers", [*TINY, "generate.workers=2", "generate.threads=1"])
+    assert_same_dataset(out, baseline)
 
 
 def test_resume_after_kill_9(baseline, tmp_path):
-    out = tmp_path / "killed"
-    # the killed worker cannot remove its pass folder: keep it in tmp_path, not /dev/shm
-    args = [*TINY, "generate.workers=1", f"renderer.params.temp_dir={tmp_path}"]
-    n_before = kill_generate_part_way(out, args, poll=0.01)
-    ann = out / METADATA
-    assert 2 <= n_before < 3 * N, "the run should have been killed part-way"
-    r = dig("generate", "--out", str(out), *args)
-    assert r.returncode == 0, r.stderr
-    assert ann.read_bytes() == (baseline / METADATA).read_bytes()
-    assert sorted(p.name for p in (out / "images").iterdir()) == sorted(p.name for p in (baseline / "images").iterdir())
-    assert not list(out.rglob("*.tmp"))
+    check_resume_after_kill_9(baseline, tmp_path, TINY, pairs=3 * N, poll=0.01)
 
 
 def test_progress_bar_shows_the_physics_rejections(tmp_path):
@@ -115,18 +94,6 @@ def test_progress_bar_shows_the_physics_rejections(tmp_path):
     assert "rejected touching=" in r.stderr
 
 
-def test_show_draws_a_sheet(baseline, tmp_path):
-    sheet = tmp_path / "sheet.png"
-    r = dig("show", str(baseline), "--n", "3", "--out", str(sheet))
-    assert r.returncode == 0, r.stderr
-    im = Image.open(sheet)
-    assert im.width >= 2 * 128 and im.height >= 3 * 96
-
-
-def test_audit_reports_change_inside_boxes(baseline, tmp_path):
-    r = dig("audit", str(baseline), "--json-out", str(tmp_path / "audit.jsonl"))
-    assert r.returncode == 0, r.stderr
-    assert "share of change inside boxes" in r.stdout and f"pairs: {3 * N}" in r.stdout
-    rows = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    assert len(rows) == 3 * N and all(min(x["box_change"]) >= 6 for x in rows)
+def test_show_draws_a_sheet_and_audit_reports_change_inside_boxes(baseline, tmp_path):
+    rows = check_show_and_audit(baseline, tmp_path, (128, 96), pairs=3 * N)
     assert np.median([x["inside_share"] for x in rows]) > 0.5

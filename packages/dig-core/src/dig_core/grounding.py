@@ -21,10 +21,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-#: the prompt of a grounding sample ({expression}: the description, {coords}: the coordinate hint);
-#: the ``refcoco`` evaluator's prompt too, so a model trained on these samples is asked what it learnt
-GROUNDING_PROMPT = ('Locate the object described by "{expression}" in the image and give its bounding box. '
-                    "{coords} Answer with exactly one box in the form [x0, y0, x1, y1].")
+from dig_core.task import COORD_HINTS, GROUNDING_PROMPT
+
+__all__ = ["ATTRIBUTES", "GROUNDING_PROMPT", "MIN_PIXELS", "GroundingSample", "describe", "grounding_answer",
+           "grounding_prompt", "grounding_samples"]
+
 ATTRIBUTES = ("size", "color", "material", "shape")
 #: fewer visible pixels than this: too little of the object shows to ask for it (validity's default)
 MIN_PIXELS = 100
@@ -78,9 +79,7 @@ def grounding_samples(records: Iterable[Mapping[str, Any]], min_pixels: int = MI
 def grounding_prompt(task: Any, description: str, width: int, height: int) -> str:
     """The prompt of a grounding sample in ``task``'s coordinate convention (image size ``width``
     x ``height`` as the model sees it): the task's ``grounding_template`` (a task without one:
-    :data:`GROUNDING_PROMPT`)."""
-    from dig_core.task import COORD_HINTS
-
+    :data:`~dig_core.task.GROUNDING_PROMPT`)."""
     coords = COORD_HINTS[task.config.coords].format(width=width, height=height)
     template = getattr(task.config, "grounding_template", GROUNDING_PROMPT)
     return template.format(expression=description, coords=coords)

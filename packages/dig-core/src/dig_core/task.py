@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from dig_core import hookimpl
-from dig_core.grounding import GROUNDING_PROMPT
 from dig_core.plugins.base import Plugin
 
 Box = tuple[float, float, float, float]
@@ -71,6 +70,11 @@ TEMPLATE_MAY_BE_NONE = (
 )
 
 #: the placeholders a template may use
+#: the prompt of a grounding sample ({expression}: the description, {coords}: the coordinate hint;
+#: :mod:`dig_core.grounding`); the ``refcoco`` evaluator's prompt too, so a model trained on these
+#: samples is asked what it learnt
+GROUNDING_PROMPT = ('Locate the object described by "{expression}" in the image and give its bounding box. '
+                    "{coords} Answer with exactly one box in the form [x0, y0, x1, y1].")
 TEMPLATE_FIELDS = ("k", "k_differences", "coords", "format", "width", "height")
 
 # -- parser patterns ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import shutil
 import sys
 import tempfile
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,3 +181,27 @@ def one_sample(scene: Any, bounces: bool = True):
         for k, v in saved.items():
             setattr(c, k, v)
         r.use_persistent_data = persistent
+
+
+@contextlib.contextmanager
+def each_alone(objs: dict[int, Any], object_ids: list[int]) -> Iterator[Iterator[int]]:
+    """``render_alone``'s loop in both renderers: inside, an iterator over ``object_ids`` that hides
+    every other object of ``objs`` (id -> Blender object) from render before yielding each; every
+    object is shown again on leaving (also on an error). ValueError naming the ids not in ``objs``,
+    before anything is hidden."""
+    missing = [oid for oid in object_ids if oid not in objs]
+    if missing:
+        raise ValueError(f"render_alone: objects {missing} are not in the scene (ids {sorted(objs)})")
+
+    def one_by_one() -> Iterator[int]:
+        for oid in object_ids:
+            for other, obj in objs.items():
+                obj.hide_render = other != oid
+            yield oid
+
+    try:
+        yield one_by_one()
+    finally:
+        for obj in objs.values():
+            obj.hide_render = False
+

@@ -31,6 +31,7 @@ from dig_render_blender import __version__
 from dig_render_blender.cycles import (
     CyclesConfig,
     cycles_config_errors,
+    each_alone,
     import_bpy,
     linear_to_srgb8,
     one_sample,
@@ -575,20 +576,11 @@ class BlenderRenderer(Renderer):
         self._ensure()
         self._sync(scene)
         objs = {oid: obj for oid, (obj, _) in self._objects.items()}
-        missing = [oid for oid in object_ids if oid not in objs]
-        if missing:
-            raise ValueError(f"render_alone: objects {missing} are not in the scene (ids {sorted(objs)})")
         out: dict[int, np.ndarray] = {}
         self._set_border(None, scene.width, scene.height)
-        try:
-            with one_sample(self._scene, bounces=False):
-                for oid in object_ids:
-                    for other, obj in objs.items():
-                        obj.hide_render = other != oid
-                    out[oid] = self._render_cheap(scene, "alone.exr").instances == oid + 1
-        finally:
-            for obj in objs.values():
-                obj.hide_render = False
+        with one_sample(self._scene, bounces=False), each_alone(objs, object_ids) as alone:
+            for oid in alone:
+                out[oid] = self._render_cheap(scene, "alone.exr").instances == oid + 1
         return out
 
     def render_bare(self, scene: SceneSpec) -> float:

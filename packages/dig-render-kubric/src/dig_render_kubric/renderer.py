@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from dig_core.render import Renderer, RenderResult, SceneRejected
 from dig_core.spec import SceneSpec, Vocabulary
-from dig_render_blender.cycles import CyclesConfig, cycles_config_errors, one_sample, private_temp_dir
+from dig_render_blender.cycles import CyclesConfig, cycles_config_errors, each_alone, one_sample, private_temp_dir
 
 from dig_render_kubric import KUBRIC_VERSION, __version__
 from dig_render_kubric.loader import load_kubric
@@ -245,22 +245,13 @@ class KubricRenderer(Renderer):
         self._ensure()
         self._sync(scene)
         objs = {oid: obj.linked_objects[self._view] for oid, (obj, _, _) in self._scene.objects.items()}
-        missing = [oid for oid in object_ids if oid not in objs]
-        if missing:
-            raise ValueError(f"render_alone: objects {missing} are not in the scene (ids {sorted(objs)})")
         out: dict[int, np.ndarray] = {}
         # hide_render toggles under persistent data crash Blender 5.0 (heap corruption) once an
         # object was swapped earlier: one_sample renders without it, rebuilding Cycles' scene
-        with one_sample(self._view.blender_scene, bounces=False):
-            try:
-                for oid in object_ids:
-                    for other, obj in objs.items():
-                        obj.hide_render = other != oid
-                    layers = self._view.render(return_layers=("rgba", "segmentation"))
-                    out[oid] = self._result(layers, scene).instances == oid + 1
-            finally:
-                for obj in objs.values():
-                    obj.hide_render = False
+        with one_sample(self._view.blender_scene, bounces=False), each_alone(objs, object_ids) as alone:
+            for oid in alone:
+                layers = self._view.render(return_layers=("rgba", "segmentation"))
+                out[oid] = self._result(layers, scene).instances == oid + 1
         return out
 
     def render_bare(self, scene: SceneSpec) -> float:
