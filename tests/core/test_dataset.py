@@ -22,10 +22,7 @@ from dig_core.data.dataset import (
     METADATA,
     DatasetWriter,
     annotations_path,
-    atomic_write_text,
     content_hash,
-    dumps_json,
-    ensure_folder,
     format_version,
     image_names,
     image_path,
@@ -34,6 +31,7 @@ from dig_core.data.dataset import (
     refuse_output_in_dataset,
     scan_dataset,
 )
+from dig_core.data.io import atomic_write_text, dumps_json, ensure_folder
 from dig_core.errors import DatasetError, OutputError
 from PIL import Image
 

@@ -76,7 +76,7 @@ def write_png(image: Any, out: str | Path) -> None:
     """``image`` (PIL) written to ``out`` as PNG, atomically."""
     import numpy as np
 
-    from dig_core.data.dataset import atomic_write_bytes
+    from dig_core.data.io import atomic_write_bytes
     from dig_core.data.pairs import encode_png
 
     atomic_write_bytes(out, encode_png(np.asarray(image)))
@@ -168,7 +168,8 @@ def write_difficulty_histograms(root: str | Path, out: str | Path | None = None)
     atomically to ``out`` (default ``root/difficulty.png``); returns the path."""
     import io
 
-    from dig_core.data.dataset import atomic_write_bytes, read_annotations
+    from dig_core.data.dataset import read_annotations
+    from dig_core.data.io import atomic_write_bytes
 
     path = Path(out) if out is not None else Path(root) / HISTOGRAM_FILE
     buf = io.BytesIO()

@@ -109,7 +109,7 @@ def compare_cmd(runs: tuple[str, ...], out_file: str | None, breakdown: bool, be
 
     Example: dig eval compare runs/base runs/dig-step-400 --out table.md
     """
-    from dig_core.data.dataset import atomic_write_text, ensure_folder
+    from dig_core.data.io import atomic_write_text, ensure_folder
 
     from dig_eval.compare import compare_markdown
 

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from dig_core.config import instantiate, to_plain
-from dig_core.data.dataset import MANIFEST, atomic_write_text, dumps_json, ensure_folder, refuse_output_in_dataset
+from dig_core.data.dataset import MANIFEST, refuse_output_in_dataset
+from dig_core.data.io import atomic_write_text, dumps_json, ensure_folder
 from dig_core.errors import ConfigError
 from dig_core.plugins import get_plugin_manager
 from omegaconf import DictConfig, OmegaConf

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from dig_core.data.dataset import ensure_folder
+from dig_core.data.io import ensure_folder
 from dig_core.errors import DigError
 
 PREDICTIONS = "predictions.jsonl"

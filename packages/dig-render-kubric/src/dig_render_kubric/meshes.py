@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from dig_core.data.dataset import atomic_write_text
+from dig_core.data.io import atomic_write_text
 
 
 def cylinder_obj(segments: int) -> str:

@@ -32,14 +32,8 @@ from types import SimpleNamespace
 from typing import Any, ClassVar
 
 from dig_core.config import instantiate, plugin_params
-from dig_core.data.dataset import (
-    atomic_write_text,
-    dumps_json,
-    ensure_folder,
-    image_path,
-    read_annotations,
-    refuse_output_in_dataset,
-)
+from dig_core.data.dataset import image_path, read_annotations, refuse_output_in_dataset
+from dig_core.data.io import atomic_write_text, dumps_json, ensure_folder
 from dig_core.errors import ConfigError, DatasetError
 from dig_core.training.labels import Label
 from omegaconf import OmegaConf

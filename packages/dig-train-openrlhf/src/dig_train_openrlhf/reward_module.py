@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from dig_core.data.dataset import atomic_write_text
+from dig_core.data.io import atomic_write_text
 from dig_core.training.reward_log import LOG_KEYS, RewardLog, SampleScorer, dumps_record
 
 logger = logging.getLogger("dig_train_openrlhf.reward")

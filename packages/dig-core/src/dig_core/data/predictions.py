@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dig_core.data.dataset import iter_jsonl
+from dig_core.data.io import iter_jsonl
 from dig_core.errors import DigError
 
 __all__ = ["Prediction", "PredictionsError", "parse_scale", "read_predictions"]

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dig_core.data.dataset import atomic_write_text, dumps_json
+from dig_core.data.io import atomic_write_text, dumps_json
 from dig_core.errors import DigError
 
 RECORD = "pipeline.json"

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from dig_core.data.dataset import atomic_write_text
+from dig_core.data.io import atomic_write_text
 from dig_core.errors import ConfigError, DigError, PluginError
 from dig_core.pipeline.fingerprint import Records, changed_keys, fingerprint
 from dig_core.pipeline.spec import Pipeline, ResolvedStep

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dig_core.data.dataset import atomic_write_bytes
+from dig_core.data.io import atomic_write_bytes
 from dig_core.errors import DigError
 from dig_core.training.run_dir import RunDir, read_rewards
 

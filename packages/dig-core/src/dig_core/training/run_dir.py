@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dig_core.data.dataset import atomic_write_text, dumps_json, iter_jsonl
+from dig_core.data.io import atomic_write_text, dumps_json, iter_jsonl
 from dig_core.errors import DigError
 from dig_core.reward import COMPONENTS
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Optional, TypeVar
 
-from dig_core.data.dataset import atomic_write_text, refuse_output_in_dataset
+from dig_core.data.dataset import refuse_output_in_dataset
+from dig_core.data.io import atomic_write_text
 from dig_core.plugins.base import Plugin
 from dig_core.training.run_dir import (
     RunDir,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Optional
 
-from dig_core.data.dataset import iter_jsonl
+from dig_core.data.io import iter_jsonl
 from dig_core.data.predictions import PredictionsError, parse_scale
 from dig_core.errors import ConfigError
 from dig_core.task import COORDS

@@ -7,7 +7,7 @@ import importlib.metadata
 from collections.abc import Sequence
 from pathlib import Path
 
-from dig_core.data.dataset import atomic_write_text
+from dig_core.data.io import atomic_write_text
 
 from dig_eval.run_report.context import Context
 from dig_eval.run_report.discover import REPORT_PAGE, base_model, discover, eval_model

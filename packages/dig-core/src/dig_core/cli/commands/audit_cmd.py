@@ -31,7 +31,7 @@ def audit(dataset: str, min_box_change: float, min_inside_share: float, json_out
     from tqdm import tqdm
 
     from dig_core.audit import audit_dataset
-    from dig_core.data.dataset import atomic_write_bytes, atomic_write_text
+    from dig_core.data.io import atomic_write_bytes, atomic_write_text
     from dig_core.difficulty import MEASURES, pair_matches, parse_where
 
     for option, path in (("--json-out", json_out), ("--histograms", histograms)):

@@ -13,7 +13,8 @@ import click
 
 from dig_core.cli.options import config_option, overrides_argument
 from dig_core.config import instantiate, load_config
-from dig_core.data.dataset import atomic_write_text, ensure_folder, read_annotations, refuse_output_in_dataset
+from dig_core.data.dataset import read_annotations, refuse_output_in_dataset
+from dig_core.data.io import atomic_write_text, ensure_folder
 from dig_core.data.predictions import Prediction, PredictionsError, read_predictions
 from dig_core.reward import SCORES, RewardResult
 from dig_core.scoring import found_boxes, score_answer

@@ -20,7 +20,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from dig_core.data.dataset import atomic_write_text, read_annotations
+from dig_core.data.dataset import read_annotations
+from dig_core.data.io import atomic_write_text
 from dig_core.errors import DigError
 
 from dig_eval.report import METRICS
