@@ -128,14 +128,12 @@ def sample_edits(
                 break  # dead end: restart from A
             name = _weighted_choice(rng, sorted(options), weights)
             target = rng.choice(options[name])
-            obj = None if target is None else current.object(target)
-            result = perturbations[name].apply(current, obj, rng, ctx)
+            result = _apply_edit(name, target, current, perturbations, rng, ctx, touched)
             if result is None:
                 attempts += 1
                 failed.add((name, target))
                 continue
             current, diff = result
-            _check_edit(name, current, diff, touched, ctx)
             touched.add(diff.object_id)
             diffs.append(diff)
             failed = set()
@@ -146,6 +144,17 @@ def sample_edits(
         f"{len(scene.objects)} objects (seed {scene.seed}) with weights {dict(weights)} within "
         f"max_attempts={max_attempts}"
     )
+
+
+def _apply_edit(name: str, target: int | None, current: SceneSpec, perturbations: Mapping[str, Perturbation],
+                rng: random.Random, ctx: EditContext, touched: set[int]) -> tuple[SceneSpec, Difference] | None:
+    """Edit ``name`` on object ``target`` of ``current`` (None: an edit that creates one), checked
+    (:func:`_check_edit`): ``(edited scene, difference)``, or None where that edit cannot apply."""
+    obj = None if target is None else current.object(target)
+    result = perturbations[name].apply(current, obj, rng, ctx)
+    if result is not None:
+        _check_edit(name, result[0], result[1], touched, ctx)
+    return result
 
 
 def _check_edit(name: str, b: SceneSpec, diff: Difference, touched: set[int], ctx: EditContext) -> None:
@@ -216,14 +225,12 @@ def sample_typed_edits(
                     attempts += 1
                     break  # dead end: restart from A
                 target = rng.choice(targets)
-                obj = None if target is None else current.object(target)
-                result = perturbations[name].apply(current, obj, rng, ctx)
+                result = _apply_edit(name, target, current, perturbations, rng, ctx, touched)
                 if result is None:
                     attempts += 1
                     failed.add((name, target))
                     continue
                 current, diff = result
-                _check_edit(name, current, diff, touched, ctx)
             if diff is None:
                 break
             touched.add(diff.object_id)
