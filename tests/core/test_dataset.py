@@ -1,4 +1,4 @@
-"""Dataset folder: atomic writes, resume repair (formats 1 and 2), corrupt lines named,
+"""Dataset folder (atomic files and JSONL themselves: test_io.py): resume repair (formats 1 and 2), corrupt lines named,
 ``datasets.load_dataset(DIR)`` from any working directory, the content hash and ``dig verify``."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from dig_core.data.dataset import (
     refuse_output_in_dataset,
     scan_dataset,
 )
-from dig_core.data.io import atomic_write_text, dumps_json, ensure_folder
+from dig_core.data.io import atomic_write_text, dumps_json
 from dig_core.errors import DatasetError, OutputError
 from PIL import Image
 
@@ -290,11 +290,6 @@ def test_outputs_inside_the_dataset_being_read_are_refused(tmp_path):
         refuse_output_in_dataset(tmp_path / out, data)  # a report under a name the dataset never uses
 
 
-def test_atomic_write_leaves_no_temp(tmp_path):
-    atomic_write_text(tmp_path / "f.json", "{}")
-    assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
-
-
 def _load_elsewhere(root, tmp_path, monkeypatch, **kw):
     """``datasets.load_dataset(DIR)`` run from another working directory, with a fresh cache."""
     import datasets
@@ -511,17 +506,6 @@ def test_files_honour_the_umask(tmp_path, umask):
     for p in (tmp_path / "f.json", tmp_path / "d" / "dataset.json", tmp_path / "d" / CARD,
               tmp_path / "d" / "images" / "p-0_a.png"):
         assert stat.S_IMODE(p.stat().st_mode) == want, p
-
-
-def test_write_errors_name_the_file(tmp_path):
-    with pytest.raises(OutputError, match=r"cannot write .*/no/f.json: folder .*/no does not exist"):
-        atomic_write_text(tmp_path / "no" / "f.json", "{}")
-    (tmp_path / "file").write_text("")
-    with pytest.raises(OutputError, match=r"cannot write .*/file/f.json: .*/file is not a folder"):
-        atomic_write_text(tmp_path / "file" / "f.json", "{}")
-    with pytest.raises(OutputError, match="cannot create folder"):
-        ensure_folder(tmp_path / "file" / "sub")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
 def test_a_full_disk_while_writing_pairs_is_an_error_line(tmp_path):
