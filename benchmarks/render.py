@@ -18,10 +18,13 @@ Prints, for one fixed CLEVR-like scene (6 objects, 480x320) and a color edit:
    pair (goal <= 10%), where candidates were rejected (geometric sketch, screening render, full
    render), per stage the time per kept pair against an unconstrained pair of the same stage and size
    (the stage's knobs off; goal <= 1.5) and the projected hours for the preset's 4 x 1,200 pairs at
-   480x320 on this machine.
+   480x320 on this machine;
+6. (``--only region-settings``) ``rerender: region`` settings side by side on the same ``--error-pairs``
+   1-3-edit pairs: renders per pair (CPU time / one full render), crop share and dE > 5 error for the
+   default, ``region_pad`` 8 and 4, ``region_bleed`` 0.5, and no shadow hull for the fill light.
 
 Usage: ``python benchmarks/render.py [--pairs 3] [--error-pairs 50] [--split-pairs 2] [--memory-pairs 12]
-[--generation-pairs 3] [--only generation]``
+[--generation-pairs 3] [--only generation|region-settings]``
 """
 
 from __future__ import annotations
@@ -246,6 +249,62 @@ def bench_region_error(n: int, width: int, height: int, threads: int) -> dict:
             "by_type": {k: (len(v), max(v)) for k, v in sorted(by_type.items())}}
 
 
+
+#: ``rerender: region`` variants of part 6: (renderer params, leave the fill light's shadow out)
+REGION_SETTINGS = {"default": ({}, False), "region_pad: 8": ({"region_pad": 8}, False),
+                   "region_pad: 4": ({"region_pad": 4}, False), "region_bleed: 0.5": ({"region_bleed": 0.5}, False),
+                   "no fill-light shadow hull": ({}, True)}
+
+
+def bench_region_settings(n: int, width: int, height: int, threads: int) -> dict[str, dict[str, float]]:
+    """Part 6: each REGION_SETTINGS variant on the same pairs against a full I_b."""
+    import dataclasses
+    from unittest import mock
+
+    import dig_render_blender.region as region_mod
+    import numpy as np
+    from dig_core.difficulty import delta_e
+
+    full = make_renderer(threads, rerender="full")
+    variants = {k: (make_renderer(threads, rerender="region", **params), no_fill)
+                for k, (params, no_fill) in REGION_SETTINGS.items()}
+    hulls = region_mod.object_hulls
+
+    def without_fill(o, scene, vocab, bleed, shadows=True):
+        return hulls(o, dataclasses.replace(scene, lights=[li for li in scene.lights if li.name != "fill"]),
+                     vocab, bleed, shadows)
+
+    rows: dict[str, dict[str, list[float]]] = {k: {"ratio": [], "share": [], "error": []} for k in variants}
+    for a, b, _ in tqdm(sampled_pairs(n, width, height), total=n, desc="region settings", leave=False):
+        t = time.process_time()
+        full.render(a)
+        one = time.process_time() - t
+        fb = full.render(b)
+        for k, (r, no_fill) in variants.items():
+            with mock.patch.object(region_mod, "object_hulls", without_fill if no_fill else hulls):
+                t = time.process_time()
+                _, rb = r.render_pair(a, b)
+                rows[k]["ratio"].append((time.process_time() - t) / one)
+            crops = r.last_crops
+            rows[k]["share"].append(1.0 if crops is None else float(region_mod.rects_mask(crops, width, height).mean()))
+            rows[k]["error"].append(float((delta_e(fb.image, rb.image) > 5).mean()))
+    for r in [full, *(r for r, _ in variants.values())]:
+        r.close()
+    return {k: {"mean": statistics.mean(v["ratio"]), "median": statistics.median(v["ratio"]),
+                "share": statistics.mean(v["share"]), "error": statistics.mean(v["error"]),
+                "worst": max(v["error"]), "pairs": float(np.size(v["ratio"]))} for k, v in rows.items()}
+
+
+def print_region_settings(rows: dict[str, dict[str, float]], width: int, height: int) -> None:
+    n = int(next(iter(rows.values()))["pairs"])
+    print(f"rerender: region settings on the same {n} pairs ({width}x{height}, 1-3 edits; goal <= 1.4 renders per "
+          "pair with dE > 5 on <= 0.01% of pixels):")
+    print()
+    print("| setting | renders per pair, mean | median | crop share | dE > 5, mean | worst pair |")
+    print("|---|---|---|---|---|---|")
+    for k, v in rows.items():
+        print(f"| {k} | {v['mean']:.2f} | {v['median']:.2f} | {v['share']:.2f} | {v['error']:.4%} | {v['worst']:.4%} |")
+
 # -- 2. workers x threads ------------------------------------------------------------------------
 def _worker(threads: int, n_pairs: int, worker: int, barrier, out) -> None:
     r = make_renderer(threads)
@@ -427,12 +486,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-splits", action="store_true")
     ap.add_argument("--generation-pairs", type=int, default=3, help="pairs per difficulty-curriculum stage (0 = skip)")
     ap.add_argument("--generation-size", default="480x320", help="image size of the generation part (WxH)")
-    ap.add_argument("--only", choices=("generation",), help="run only this part")
+    ap.add_argument("--only", choices=("generation", "region-settings"), help="run only this part")
     args = ap.parse_args(argv)
     cpus = os.cpu_count() or 1
     gw, gh = (int(x) for x in args.generation_size.split("x"))
     if args.only == "generation":
         print_generation(bench_generation(args.generation_pairs, gw, gh, cpus), gw, gh)
+        return 0
+    if args.only == "region-settings":
+        w, h = (int(x) for x in args.error_size.split("x"))
+        print_region_settings(bench_region_settings(args.error_pairs, w, h, cpus), w, h)
         return 0
 
     r = make_renderer(cpus)
