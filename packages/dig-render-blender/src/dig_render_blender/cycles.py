@@ -204,4 +204,3 @@ def each_alone(objs: dict[int, Any], object_ids: list[int]) -> Iterator[Iterator
     finally:
         for obj in objs.values():
             obj.hide_render = False
-
