@@ -7,6 +7,11 @@ dig-core's own planner, scene/edit samplers and :class:`dig_core.data.dataset.Da
 replaced: images are drawn with PIL (colored shapes on gray) and I_b differs from I_a exactly inside
 the difference boxes, so the folder passes ``dig audit``. Deterministic for a seed. The folder's
 format (lines file, manifest keys) is whatever dig-core's writer writes today.
+
+The generate-and-check helpers (:func:`generated`, :func:`assert_same_dataset`,
+:func:`check_resume_after_kill_9`, :func:`check_show_and_audit`) run the real ``dig generate`` and are
+shared by tests/generate, tests/render_blender and tests/render_kubric with the ``baseline`` fixture
+(tests/conftest.py).
 """
 
 from __future__ import annotations
