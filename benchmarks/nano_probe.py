@@ -16,6 +16,7 @@ F1/mIoU mix, dig_core.reward) on 64 unseen images, and the training loss and sec
 
     python benchmarks/nano_probe.py --skill locate --steps 600 --lr 4e-3
     python benchmarks/nano_probe.py --skill diff --objects 1 --steps 600 --library-prompts
+    python benchmarks/nano_probe.py --skill diff --objects 2 --steps 500 --text-layers 8
 
 The prompts are configs/nano.yaml's short ones; ``--library-prompts`` asks with dig-core's default
 (~140-token) DiG and grounding prompts instead, the comparison of docs/training.md.
@@ -100,6 +101,7 @@ def main() -> None:
     ap.add_argument("--objects", default="1-4", metavar="MIN-MAX",
                     help="squares per image for bind and diff (e.g. 2, or 1-4): a curriculum in the number of objects")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--text-layers", type=int, help="text decoder layers of the new nano model (default: the nano size's 4)")
     ap.add_argument("--model", help="start from this model folder (e.g. a --save of another skill) instead of a new nano model")
     ap.add_argument("--save", help="save the trained model and its processor to this folder")
     a = ap.parse_args()
@@ -123,7 +125,15 @@ def main() -> None:
         task = type(task)(DigTaskConfig(coords="rel1000"))
     with tempfile.TemporaryDirectory(prefix="dig-nano-probe-") as tmp:
         root = Path(tmp)
-        model_dir = a.model or build_tiny_vlm("qwen3_vl", root / "model", seed=a.seed, size="nano")
+        size = "nano"
+        if a.text_layers:  # a nano model with a deeper text stack (selection may need more hops)
+            import dataclasses
+
+            from dig_core.models.tiny import SIZES
+
+            size = f"nano-{a.text_layers}-layers"
+            SIZES[size] = dataclasses.replace(SIZES["nano"], layers=a.text_layers)
+        model_dir = a.model or build_tiny_vlm("qwen3_vl", root / "model", seed=a.seed, size=size)
         (root / "img").mkdir()
         rows = make_rows(a.skill, a.images + 64, root / "img", task, a.seed, objects)
         processor = AutoProcessor.from_pretrained(model_dir, local_files_only=True)
@@ -138,7 +148,7 @@ def main() -> None:
             model.save_pretrained(a.save)
             processor.save_pretrained(a.save)
         losses = [json.loads(line)["loss"] for line in open(root / "train.jsonl")]
-    start = f"from {a.model}" if a.model else "from scratch"
+    start = f"from {a.model}" if a.model else f"from scratch ({a.text_layers or 4} text layers)"
     print(f"\nskill {a.skill} ({a.objects} objects) {start}, lr {a.lr}, batch {a.batch_size}, {a.images} images, "
           f"{'library' if a.library_prompts else 'short'} prompts; {per_step:.2f} s/step incl. evals")
     print("step | train loss (mean of 50) | held-out reward | held-out accuracy part")
