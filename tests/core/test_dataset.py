@@ -1,5 +1,6 @@
-"""Dataset folder (atomic files and JSONL themselves: test_io.py): resume repair (formats 1 and 2), corrupt lines named,
-``datasets.load_dataset(DIR)`` from any working directory, the content hash and ``dig verify``."""
+"""Dataset folder: resume repair (formats 1 and 2), corrupt lines named, ``datasets.load_dataset(DIR)``
+from any working directory, the content hash and ``dig verify`` (atomic files and JSONL themselves:
+test_io.py)."""
 
 from __future__ import annotations
 

@@ -118,7 +118,6 @@ evaluators:
     assert res.exit_code == 2 and "dig-a" in res.output and "params.name" in res.output
 
 
-
 def test_an_eval_folder_of_an_earlier_version_keeps_its_run_json(tmp_path):
     """An eval run's info file is eval.json; earlier versions named it run.json, the name of a
     training run's manifest. Such a folder still refuses another model, resumes (keeping its

@@ -69,12 +69,12 @@ TEMPLATE_MAY_BE_NONE = (
     "with the list of boxes in the form {format}, or with an empty list [] if the images are identical."
 )
 
-#: the placeholders a template may use
 #: the prompt of a grounding sample ({expression}: the description, {coords}: the coordinate hint;
 #: :mod:`dig_core.grounding`); the ``refcoco`` evaluator's prompt too, so a model trained on these
 #: samples is asked what it learnt
 GROUNDING_PROMPT = ('Locate the object described by "{expression}" in the image and give its bounding box. '
                     "{coords} Answer with exactly one box in the form [x0, y0, x1, y1].")
+#: the placeholders a template may use
 TEMPLATE_FIELDS = ("k", "k_differences", "coords", "format", "width", "height")
 
 # -- parser patterns ----------------------------------------------------------------------------------

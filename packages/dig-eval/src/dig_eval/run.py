@@ -102,7 +102,7 @@ def write_run_info(out: Path, cfg: DictConfig, benchmark: str) -> None:
         order.append(benchmark)
     ensure_folder(out)
     atomic_write_text(run_info_path(out), dumps_json({"dig_eval": __version__, "model": to_plain(cfg)["model"],
-                                                  "benchmarks": order}))
+                                                      "benchmarks": order}))
 
 
 def evaluate(model: ModelAdapter, evaluator: Evaluator, bench_dir: str | Path, progress: bool = True,

@@ -11,9 +11,17 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from dig_core.config import schema
 from dig_core.config.load import _apply, _leaves, interpolation_errors, read_yaml_mapping
-from dig_core.config.schema import ALL_SECTIONS, BALANCE_MODES, PLUGIN_SECTIONS
+from dig_core.config.schema import (
+    ALL_SECTIONS,
+    BALANCE_MODES,
+    MAX_IMAGE_PIXELS,
+    MAX_IMAGE_SIDE,
+    MAX_OBJECTS,
+    MAX_PAIRS,
+    MAX_STAGE_PAIRS,
+    PLUGIN_SECTIONS,
+)
 from dig_core.difficulty import stage_knob_errors
 from dig_core.plugins.manager import PROVIDERS, PluginManager, unknown_name_message
 from dig_core.spec import Vocabulary
@@ -119,7 +127,7 @@ def semantic_errors(cfg: DictConfig, pm: PluginManager, sections: Iterable[str] 
     pert_errors, creates = _perturbation_errors(cfg, pm, origin)
     errors += pert_errors
     # K edits of distinct objects: the objects of A, and those an edit adds (as many as fit)
-    k_limit = min(schema.MAX_OBJECTS, capacity if creates and capacity is not None else cfg.scene.max_objects)
+    k_limit = min(MAX_OBJECTS, capacity if creates and capacity is not None else cfg.scene.max_objects)
     errors += _stage_errors(cfg, k_limit, creates)
     errors += _run_errors(cfg, pm)
     errors += _plugin_ref_errors(cfg, pm, sections, origin)
@@ -131,17 +139,17 @@ def _scene_errors(s: DictConfig) -> tuple[list[str], int | None]:
     errors: list[str] = []
     if s.width < 16 or s.height < 16:
         errors.append(f"scene.width/height must be >= 16, got {s.width}x{s.height}")
-    if s.width > schema.MAX_IMAGE_SIDE or s.height > schema.MAX_IMAGE_SIDE:
-        errors.append(f"scene.width/height must be <= {schema.MAX_IMAGE_SIDE}, got {s.width}x{s.height}")
-    elif s.width * s.height > schema.MAX_IMAGE_PIXELS:
-        errors.append(f"scene.width * scene.height must be <= {schema.MAX_IMAGE_PIXELS} pixels (4096x4096), "
+    if s.width > MAX_IMAGE_SIDE or s.height > MAX_IMAGE_SIDE:
+        errors.append(f"scene.width/height must be <= {MAX_IMAGE_SIDE}, got {s.width}x{s.height}")
+    elif s.width * s.height > MAX_IMAGE_PIXELS:
+        errors.append(f"scene.width * scene.height must be <= {MAX_IMAGE_PIXELS} pixels (4096x4096), "
                       f"got {s.width}x{s.height} = {s.width * s.height}")
     if s.min_objects < 1:
         errors.append(f"scene.min_objects must be >= 1, got {s.min_objects}")
     if s.max_objects < s.min_objects:
         errors.append(f"scene.max_objects ({s.max_objects}) must be >= scene.min_objects ({s.min_objects})")
-    if s.max_objects > schema.MAX_OBJECTS:
-        errors.append(f"scene.max_objects must be <= {schema.MAX_OBJECTS}, got {s.max_objects}")
+    if s.max_objects > MAX_OBJECTS:
+        errors.append(f"scene.max_objects must be <= {MAX_OBJECTS}, got {s.max_objects}")
     if s.bounds <= 0:
         errors.append(f"scene.bounds must be > 0, got {s.bounds}")
     for key in ("min_dist", "margin", "camera_jitter", "light_jitter"):
@@ -231,12 +239,12 @@ def _stage_errors(cfg: DictConfig, k_limit: int, creates: bool) -> list[str]:
         errors.extend(stage_knob_errors(st, where))
         if st.pairs < 0:
             errors.append(f"{where}: pairs must be >= 0, got {st.pairs}")
-        elif st.pairs > schema.MAX_STAGE_PAIRS:
-            errors.append(f"{where}: pairs must be <= {schema.MAX_STAGE_PAIRS}, got {st.pairs}; split the stage "
+        elif st.pairs > MAX_STAGE_PAIRS:
+            errors.append(f"{where}: pairs must be <= {MAX_STAGE_PAIRS}, got {st.pairs}; split the stage "
                           "or the data into several datasets")
     total = sum(st.pairs for st in stages)
-    if total > schema.MAX_PAIRS and all(st.pairs <= schema.MAX_STAGE_PAIRS for st in stages):
-        errors.append(f"curriculum.stages: {total} pairs in all; at most {schema.MAX_PAIRS} per dataset")
+    if total > MAX_PAIRS and all(st.pairs <= MAX_STAGE_PAIRS for st in stages):
+        errors.append(f"curriculum.stages: {total} pairs in all; at most {MAX_PAIRS} per dataset")
 
     return errors
 

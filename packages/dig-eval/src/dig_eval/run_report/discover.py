@@ -4,7 +4,8 @@
   format 1's ``annotations.jsonl``) — what :mod:`dig_core.data.dataset` writes;
 * a training run: ``run.json`` with ``trainer`` and a ``stages`` list — what
   :meth:`dig_core.training.RunDir.write_manifest` writes (any trainer);
-* a dig-eval run: ``eval.json`` (``run.json`` in folders of earlier versions) with ``dig_eval`` and ``benchmarks`` and at least one
+* a dig-eval run: ``eval.json`` (``run.json`` in folders of earlier versions) with ``dig_eval`` and
+  ``benchmarks`` and at least one
   ``<benchmark>/metrics.json`` — what :func:`dig_eval.run.run_eval` writes.
 
 The search goes :data:`MAX_DEPTH` folders deep, skips hidden folders and the report's own folder and
